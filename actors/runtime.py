@@ -1,0 +1,410 @@
+"""Virtual actors: activation on first message, one activation per key, one
+message at a time, passivation when idle, supervision.
+
+An actor is addressed by an :class:`ActorKey` (kind and id). Nobody creates or
+destroys actors: :meth:`ActorSystem.tell` and :meth:`ActorSystem.ask` activate
+the actor if needed (its :meth:`Actor.activate` loads state from the store),
+queue the message in the actor's bounded mailbox, and one task per activation
+handles messages strictly in arrival order. An activation idle for longer than
+``idle_timeout`` is passivated (:meth:`Actor.passivate` flushes state) unless it
+says it must stay (:meth:`Actor.can_passivate`); a later message activates it
+again, after the previous passivation has finished.
+
+Supervision: a :class:`protocol.errors.ProtocolError` raised by a handler is an
+expected refusal and goes back to the asker as is. Any other exception is a
+bug: it is logged, the asker gets :class:`ActorCrashed`, and the actor is
+rebuilt from the store before it handles the next message. Nothing escapes the
+runtime, so the process never dies of a handler.
+
+Where an actor runs is decided by a :class:`Placement`; this module ships the
+in-process one, and the cluster implements the same interface over Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+from protocol.errors import ProtocolError
+
+log = logging.getLogger("grover.actors")
+
+
+class ActorKey(NamedTuple):
+    kind: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+class ActorError(Exception):
+    """Base of the runtime's own failures."""
+
+
+class MailboxFull(ActorError):
+    """The actor's mailbox is at capacity: the sender should back off."""
+
+
+class AskTimeout(ActorError):
+    """No reply within the ask timeout. The message may still be handled."""
+
+
+class ActorCrashed(ActorError):
+    """The handler raised an unexpected exception; the actor was rebuilt."""
+
+
+class ActivationFailed(ActorError):
+    """The actor could not load its state; the message was not handled."""
+
+
+class SystemStopped(ActorError):
+    """The actor system is shutting down and accepts no new messages."""
+
+
+class Actor(ABC):
+    """Base class of every actor. Subclasses set :attr:`kind` and implement
+    :meth:`receive`; they reach the outside world only through the ports they
+    are given at construction."""
+
+    kind: str = ""
+
+    def __init__(self, key: ActorKey) -> None:
+        self.key = key
+
+    async def activate(self) -> None:
+        """Load state. Called once before the first message of an activation."""
+
+    async def passivate(self) -> None:
+        """Flush state. Called once when the activation ends."""
+
+    def can_passivate(self) -> bool:
+        """Whether an idle activation may end now (e.g. not while it tracks
+        live sessions or has writes in flight)."""
+        return True
+
+    @abstractmethod
+    async def receive(self, message: Any) -> Any:
+        """Handle one message; the return value is the reply to an ``ask``."""
+
+
+ActorFactory = Callable[[ActorKey], Actor]
+
+
+class Placement(Protocol):
+    """Decides where an actor key lives and guards single activation.
+
+    The in-process implementation owns everything; the Redis cluster maps keys
+    to nodes and holds a lease per activation.
+    """
+
+    def is_local(self, key: ActorKey) -> bool: ...
+
+    async def forward(self, key: ActorKey, message: Any, *, reply: bool, timeout: float) -> Any:
+        """Deliver to the node that owns ``key``; with ``reply`` wait for the answer."""
+
+    async def acquire(self, key: ActorKey) -> None:
+        """Called before activation; raises if this node may not activate ``key``."""
+
+    async def release(self, key: ActorKey) -> None:
+        """Called after passivation."""
+
+
+class LocalPlacement:
+    """Every actor lives in this process."""
+
+    def is_local(self, key: ActorKey) -> bool:
+        return True
+
+    async def forward(self, key: ActorKey, message: Any, *, reply: bool, timeout: float) -> Any:
+        raise AssertionError("LocalPlacement owns every key; nothing is forwarded")
+
+    async def acquire(self, key: ActorKey) -> None:
+        return None
+
+    async def release(self, key: ActorKey) -> None:
+        return None
+
+
+class _Envelope(NamedTuple):
+    message: Any
+    reply: asyncio.Future[Any] | None
+
+
+_PASSIVATE = object()
+"""Mailbox sentinel from the idle sweeper: passivate if nothing else is queued."""
+
+
+class _Activation:
+    __slots__ = ("actor", "done", "key", "last_active", "mailbox", "task")
+
+    def __init__(self, key: ActorKey, mailbox_size: int) -> None:
+        self.key = key
+        self.mailbox: asyncio.Queue[_Envelope | object] = asyncio.Queue(mailbox_size)
+        self.actor: Actor | None = None
+        self.last_active = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+        """Set once the activation has passivated and released its lease."""
+
+
+class ActorSystem:
+    """Hosts the activations of this process and routes messages to them."""
+
+    def __init__(
+        self,
+        factories: dict[str, ActorFactory],
+        *,
+        placement: Placement | None = None,
+        mailbox_size: int = 1024,
+        idle_timeout: float = 300.0,
+        ask_timeout: float = 10.0,
+    ) -> None:
+        self._factories = dict(factories)
+        self._placement: Placement = placement or LocalPlacement()
+        self._mailbox_size = mailbox_size
+        self._idle_timeout = idle_timeout
+        self._ask_timeout = ask_timeout
+        self._activations: dict[ActorKey, _Activation] = {}
+        self._ending: dict[ActorKey, _Activation] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.activation_count = 0
+        """Activations started since the system started (for tests and metrics)."""
+
+    def register(self, kind: str, factory: ActorFactory) -> None:
+        self._factories[kind] = factory
+
+    # ------------------------------------------------------------- messaging
+
+    def tell(self, key: ActorKey, message: Any) -> None:
+        """Queue ``message`` for ``key`` without waiting. Raises
+        :class:`MailboxFull` when the mailbox is at capacity."""
+        if not self._placement.is_local(key):
+            self._spawn_forward(key, message)
+            return
+        self._enqueue(key, _Envelope(message, None))
+
+    async def ask(self, key: ActorKey, message: Any, timeout: float | None = None) -> Any:
+        """Send ``message`` and wait for the handler's return value.
+
+        Raises what the handler raised if it is a ``ProtocolError``,
+        :class:`ActorCrashed` for any other handler exception,
+        :class:`MailboxFull`, :class:`AskTimeout` or :class:`ActivationFailed`.
+        """
+        limit = self._ask_timeout if timeout is None else timeout
+        if not self._placement.is_local(key):
+            return await self._placement.forward(key, message, reply=True, timeout=limit)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._enqueue(key, _Envelope(message, future))
+        try:
+            async with asyncio.timeout(limit):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            raise AskTimeout(f"{key} did not answer within {limit}s") from None
+
+    def deliver_local(self, key: ActorKey, message: Any, reply: asyncio.Future[Any] | None) -> None:
+        """Entry point for the cluster transport: a message that another node
+        routed here. Raises :class:`MailboxFull` like :meth:`tell`."""
+        self._enqueue(key, _Envelope(message, reply))
+
+    def _spawn_forward(self, key: ActorKey, message: Any) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._placement.forward(key, message, reply=False, timeout=self._ask_timeout)
+        )
+        task.add_done_callback(_log_forward_failure)
+
+    def _enqueue(self, key: ActorKey, envelope: _Envelope) -> None:
+        if self._stopping:
+            raise SystemStopped("actor system is stopping")
+        activation = self._activations.get(key)
+        if activation is None:
+            activation = self._start(key)
+        try:
+            activation.mailbox.put_nowait(envelope)
+        except asyncio.QueueFull:
+            raise MailboxFull(f"mailbox of {key} is full") from None
+
+    # ------------------------------------------------------------ activations
+
+    def _start(self, key: ActorKey) -> _Activation:
+        factory = self._factories.get(key.kind)
+        if factory is None:
+            raise ActorError(f"no actor kind {key.kind!r}")
+        activation = _Activation(key, self._mailbox_size)
+        self._activations[key] = activation
+        previous = self._ending.get(key)
+        activation.task = asyncio.get_running_loop().create_task(
+            self._run(activation, factory, previous), name=f"actor {key}"
+        )
+        self.activation_count += 1
+        if self._sweeper is None and self._idle_timeout > 0:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        return activation
+
+    async def _run(
+        self, activation: _Activation, factory: ActorFactory, previous: _Activation | None
+    ) -> None:
+        if previous is not None:
+            # The previous activation may still be flushing; loading before it
+            # finishes would read stale state.
+            await previous.done.wait()
+        try:
+            if not await self._activate(activation, factory):
+                return
+            while True:
+                item = await activation.mailbox.get()
+                if item is _PASSIVATE:
+                    if self._may_end(activation):
+                        break
+                    continue
+                assert isinstance(item, _Envelope)
+                activation.last_active = time.monotonic()
+                if not await self._handle(activation, factory, item):
+                    break
+                if self._stopping and self._may_end(activation):
+                    break
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await self._end(activation)
+
+    async def _activate(self, activation: _Activation, factory: ActorFactory) -> bool:
+        key = activation.key
+        try:
+            await self._placement.acquire(key)
+            actor = factory(key)
+            await actor.activate()
+        except Exception as exc:
+            log.exception("activation of %s failed", key, extra={"actor": str(key)})
+            self._fail_queued(activation, ActivationFailed(f"{key}: {exc}"))
+            return False
+        activation.actor = actor
+        return True
+
+    async def _handle(self, activation: _Activation, factory: ActorFactory, env: _Envelope) -> bool:
+        """Handle one message; ``False`` when the actor could not be rebuilt
+        after a crash and the activation must end."""
+        assert activation.actor is not None
+        try:
+            result = await activation.actor.receive(env.message)
+        except ProtocolError as exc:
+            _settle(env.reply, exc)
+        except Exception:
+            key = activation.key
+            log.exception(
+                "actor %s crashed on %s", key, type(env.message).__name__, extra={"actor": str(key)}
+            )
+            _settle(env.reply, ActorCrashed(f"{key} failed on {type(env.message).__name__}"))
+            # Hot state may be inconsistent now: rebuild it from the store.
+            try:
+                fresh = factory(key)
+                await fresh.activate()
+                activation.actor = fresh
+            except Exception:
+                log.exception("reactivation of %s failed", key, extra={"actor": str(key)})
+                activation.actor = None
+                return False
+        else:
+            if env.reply is not None and not env.reply.done():
+                env.reply.set_result(result)
+        return True
+
+    def _may_end(self, activation: _Activation) -> bool:
+        """Decide, without awaiting, whether an idle activation ends now. Because
+        nothing else runs between this check and the removal from the table, no
+        message can slip into a mailbox that nobody will read."""
+        if not activation.mailbox.empty():
+            return False
+        if time.monotonic() - activation.last_active < self._idle_timeout and not self._stopping:
+            return False
+        actor = activation.actor
+        if actor is not None and not actor.can_passivate() and not self._stopping:
+            return False
+        self._detach(activation)
+        return True
+
+    def _detach(self, activation: _Activation) -> None:
+        key = activation.key
+        if self._activations.get(key) is activation:
+            del self._activations[key]
+        self._ending[key] = activation
+
+    async def _end(self, activation: _Activation) -> None:
+        key = activation.key
+        self._detach(activation)
+        try:
+            if activation.actor is not None:
+                try:
+                    await activation.actor.passivate()
+                except Exception:
+                    log.exception("passivation of %s failed", key, extra={"actor": str(key)})
+            try:
+                await self._placement.release(key)
+            except Exception:
+                log.exception("lease release of %s failed", key, extra={"actor": str(key)})
+        finally:
+            self._fail_queued(activation, SystemStopped(f"{key} passivated"))
+            if self._ending.get(key) is activation:
+                del self._ending[key]
+            activation.done.set()
+
+    def _fail_queued(self, activation: _Activation, exc: Exception) -> None:
+        while not activation.mailbox.empty():
+            item = activation.mailbox.get_nowait()
+            if isinstance(item, _Envelope):
+                _settle(item.reply, exc)
+
+    async def _sweep(self) -> None:
+        """Nudge idle activations; each decides for itself in :meth:`_may_end`."""
+        interval = max(self._idle_timeout / 2, 0.01)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for activation in list(self._activations.values()):
+                if now - activation.last_active >= self._idle_timeout:
+                    # A full mailbox means busy, not idle: no nudge needed.
+                    with contextlib.suppress(asyncio.QueueFull):
+                        activation.mailbox.put_nowait(_PASSIVATE)
+
+    # ------------------------------------------------------------ inspection
+
+    def is_active(self, key: ActorKey) -> bool:
+        return key in self._activations
+
+    def active_keys(self) -> list[ActorKey]:
+        return list(self._activations)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Passivate every activation (flushing state) and refuse new messages."""
+        self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        activations = list(self._activations.values())
+        for activation in activations:
+            # A full mailbox ends by itself: it checks for stopping after each message.
+            with contextlib.suppress(asyncio.QueueFull):
+                activation.mailbox.put_nowait(_PASSIVATE)
+        waits = [asyncio.create_task(a.done.wait()) for a in activations]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=timeout)
+            for activation in activations:
+                if not activation.done.is_set() and activation.task is not None:
+                    activation.task.cancel()
+            for task in pending:
+                task.cancel()
+
+
+def _settle(reply: asyncio.Future[Any] | None, exc: BaseException) -> None:
+    if reply is not None and not reply.done():
+        reply.set_exception(exc)
+
+
+def _log_forward_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("forwarded tell failed: %s", task.exception())

@@ -1,0 +1,168 @@
+"""The UserActor: one per user, knows every live session of that user.
+
+Its hot state is the account record and the set of sessions (on any node) the
+user is connected through. Everything pushed to a user goes through here, so
+that each of their devices receives it; the push itself goes through the
+:class:`SessionSink` port, which the gateway implements locally and the cluster
+over Redis.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import msgspec
+
+from actors.runtime import Actor, ActorKey
+from actors.store import ProfileUpdate, Store, UserRecord
+from protocol import messages
+from protocol.codec import encode_event_body
+from protocol.errors import ErrorCode, ProtocolError
+
+KIND = "user"
+
+
+def user_key(user_id: str) -> ActorKey:
+    return ActorKey(KIND, user_id)
+
+
+class SessionRef(NamedTuple):
+    """A session and the node holding its socket."""
+
+    node: str
+    session_id: str
+
+
+class SessionSink(Protocol):
+    """Where the UserActor hands events for a session."""
+
+    def push(self, ref: SessionRef, body: bytes) -> None:
+        """Queue an encoded event for the session; the session assigns its
+        ``seq``. Unknown sessions are ignored (they ended meanwhile)."""
+
+    def close(self, ref: SessionRef, code: int, reason: str) -> None:
+        """Close the session's connection and forget the session."""
+
+
+# ---------------------------------------------------------------- messages
+
+
+class Attach(msgspec.Struct, frozen=True):
+    session: SessionRef
+
+
+class Detach(msgspec.Struct, frozen=True):
+    session: SessionRef
+
+
+class Push(msgspec.Struct, frozen=True):
+    """Deliver an encoded event to every session of the user but ``exclude``."""
+
+    body: bytes
+    exclude: SessionRef | None = None
+
+
+class UpdateProfile(msgspec.Struct, frozen=True):
+    update: ProfileUpdate
+    origin: SessionRef | None = None
+
+
+class GetUser(msgspec.Struct, frozen=True):
+    pass
+
+
+class CloseSessions(msgspec.Struct, frozen=True):
+    """Close every session of the user but ``keep`` (logout everywhere)."""
+
+    code: int
+    reason: str
+    keep: SessionRef | None = None
+
+
+class ListSessions(msgspec.Struct, frozen=True):
+    pass
+
+
+def me_view(user: UserRecord) -> messages.Me:
+    return messages.Me(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bio=user.bio,
+        avatar_url=user.avatar_url,
+        created_at=user.created_at,
+        email=user.email,
+    )
+
+
+def profile_view(user: UserRecord) -> messages.UserProfile:
+    return messages.UserProfile(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bio=user.bio,
+        avatar_url=user.avatar_url,
+        created_at=user.created_at,
+    )
+
+
+class UserActor(Actor):
+    kind = KIND
+
+    def __init__(self, key: ActorKey, store: Store, sink: SessionSink) -> None:
+        super().__init__(key)
+        self._store = store
+        self._sink = sink
+        self.user: UserRecord | None = None
+        self.sessions: set[SessionRef] = set()
+
+    async def activate(self) -> None:
+        self.user = await self._store.users.get(self.key.id)
+
+    def can_passivate(self) -> bool:
+        # The session set exists only here: keep it while anyone is connected.
+        return not self.sessions
+
+    async def receive(self, message: object) -> object:
+        match message:
+            case Push(body=body, exclude=exclude):
+                for ref in self.sessions:
+                    if ref != exclude:
+                        self._sink.push(ref, body)
+                return None
+            case Attach(session=ref):
+                self.sessions.add(ref)
+                return None
+            case Detach(session=ref):
+                self.sessions.discard(ref)
+                return None
+            case UpdateProfile(update=update, origin=origin):
+                return await self._update_profile(update, origin)
+            case GetUser():
+                return self._require_user()
+            case CloseSessions(code=code, reason=reason, keep=keep):
+                for ref in list(self.sessions):
+                    if ref != keep:
+                        self.sessions.discard(ref)
+                        self._sink.close(ref, code, reason)
+                return None
+            case ListSessions():
+                return sorted(self.sessions)
+        raise TypeError(f"UserActor cannot handle {type(message).__name__}")
+
+    def _require_user(self) -> UserRecord:
+        if self.user is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
+        return self.user
+
+    async def _update_profile(self, update: ProfileUpdate, origin: SessionRef | None) -> UserRecord:
+        self._require_user()
+        updated = await self._store.users.update_profile(self.key.id, update)
+        if updated is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
+        self.user = updated
+        body = encode_event_body(messages.ProfileUpdated(user=me_view(updated)))
+        for ref in self.sessions:
+            if ref != origin:
+                self._sink.push(ref, body)
+        return updated

@@ -1,0 +1,280 @@
+"""The Python client SDK.
+
+::
+
+    client = Client()
+    await client.connect("ws://127.0.0.1:8765")
+    await client.request("auth.login", login="ada", password="...")
+    async for event in client.events():
+        ...
+
+:meth:`Client.request` returns the reply's typed data or raises
+:class:`GroverError` with the server's code. Pushed events arrive, in ``seq``
+order and each exactly once, from :meth:`Client.events`. If the socket drops,
+the client reconnects (with backoff) and resumes its session: events it missed
+are replayed by the server. When the server cannot cover the gap the stream
+yields a :class:`Resync` marker, after which the application must re-fetch its
+state. Requests in flight when the socket dropped fail with
+:class:`ConnectionLost`; retry them (mutations carry idempotency keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from protocol import codec
+from protocol.messages import (
+    REQUESTS_BY_TYPE,
+    AuthOk,
+    ErrorFrame,
+    Event,
+    EventFrame,
+    Hello,
+    ReplyFrame,
+    Request,
+    Resume,
+    Welcome,
+)
+from protocol.version import SUPPORTED_VERSIONS
+
+
+class GroverError(Exception):
+    """The server refused a request."""
+
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+class ConnectionLost(Exception):
+    """The socket closed before the reply arrived; the request may or may not
+    have been applied."""
+
+    def __init__(self, code: int | None = None, reason: str = "") -> None:
+        super().__init__(f"connection lost (code {code}: {reason})")
+        self.code = code
+        self.reason = reason
+
+
+class Resync(msgspec.Struct):
+    """Marker in the event stream: events were lost; re-fetch state."""
+
+
+class Client:
+    def __init__(
+        self,
+        *,
+        reconnect: bool = True,
+        name: str = "grover-py",
+        max_backoff: float = 5.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.url = ""
+        self.token: str | None = None
+        self.session_id: str | None = None
+        self.last_seq = 0
+        self.welcome: Welcome | None = None
+        self.close_code: int | None = None
+        self._reconnect = reconnect
+        self._name = name
+        self._max_backoff = max_backoff
+        self._timeout = request_timeout
+        self._ws: ClientConnection | None = None
+        self._next_id = 0
+        self._pending: dict[int, tuple[type[Request], asyncio.Future[Any]]] = {}
+        self._events: asyncio.Queue[Event | Resync] = asyncio.Queue()
+        self._orphan_errors: asyncio.Queue[ErrorFrame] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = False
+        self._connected = asyncio.Event()
+
+    # ---------------------------------------------------------------- connect
+
+    async def connect(self, url: str, token: str | None = None) -> Welcome:
+        """Open the socket and say hello (logging in with ``token`` if given)."""
+        self.url = url
+        self.token = token
+        welcome = await self._open(resume=False)
+        self._reader = asyncio.get_running_loop().create_task(self._read_loop())
+        return welcome
+
+    async def _open(self, *, resume: bool) -> Welcome:
+        ws = await connect(
+            self.url, compression=None, max_size=None, open_timeout=10, ping_interval=None
+        )
+        self._ws = ws
+        hello = Hello(
+            id=self._take_id(),
+            versions=sorted(SUPPORTED_VERSIONS),
+            token=self.token,
+            resume=Resume(session_id=self.session_id, last_seq=self.last_seq)
+            if resume and self.session_id
+            else None,
+            client=self._name,
+        )
+        await ws.send(codec.encode_request(hello))
+        while True:
+            frame = codec.decode_server_frame(await ws.recv(decode=False))
+            if isinstance(frame, ErrorFrame) and frame.id == hello.id:
+                await ws.close()
+                raise GroverError(frame.code, frame.message, frame.retry_after)
+            if isinstance(frame, ReplyFrame) and frame.id == hello.id:
+                welcome = msgspec.msgpack.decode(frame.data, type=Welcome)
+                break
+        if not welcome.resumed:
+            if resume and self.session_id is not None:
+                self._events.put_nowait(Resync())
+            self.last_seq = 0
+        self.session_id = welcome.session_id
+        self.welcome = welcome
+        self._connected.set()
+        return welcome
+
+    # --------------------------------------------------------------- requests
+
+    def _take_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    async def request(self, type: str, **fields: Any) -> Any:
+        """Send a request of the catalog ``type`` and return its reply data.
+
+        Raises :class:`GroverError` (the server's refusal), :class:`ConnectionLost`
+        or ``TimeoutError``.
+        """
+        cls = REQUESTS_BY_TYPE.get(type)
+        if cls is None:
+            raise ValueError(f"unknown request type {type!r}")
+        await self._connected.wait()
+        request = cls(id=self._take_id(), **fields)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request.id] = (cls, future)
+        try:
+            ws = self._ws
+            if ws is None:
+                raise ConnectionLost(None, "not connected")
+            try:
+                await ws.send(codec.encode_request(request))
+            except ConnectionClosed as exc:
+                raise ConnectionLost(exc.rcvd.code if exc.rcvd else None, "send failed") from None
+            async with asyncio.timeout(self._timeout):
+                reply = await future
+        finally:
+            self._pending.pop(request.id, None)
+        if isinstance(reply, AuthOk):
+            self.token = reply.token
+        elif type in ("auth.logout", "auth.logout_all"):
+            self.token = None
+        return reply
+
+    async def send_raw(self, data: bytes | str) -> None:
+        """Send bytes as they are (for tests of malformed input)."""
+        assert self._ws is not None
+        await self._ws.send(data)
+
+    async def recv_error(self, timeout: float = 5.0) -> ErrorFrame:
+        """The next error frame that answered no pending request (tests)."""
+        async with asyncio.timeout(timeout):
+            return await self._orphan_errors.get()
+
+    # ----------------------------------------------------------------- events
+
+    async def events(self) -> AsyncIterator[Event | Resync]:
+        """Pushed events in order, each once, across reconnects."""
+        while True:
+            yield await self._events.get()
+
+    async def next_event(self, timeout: float = 5.0) -> Event | Resync:
+        async with asyncio.timeout(timeout):
+            return await self._events.get()
+
+    def pending_events(self) -> int:
+        return self._events.qsize()
+
+    # ------------------------------------------------------------------ loop
+
+    async def _read_loop(self) -> None:
+        while not self._closed:
+            ws = self._ws
+            assert ws is not None
+            try:
+                async for raw in ws:
+                    if isinstance(raw, bytes):
+                        self._dispatch(codec.decode_server_frame(raw))
+            except ConnectionClosed:
+                pass
+            self.close_code = ws.close_code
+            self._connected.clear()
+            self._fail_pending(ConnectionLost(ws.close_code, ws.close_reason or ""))
+            if self._closed or not self._reconnect:
+                return
+            await self._reconnect_with_backoff()
+
+    def _dispatch(self, frame: ReplyFrame | ErrorFrame | EventFrame) -> None:
+        if isinstance(frame, EventFrame):
+            if frame.seq <= self.last_seq:
+                return  # a replay overlapping what we already have
+            self.last_seq = frame.seq
+            self._events.put_nowait(codec.decode_event(frame.event))
+            return
+        entry = self._pending.get(frame.id) if frame.id is not None else None
+        if entry is None:
+            if isinstance(frame, ErrorFrame):
+                self._orphan_errors.put_nowait(frame)
+            return
+        cls, future = entry
+        if future.done():
+            return
+        if isinstance(frame, ErrorFrame):
+            future.set_exception(GroverError(frame.code, frame.message, frame.retry_after))
+        else:
+            future.set_result(codec.decode_reply_data(cls, frame.data))
+
+    def _fail_pending(self, exc: Exception) -> None:
+        for _, future in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(exc)
+
+    async def _reconnect_with_backoff(self) -> None:
+        delay = 0.05
+        while not self._closed:
+            try:
+                await self._open(resume=True)
+                return
+            except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
+                pass
+            except GroverError as exc:
+                if exc.code in ("invalid_token", "token_expired"):
+                    self.token = None  # carry on logged out; the app will see it
+                    continue
+                raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, self._max_backoff)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def drop(self) -> None:
+        """Abort the socket without a close handshake, as a lost network would
+        (tests). The client then reconnects and resumes if it may."""
+        if self._ws is not None:
+            self._ws.transport.abort()
+
+
+__all__ = ["Client", "ConnectionLost", "GroverError", "Resync"]

@@ -1,0 +1,84 @@
+"""Error codes and close codes: stable strings and numbers clients may switch on.
+
+Inside the server, failures are exceptions; at the protocol edge they become an
+``error`` frame carrying one of these codes (:class:`ProtocolError` is the
+exception that carries a code to the edge).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """Every code an ``error`` frame may carry. Never rename one: add new ones."""
+
+    BAD_FRAME = "bad_frame"
+    """Not a msgpack map, or a text frame."""
+    UNKNOWN_TYPE = "unknown_type"
+    """The ``type`` is not in the catalog."""
+    INVALID_FIELD = "invalid_field"
+    """A field is missing, extra, of the wrong type, or out of bounds."""
+    HELLO_REQUIRED = "hello_required"
+    """The first request of a connection must be ``hello``."""
+    ALREADY_GREETED = "already_greeted"
+    """``hello`` was sent twice on one connection."""
+    UNSUPPORTED_VERSION = "unsupported_version"
+    """No protocol version in common; the server then closes with 4002."""
+    UNAUTHENTICATED = "unauthenticated"
+    """The request needs a logged-in session."""
+    INVALID_TOKEN = "invalid_token"
+    TOKEN_EXPIRED = "token_expired"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    """Unknown user and wrong password alike."""
+    USERNAME_TAKEN = "username_taken"
+    EMAIL_TAKEN = "email_taken"
+    DUPLICATE_REQUEST_ID = "duplicate_request_id"
+    """Request ids must increase strictly within a session."""
+    RATE_LIMITED = "rate_limited"
+    """Over a rate limit; ``retry_after`` says when to try again."""
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    OVERLOADED = "overloaded"
+    """A bounded queue on the server is full; retry later."""
+    TIMEOUT = "timeout"
+    INTERNAL = "internal"
+    """A server bug; the request changed nothing that the client can see."""
+
+
+class CloseCode(enum.IntEnum):
+    """Websocket close codes the server uses, standard ones included."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    """The server is shutting down; reconnect (to another node) and resume."""
+    POLICY_VIOLATION = 1008
+    """Sustained abuse: too many bad frames or rate-limit violations."""
+    MESSAGE_TOO_BIG = 1009
+    """A frame over ``MAX_FRAME_BYTES``."""
+    HELLO_TIMEOUT = 4001
+    """No ``hello`` within the handshake timeout."""
+    UNSUPPORTED_VERSION = 4002
+    LOGGED_OUT = 4003
+    """The session's token was revoked (logout everywhere)."""
+    SLOW_CONSUMER = 4008
+    """The client did not read fast enough and its outbox filled up; reconnect
+    and resume."""
+
+
+class ProtocolError(Exception):
+    """A failure that reaches the client as an ``error`` frame."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        request_id: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.retry_after = retry_after

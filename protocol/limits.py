@@ -1,0 +1,28 @@
+"""Bounds that are part of the contract. The schema in :mod:`protocol.messages`
+uses these, so a frame that breaks one is refused at decode time."""
+
+from __future__ import annotations
+
+MAX_FRAME_BYTES = 64 * 1024
+"""Largest websocket frame the server accepts; larger ones close with 1009."""
+
+MAX_REQUEST_ID = 2**53 - 1
+"""Request ids are non-negative integers that fit a JavaScript number."""
+
+USERNAME_MIN = 3
+USERNAME_MAX = 30
+USERNAME_PATTERN = r"^[A-Za-z0-9_.]+$"
+"""Usernames are stored lower-case; uniqueness is therefore case-insensitive."""
+
+EMAIL_MAX = 254
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+DISPLAY_NAME_MAX = 64
+BIO_MAX = 500
+URL_MAX = 2048
+TOKEN_MAX = 128
+SESSION_ID_MAX = 64
+SEARCH_QUERY_MAX = 64
+SEARCH_LIMIT_MAX = 50
+VERSIONS_MAX = 8
+CLIENT_NAME_MAX = 64

@@ -1,0 +1,2 @@
+"""Everything that touches the outside world: gateway, sidecar, storage
+backends, cluster transport, configuration, logging."""

@@ -1,0 +1,115 @@
+"""Assembles one Grover node: store, actors, sessions, gateway and sidecar."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from actors.runtime import ActorKey, ActorSystem
+from actors.user import KIND as USER_KIND
+from actors.user import Detach, UserActor, user_key
+from server.auth import Passwords, Tokens
+from server.config import Settings
+from server.gateway import Gateway
+from server.handlers import HANDLERS
+from server.ratelimit import MemoryRateLimiter, RateLimiter
+from server.session import Session, SessionRegistry
+from server.sidecar import make_app
+from server.storage import make_store
+
+log = logging.getLogger("grover.app")
+
+
+class Grover:
+    """One node. ``await start()``, then ``await stop()`` (graceful)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = make_store(
+            data_dir=settings.data_dir, mongo_url=settings.mongo_url, mongo_db=settings.mongo_db
+        )
+        self.limiter: RateLimiter = MemoryRateLimiter()
+        self.passwords = Passwords(
+            time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+        )
+        self.tokens = Tokens(self.store, settings.token_ttl)
+        self.sessions = SessionRegistry(
+            settings.node,
+            buffer_size=settings.resume_buffer,
+            resume_ttl=settings.resume_ttl,
+            on_expire=self._session_ended,
+        )
+        self.actors = ActorSystem(
+            {USER_KIND: self._user_actor},
+            mailbox_size=settings.mailbox_size,
+            idle_timeout=settings.actor_idle_timeout,
+            ask_timeout=settings.ask_timeout,
+        )
+        self.gateway = Gateway(self, HANDLERS)
+        self.accepting = False
+        self._sidecar: web.AppRunner | None = None
+        self.sidecar_port = settings.sidecar_port
+
+    def _user_actor(self, key: ActorKey) -> UserActor:
+        return UserActor(key, self.store, self.sessions)
+
+    def _session_ended(self, session: Session) -> None:
+        if session.user_id is not None:
+            self.actors.tell(user_key(session.user_id), Detach(session.ref))
+
+    async def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+        self.sessions.start()
+        await self.gateway.start()
+        runner = web.AppRunner(make_app(self), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.sidecar_port)
+        await site.start()
+        self._sidecar = runner
+        # With port 0 (tests) the OS picks; read back what it chose.
+        self.sidecar_port = int(runner.addresses[0][1])
+        self.accepting = True
+        log.info(
+            "grover ready",
+            extra={"node": self.settings.node},
+        )
+
+    async def stop(self) -> None:
+        self.accepting = False
+        await self.gateway.stop(self.settings.shutdown_grace)
+        await self.sessions.stop()
+        await self.actors.stop()
+        if self._sidecar is not None:
+            await self._sidecar.cleanup()
+        await self.store.close()
+        log.info("grover stopped", extra={"node": self.settings.node})
+
+
+async def serve_forever(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    grover = Grover(settings)
+    await grover.start()
+    store = f"MongoDB {settings.mongo_db}" if settings.mongo_url else str(settings.sqlite_path)
+    print(
+        f"Grover is running (node {settings.node}).\n"
+        f"  websocket: ws://{_display_host(settings.host)}:{grover.gateway.port}\n"
+        f"  sidecar:   http://{_display_host(settings.host)}:{grover.sidecar_port}"
+        " (/healthz, /readyz)\n"
+        f"  store:     {store}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await grover.stop()
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host

@@ -1,0 +1,146 @@
+"""Settings. Every setting is a command-line flag and a ``GROVER_*`` environment
+variable (``--sidecar-port`` and ``GROVER_SIDECAR_PORT``); a flag wins over the
+environment, which wins over the default."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class RateRule:
+    """A token bucket: ``rate`` tokens per second, at most ``burst`` saved up."""
+
+    rate: float
+    burst: float
+
+    @classmethod
+    def parse(cls, text: str) -> RateRule:
+        """Parse ``"RATE/BURST"``, e.g. ``"20/40"``."""
+        rate, _, burst = text.partition("/")
+        rule = cls(float(rate), float(burst or rate))
+        if rule.rate <= 0 or rule.burst < 1:
+            raise ValueError(f"rate rule {text!r}: need rate > 0 and burst >= 1")
+        return rule
+
+    def __str__(self) -> str:
+        return f"{self.rate:g}/{self.burst:g}"
+
+
+def _field(default: Any, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str = _field("127.0.0.1", "interface both listeners bind to")
+    port: int = _field(8765, "websocket gateway port")
+    sidecar_port: int = _field(8080, "HTTP sidecar port (health, uploads, webhooks)")
+    data_dir: Path = _field(Path("var"), "folder for the SQLite file and local media")
+    mongo_url: str | None = _field(None, "use MongoDB at this URL instead of SQLite")
+    mongo_db: str = _field("grover", "MongoDB database name")
+    redis_url: str | None = _field(None, "join the cluster coordinated by this Redis")
+    node_id: str = _field("", "this node's name in the cluster (default: host-pid)")
+    log_level: str = _field("INFO", "DEBUG, INFO, WARNING or ERROR")
+    public_url: str = _field("", "ws:// URL printed for clients (default: from host/port)")
+
+    heartbeat_interval: float = _field(20.0, "seconds between websocket pings")
+    hello_timeout: float = _field(10.0, "seconds a new connection has to send hello")
+    outbox_size: int = _field(2048, "frames queued per connection before it is a slow consumer")
+    resume_buffer: int = _field(512, "events kept per session for resume")
+    resume_ttl: float = _field(300.0, "seconds a disconnected session stays resumable")
+    max_inflight: int = _field(64, "requests handled concurrently per connection")
+    shutdown_grace: float = _field(5.0, "seconds to drain outboxes on shutdown")
+
+    mailbox_size: int = _field(4096, "messages queued per actor")
+    actor_idle_timeout: float = _field(300.0, "seconds before an idle actor is passivated")
+    ask_timeout: float = _field(10.0, "seconds to wait for an actor's reply")
+
+    token_ttl: float = _field(7 * 24 * 3600.0, "seconds a login token stays valid")
+    argon2_time_cost: int = _field(3, "argon2id iterations")
+    argon2_memory_kib: int = _field(65536, "argon2id memory in KiB")
+
+    rate_connect: RateRule = _field(RateRule(20, 100), "new connections per IP (rate/burst)")
+    rate_request: RateRule = _field(RateRule(200, 400), "requests per user and type (rate/burst)")
+    rate_login_account: RateRule = _field(RateRule(5 / 60, 5), "failed logins per account")
+    rate_login_ip: RateRule = _field(RateRule(30 / 60, 30), "failed logins per IP")
+    abuse_strikes: RateRule = _field(RateRule(1, 20), "bad frames/limit hits before 1008")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "grover.sqlite3"
+
+    @property
+    def node(self) -> str:
+        return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def ws_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"ws://{host}:{self.port}"
+
+
+def env_name(field_name: str) -> str:
+    return f"GROVER_{field_name.upper()}"
+
+
+def _convert(field: dataclasses.Field[Any], text: str) -> Any:
+    kind = field.type if isinstance(field.type, str) else field.type.__name__
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind == "Path":
+        return Path(text)
+    if kind == "RateRule":
+        return RateRule.parse(text)
+    if kind == "str | None":
+        return text or None
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per setting; defaults are left out so the environment can
+    fill what the command line does not say."""
+    for field in dataclasses.fields(Settings):
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            default=None,
+            metavar=env_name(field.name),
+            help=f"{field.metadata['help']} (default: {field.default})",
+        )
+
+
+def load(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from flags, then ``GROVER_*`` variables, then defaults. Raises
+    ``ValueError`` naming the setting when a value does not parse."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Settings):
+        raw = getattr(args, field.name, None) if args is not None else None
+        if raw is None:
+            raw = env.get(env_name(field.name))
+        if raw is None:
+            continue
+        try:
+            values[field.name] = _convert(field, raw)
+        except ValueError as exc:
+            raise ValueError(f"{env_name(field.name)}: {exc}") from None
+    return Settings(**values)
+
+
+def from_argv(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return load(parser.parse_args(list(argv)), environ)

@@ -1,0 +1,367 @@
+"""The websocket gateway: one :class:`Connection` per socket.
+
+A connection reads frames, decodes each straight into a typed request, checks
+it (hello first, login, request id, rate limit), and runs its handler as a
+task, at most ``max_inflight`` at a time; when that many are running it stops
+reading, which pushes back on the client through TCP. Everything the server
+sends (replies, errors, events) goes through one bounded outbox drained by one
+writer task, so a slow reader only ever fills its own outbox; when that is
+full the connection is closed with 4008 and the client may resume elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response as HttpResponse
+
+from actors.runtime import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
+from actors.user import Attach, Detach, GetUser, me_view, user_key
+from protocol import limits, messages
+from protocol.codec import decode_request, encode_error, encode_reply
+from protocol.errors import CloseCode, ErrorCode, ProtocolError
+from protocol.version import negotiate
+from server import logs
+from server.ratelimit import TokenBucket
+from server.session import Session
+
+if TYPE_CHECKING:
+    from server.app import Grover
+
+log = logging.getLogger("grover.gateway")
+
+Handler = Callable[["Connection", Any], Awaitable[msgspec.Struct]]
+
+
+class Connection:
+    """One websocket: its outbox, its writer, and its (resumable) session."""
+
+    def __init__(self, ws: ServerConnection, app: Grover, handlers: dict[type, Handler]) -> None:
+        self.ws = ws
+        self.app = app
+        self.handlers = handlers
+        self.peer = _peer_ip(ws)
+        self.session: Session | None = None
+        self.last_request_id = -1
+        self.outbox: deque[bytes] = deque()
+        self.closing = False
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._inflight = asyncio.Semaphore(app.settings.max_inflight)
+        self._strikes = TokenBucket(app.settings.abuse_strikes)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ outbound
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame; a full outbox marks a slow consumer and closes it."""
+        if self.closing:
+            return
+        if len(self.outbox) >= self.app.settings.outbox_size:
+            log.warning("slow consumer closed", extra={"peer": self.peer})
+            self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: outbox full")
+            return
+        self.outbox.append(frame)
+        self._drained.clear()
+        self._wake.set()
+
+    async def write_loop(self) -> None:
+        ws = self.ws
+        outbox = self.outbox
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while outbox:
+                    await ws.send(outbox.popleft())
+                self._drained.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self._drained.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (bounded) until the outbox has been written to the socket."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
+        except TimeoutError:
+            pass
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.outbox.clear()
+        task = asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def refuse(
+        self,
+        request_id: int | None,
+        code: ErrorCode,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        strike: bool = True,
+    ) -> None:
+        """Answer with an error; repeated bad input ends in a 1008 close."""
+        self.send(encode_error(request_id, code, message, retry_after))
+        if strike and self._strikes.take() > 0:
+            log.warning("closing abusive connection", extra={"peer": self.peer, "code": code})
+            self.close_soon(CloseCode.POLICY_VIOLATION, "too many bad or rate-limited requests")
+
+    # ------------------------------------------------------------- inbound
+
+    async def on_frame(self, raw: bytes | str) -> None:
+        if isinstance(raw, str):
+            self.refuse(None, ErrorCode.BAD_FRAME, "text frames are not supported: send msgpack")
+            return
+        try:
+            request = decode_request(raw)
+        except ProtocolError as exc:
+            self.refuse(exc.request_id, exc.code, exc.message)
+            return
+        if request.id <= self.last_request_id:
+            self.refuse(
+                request.id,
+                ErrorCode.DUPLICATE_REQUEST_ID,
+                f"request ids must increase; last was {self.last_request_id}",
+            )
+            return
+        self.last_request_id = request.id
+        session = self.session
+        if session is None:
+            if isinstance(request, messages.Hello):
+                await self._hello(request)
+            else:
+                self.refuse(request.id, ErrorCode.HELLO_REQUIRED, "send hello first")
+            return
+        if isinstance(request, messages.Hello):
+            self.refuse(request.id, ErrorCode.ALREADY_GREETED, "hello was already sent")
+            return
+        if session.user_id is None and not request.before_login:
+            self.refuse(request.id, ErrorCode.UNAUTHENTICATED, "log in first", strike=False)
+            return
+        wait = await self.app.limiter.acquire(
+            f"req:{session.user_id or self.peer}:{type(request).__name__}",
+            self.app.settings.rate_request,
+        )
+        if wait > 0:
+            self.refuse(
+                request.id, ErrorCode.RATE_LIMITED, "too many requests", retry_after=round(wait, 3)
+            )
+            return
+        await self._inflight.acquire()
+        task = asyncio.get_running_loop().create_task(self._run(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, request: messages.Request) -> None:
+        try:
+            data = await self.handlers[type(request)](self, request)
+            self.send(encode_reply(request.id, data))
+        except ProtocolError as exc:
+            self.refuse(
+                request.id, exc.code, exc.message, retry_after=exc.retry_after, strike=False
+            )
+        except MailboxFull:
+            self.refuse(
+                request.id, ErrorCode.OVERLOADED, "busy; retry", retry_after=0.5, strike=False
+            )
+        except AskTimeout:
+            self.refuse(request.id, ErrorCode.TIMEOUT, "timed out", strike=False)
+        except (ActorCrashed, ActivationFailed, SystemStopped):
+            self.refuse(request.id, ErrorCode.INTERNAL, "internal error", strike=False)
+        except Exception:
+            log.exception("request %s failed", type(request).__name__, extra={"peer": self.peer})
+            self.refuse(request.id, ErrorCode.INTERNAL, "internal error", strike=False)
+        finally:
+            self._inflight.release()
+
+    async def _hello(self, hello: messages.Hello) -> None:
+        app = self.app
+        version = negotiate(hello.versions)
+        if version is None:
+            self.refuse(hello.id, ErrorCode.UNSUPPORTED_VERSION, "no common protocol version")
+            self.close_soon(CloseCode.UNSUPPORTED_VERSION, "unsupported protocol version")
+            return
+        user = None
+        token_hash = None
+        if hello.token is not None:
+            try:
+                auth = await app.tokens.resolve(hello.token)
+                user = await app.actors.ask(user_key(auth.user_id), GetUser())
+            except ProtocolError as exc:
+                self.refuse(hello.id, exc.code, exc.message)
+                return
+            token_hash = auth.token_hash
+
+        resumed, resync = False, False
+        session: Session | None = None
+        if hello.resume is not None:
+            old = app.sessions.get(hello.resume.session_id)
+            if old is not None and old.user_id is not None and old.user_id == (user and user.id):
+                if old.missed_since(hello.resume.last_seq) is not None:
+                    session, resumed = old, True
+                else:
+                    app.sessions.end(old)
+            resync = not resumed
+        if session is None:
+            session = app.sessions.create()
+            if user is not None:
+                session.user_id, session.token_hash = user.id, token_hash
+                await app.actors.ask(user_key(user.id), Attach(session.ref))
+        elif session.connection is not None:
+            # Another socket still holds this session (a half-dead one, usually).
+            session.connection.close_soon(CloseCode.NORMAL, "session resumed elsewhere")
+
+        # From here to the attach nothing awaits, so no event slips between the
+        # replayed ones and the live ones.
+        missed = session.missed_since(hello.resume.last_seq) if resumed and hello.resume else None
+        if missed is None:
+            missed = list(session.buffer)
+        welcome = messages.Welcome(
+            version=version,
+            session_id=session.id,
+            heartbeat_interval=app.settings.heartbeat_interval,
+            resumed=resumed,
+            resync=resync,
+            user=me_view(user) if user is not None else None,
+            server_time=time.time(),
+        )
+        self.send(encode_reply(hello.id, welcome))
+        for frame in missed:
+            self.send(frame)
+        self.session = session
+        app.sessions.attach(session, self)
+        logs.session_id_var.set(session.id)
+        logs.user_id_var.set(session.user_id)
+
+    # ------------------------------------------------------ login/logout
+
+    async def login(self, user_id: str, token_hash: str) -> None:
+        session = self._require_session()
+        session.user_id, session.token_hash = user_id, token_hash
+        logs.user_id_var.set(user_id)
+        await self.app.actors.ask(user_key(user_id), Attach(session.ref))
+
+    async def logout(self) -> None:
+        session = self._require_session()
+        if session.user_id is not None:
+            self.app.actors.tell(user_key(session.user_id), Detach(session.ref))
+        session.user_id = session.token_hash = None
+        session.forget_events()
+        logs.user_id_var.set(None)
+
+    def _require_session(self) -> Session:
+        assert self.session is not None, "handlers run only after hello"
+        return self.session
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def serve(self) -> None:
+        writer = asyncio.get_running_loop().create_task(self.write_loop())
+        try:
+            await self._await_hello()
+            async for raw in self.ws:
+                await self.on_frame(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            for task in list(self._tasks):
+                if not task.done():
+                    await asyncio.wait([task], timeout=self.app.settings.ask_timeout)
+            if self.session is not None:
+                self.app.sessions.detach(self.session, self)
+
+    async def _await_hello(self) -> None:
+        """Read frames until a hello succeeds; give up after ``hello_timeout``."""
+        try:
+            async with asyncio.timeout(self.app.settings.hello_timeout):
+                while self.session is None and not self.closing:
+                    await self.on_frame(await self.ws.recv())
+        except TimeoutError:
+            self.close_soon(CloseCode.HELLO_TIMEOUT, "no hello in time")
+
+
+def _peer_ip(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    return str(address[0]) if address else "unknown"
+
+
+class Gateway:
+    """Accepts websockets and runs a :class:`Connection` for each."""
+
+    def __init__(self, app: Grover, handlers: dict[type, Handler]) -> None:
+        self.app = app
+        self.handlers = handlers
+        self.connections: set[Connection] = set()
+        self._server: Server | None = None
+
+    async def start(self) -> None:
+        settings = self.app.settings
+        self._server = await serve(
+            self._handle,
+            settings.host,
+            settings.port,
+            compression=None,
+            max_size=limits.MAX_FRAME_BYTES,
+            max_queue=64,
+            ping_interval=settings.heartbeat_interval,
+            ping_timeout=settings.heartbeat_interval,
+            close_timeout=2,
+            process_request=self._admit,
+        )
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        sockets = list(self._server.sockets)
+        return int(sockets[0].getsockname()[1])
+
+    async def _admit(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        """Per-IP token bucket for new connections, answered before the upgrade."""
+        wait = await self.app.limiter.acquire(
+            f"conn:{_peer_ip(ws)}", self.app.settings.rate_connect
+        )
+        if wait <= 0:
+            return None
+        headers = Headers([("Retry-After", str(max(1, round(wait))))])
+        return HttpResponse(
+            HTTPStatus.TOO_MANY_REQUESTS, "Too Many Requests", headers, b"too many connections\n"
+        )
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        connection = Connection(ws, self.app, self.handlers)
+        self.connections.add(connection)
+        try:
+            await connection.serve()
+        finally:
+            self.connections.discard(connection)
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting, let outboxes drain (bounded), then close with 1001."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        connections = list(self.connections)
+        if connections:
+            await asyncio.gather(*(c.drain(grace) for c in connections))
+            for connection in connections:
+                connection.close_soon(CloseCode.GOING_AWAY, "server shutting down")
+        await self._server.wait_closed()

@@ -1,0 +1,80 @@
+"""Rate limiting with token buckets, behind one interface.
+
+:class:`MemoryRateLimiter` serves a single node. The cluster swaps in a Redis
+implementation of :class:`RateLimiter` so that a client cannot multiply its
+budget by spreading its connections over nodes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from server.config import RateRule
+
+
+class RateLimiter(Protocol):
+    async def acquire(self, key: str, rule: RateRule) -> float:
+        """Take one token from ``key``'s bucket. Returns 0.0 when allowed,
+        otherwise the seconds until a token will be available (nothing taken)."""
+
+    async def peek(self, key: str, rule: RateRule) -> float:
+        """Like :meth:`acquire` but takes nothing."""
+
+
+class TokenBucket:
+    """One bucket, for callers that own their key (e.g. a connection's strikes)."""
+
+    __slots__ = ("rule", "stamp", "tokens")
+
+    def __init__(self, rule: RateRule, now: float | None = None) -> None:
+        self.rule = rule
+        self.tokens = rule.burst
+        self.stamp = time.monotonic() if now is None else now
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.rule.burst, self.tokens + (now - self.stamp) * self.rule.rate)
+        self.stamp = now
+
+    def take(self, now: float | None = None) -> float:
+        """Take a token if there is one: 0.0, else the wait for the next one."""
+        self._refill(time.monotonic() if now is None else now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rule.rate
+
+    def wait(self, now: float | None = None) -> float:
+        self._refill(time.monotonic() if now is None else now)
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rule.rate
+
+
+class MemoryRateLimiter:
+    """Buckets in a dict; full (idle) buckets are dropped as it grows, which
+    loses nothing because a full bucket is the same as no bucket."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+        self._max_keys = max_keys
+
+    def _bucket(self, key: str, rule: RateRule, now: float) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None or bucket.rule != rule:
+            if len(self._buckets) >= self._max_keys:
+                self._prune(now)
+            bucket = self._buckets[key] = TokenBucket(rule, now)
+        return bucket
+
+    def _prune(self, now: float) -> None:
+        for key, bucket in list(self._buckets.items()):
+            bucket._refill(now)
+            if bucket.tokens >= bucket.rule.burst:
+                del self._buckets[key]
+
+    async def acquire(self, key: str, rule: RateRule) -> float:
+        now = time.monotonic()
+        return self._bucket(key, rule, now).take(now)
+
+    async def peek(self, key: str, rule: RateRule) -> float:
+        now = time.monotonic()
+        return self._bucket(key, rule, now).wait(now)

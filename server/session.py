@@ -1,0 +1,172 @@
+"""Resumable sessions.
+
+A :class:`Session` outlives the socket it started on: it numbers the events
+pushed to it (``seq``), keeps the last ``resume_buffer`` of them, and while no
+connection is attached it keeps buffering. A client that reconnects within
+``resume_ttl`` with its session id and last seq gets exactly what it missed;
+otherwise it is told to re-sync.
+
+The :class:`SessionRegistry` is this node's table of sessions and implements
+the UserActor's :class:`actors.user.SessionSink` port for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from actors.user import SessionRef
+from protocol.codec import encode_event_frame
+
+log = logging.getLogger("grover.sessions")
+
+
+class Outlet(Protocol):
+    """The live connection a session writes to."""
+
+    def send(self, frame: bytes) -> None: ...
+
+    def close_soon(self, code: int, reason: str) -> None: ...
+
+
+class Session:
+    __slots__ = (
+        "buffer",
+        "connection",
+        "detached_at",
+        "id",
+        "ref",
+        "seq",
+        "token_hash",
+        "user_id",
+    )
+
+    def __init__(self, session_id: str, node: str, buffer_size: int) -> None:
+        self.id = session_id
+        self.ref = SessionRef(node, session_id)
+        self.user_id: str | None = None
+        self.token_hash: str | None = None
+        self.seq = 0
+        self.buffer: deque[bytes] = deque(maxlen=buffer_size)
+        """Encoded event frames; ``buffer[-1]`` has seq ``self.seq``."""
+        self.connection: Outlet | None = None
+        self.detached_at: float | None = time.monotonic()
+
+    def push(self, body: bytes) -> None:
+        """Number an encoded event, keep it for resume, and send it if connected."""
+        self.seq += 1
+        frame = encode_event_frame(self.seq, body)
+        self.buffer.append(frame)
+        if self.connection is not None:
+            self.connection.send(frame)
+
+    def missed_since(self, last_seq: int) -> list[bytes] | None:
+        """Frames with seq greater than ``last_seq``, in order, or ``None``
+        when the buffer no longer holds all of them (or ``last_seq`` is ahead
+        of this session, which a genuine client never sends)."""
+        if last_seq > self.seq:
+            return None
+        count = self.seq - last_seq
+        if count > len(self.buffer):
+            return None
+        return list(self.buffer)[len(self.buffer) - count :]
+
+    def forget_events(self) -> None:
+        """Drop buffered events (on logout, so that no later resume sees them)."""
+        self.buffer.clear()
+
+
+class SessionRegistry:
+    """This node's sessions, by id."""
+
+    def __init__(
+        self,
+        node: str,
+        *,
+        buffer_size: int,
+        resume_ttl: float,
+        on_expire: Callable[[Session], None],
+    ) -> None:
+        self.node = node
+        self._buffer_size = buffer_size
+        self._resume_ttl = resume_ttl
+        self._on_expire = on_expire
+        self._sessions: dict[str, Session] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def create(self) -> Session:
+        session = Session(secrets.token_hex(16), self.node, self._buffer_size)
+        self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    def attach(self, session: Session, connection: Outlet) -> None:
+        session.connection = connection
+        session.detached_at = None
+
+    def detach(self, session: Session, connection: Outlet) -> None:
+        """The connection went away; the session stays resumable for a while."""
+        if session.connection is connection:
+            session.connection = None
+            session.detached_at = time.monotonic()
+
+    def end(self, session: Session) -> None:
+        """Forget a session for good (expired, replaced by a resync, or closed)."""
+        if self._sessions.pop(session.id, None) is not None:
+            self._on_expire(session)
+
+    # ------------------------------------------------------ SessionSink port
+
+    def push(self, ref: SessionRef, body: bytes) -> None:
+        session = self._sessions.get(ref.session_id)
+        if session is not None:
+            session.push(body)
+
+    def close(self, ref: SessionRef, code: int, reason: str) -> None:
+        session = self._sessions.get(ref.session_id)
+        if session is None:
+            return
+        if session.connection is not None:
+            session.connection.close_soon(code, reason)
+        session.user_id = None
+        self.end(session)
+
+    # ---------------------------------------------------------------- expiry
+
+    def start(self) -> None:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+
+    def expire(self, now: float | None = None) -> int:
+        """End sessions detached for longer than the resume TTL."""
+        now = time.monotonic() if now is None else now
+        expired = [
+            s
+            for s in self._sessions.values()
+            if s.detached_at is not None and now - s.detached_at >= self._resume_ttl
+        ]
+        for session in expired:
+            self.end(session)
+        return len(expired)
+
+    async def _sweep(self) -> None:
+        interval = max(min(self._resume_ttl / 4, 30.0), 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.expire()
+            except Exception:
+                log.exception("session sweep failed")

@@ -1,0 +1,805 @@
+"""SQLite backend of the storage ports (:mod:`actors.store`), on the stdlib ``sqlite3``.
+
+Two layers:
+
+* :class:`SqliteDatabase` owns the file and its threads. It knows nothing about
+  users or sessions: it runs *jobs* (plain functions of a ``sqlite3.Connection``)
+  either on the single writer thread, with **group commit**, or on a small pool
+  of reader threads. Later aggregates (message batches above all) build on it.
+* :class:`SqliteStore` and its per-aggregate stores implement the ports with
+  SQL executed through those jobs.
+
+Durability: the file is in WAL mode with ``synchronous=FULL``, so a write whose
+:meth:`SqliteDatabase.write` has returned is on disk (the WAL is fsynced at
+every commit) and survives a crash of the process or the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from actors.store import (
+    AuthSessionRecord,
+    AuthSessionStore,
+    Conflict,
+    ProfileUpdate,
+    StoreError,
+    UserRecord,
+    UserStore,
+)
+
+__all__ = ["SqliteDatabase", "SqliteStore", "WriteStats"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Largest number of jobs committed in one transaction. Bounds how long one
+#: transaction holds the write lock and how much work one failure can undo.
+DEFAULT_MAX_BATCH: Final = 512
+DEFAULT_READERS: Final = 4
+#: How long a connection waits for another process's lock before SQLITE_BUSY.
+DEFAULT_BUSY_TIMEOUT_MS: Final = 5000
+
+
+# --------------------------------------------------------------------------- schema
+
+#: Migrations in order: ``(version, statements)``. Version 1 is the initial
+#: schema. Append, never edit, a released entry; :meth:`SqliteDatabase.open`
+#: applies those above the file's ``schema_version`` in one transaction.
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            # ``seq`` aliases the rowid so it never changes (VACUUM may renumber an
+            # implicit rowid), which the external-content FTS index relies on.
+            # ``display_name_key`` is ``display_name.lower()`` computed in Python:
+            # SQLite's own lower() only folds ASCII.
+            """
+            CREATE TABLE IF NOT EXISTS users (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                username TEXT NOT NULL UNIQUE,
+                email TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                display_name TEXT NOT NULL DEFAULT '',
+                display_name_key TEXT NOT NULL DEFAULT '',
+                bio TEXT NOT NULL DEFAULT '',
+                avatar_url TEXT NOT NULL DEFAULT '',
+                created_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS users_display_name_key ON users (display_name_key)",
+            # No stemming (these are names); diacritics folded, like MongoDB's
+            # text index with default_language "none".
+            """
+            CREATE VIRTUAL TABLE IF NOT EXISTS users_fts USING fts5 (
+                username, display_name,
+                content='users', content_rowid='seq',
+                tokenize='unicode61 remove_diacritics 2'
+            )
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS users_fts_insert AFTER INSERT ON users BEGIN
+                INSERT INTO users_fts (rowid, username, display_name)
+                VALUES (new.seq, new.username, new.display_name);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS users_fts_delete AFTER DELETE ON users BEGIN
+                INSERT INTO users_fts (users_fts, rowid, username, display_name)
+                VALUES ('delete', old.seq, old.username, old.display_name);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS users_fts_update
+            AFTER UPDATE OF username, display_name ON users BEGIN
+                INSERT INTO users_fts (users_fts, rowid, username, display_name)
+                VALUES ('delete', old.seq, old.username, old.display_name);
+                INSERT INTO users_fts (rowid, username, display_name)
+                VALUES (new.seq, new.username, new.display_name);
+            END
+            """,
+            # user_id is deliberately not a foreign key: the MongoDB backend cannot
+            # enforce one and both backends must honour the same contract.
+            """
+            CREATE TABLE IF NOT EXISTS auth_sessions (
+                token_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS auth_sessions_user_id ON auth_sessions (user_id)",
+            "CREATE INDEX IF NOT EXISTS auth_sessions_expires_at ON auth_sessions (expires_at)",
+        ),
+    ),
+)
+
+SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
+
+
+def _migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION` in one ``BEGIN IMMEDIATE``
+    transaction (so concurrent processes opening the same file serialise here).
+
+    Returns the version the file had before. Raises :class:`StoreError` if the
+    file was written by newer code.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        before = int(row[0]) if row[0] is not None else 0
+        if before > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {before} is newer than this code's {SCHEMA_VERSION}"
+            )
+        for version, statements in MIGRATIONS:
+            if version <= before:
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return before
+
+
+def _connect(path: pathlib.Path, busy_timeout_ms: int, *, query_only: bool) -> sqlite3.Connection:
+    """A connection with this module's settings.
+
+    ``isolation_level=None`` puts the sqlite3 module in autocommit mode so that
+    transactions are exactly the ``BEGIN``/``COMMIT`` we issue. The connection is
+    made in one thread and then used only by the thread it is handed to, hence
+    ``check_same_thread=False``.
+    """
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+    )
+    try:
+        # busy_timeout first: switching to WAL takes a lock another process may hold.
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{path}: cannot use WAL journal mode (got {mode!r})")
+        # FULL: the WAL is fsynced at every commit, so an acknowledged write is durable.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if query_only:
+            conn.execute("PRAGMA query_only = ON")
+        conn.row_factory = sqlite3.Row
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class _Job(Generic[T]):
+    """One unit of work for a database thread and the future of its caller."""
+
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[T],
+    ) -> None:
+        self.fn = fn
+        self.loop = loop
+        self.future = future
+
+
+# What a thread hands back to the loop: the job's future, then either
+# (True, result) or (False, exception).
+_Outcome = tuple[asyncio.Future[Any], bool, Any]
+
+#: Queue sentinel: a thread that takes it exits after the jobs queued before it.
+_STOP: Final = None
+
+
+def _settle(outcomes: Sequence[_Outcome]) -> None:
+    """Resolve futures on their loop. A future already done was cancelled by its
+    caller; the job ran anyway (a committed write stays committed)."""
+    for future, ok, value in outcomes:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _deliver(outcomes: Sequence[tuple[asyncio.AbstractEventLoop, _Outcome]]) -> None:
+    """From a database thread: one ``call_soon_threadsafe`` per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for loop, outcome in outcomes:
+        by_loop.setdefault(loop, []).append(outcome)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, items)
+        except RuntimeError:  # the loop was closed; nobody is waiting any more
+            log.debug("dropping %d results for a closed event loop", len(items))
+
+
+@dataclass
+class WriteStats:
+    """Counters of the writer thread (read them for metrics and tests).
+
+    ``batches`` counts committed-or-attempted transactions, ``jobs`` every job
+    run, ``failed_jobs`` those whose caller got an exception, ``largest_batch``
+    the most jobs seen in one transaction.
+    """
+
+    batches: int = 0
+    jobs: int = 0
+    failed_jobs: int = 0
+    largest_batch: int = 0
+
+
+class SqliteDatabase:
+    """A SQLite file shared by one writer thread and a pool of reader threads.
+
+    **Writes: group commit.** :meth:`write` enqueues a job. The writer thread
+    takes every job queued at that moment (at most ``max_batch``) and runs them
+    in ONE transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), each job inside its
+    own ``SAVEPOINT``:
+
+    * a job that raises is rolled back to its savepoint, alone: its caller gets
+      the exception, the other jobs of the batch still commit;
+    * a job that returns gets its result only after ``COMMIT`` has succeeded,
+      i.e. once its changes are durable (``synchronous=FULL``);
+    * if the transaction itself fails (``BEGIN``/``COMMIT`` errors, SQLite
+      abandoning the transaction on a full disk or I/O error), every job of the
+      batch that had not already failed on its own gets that error: nothing is
+      reported written that is not.
+
+    While one batch is being committed, new jobs queue up and form the next
+    batch, so the cost of an fsync is shared by everyone who arrived meanwhile.
+    Jobs run in the order they were enqueued. A job must be quick, must not
+    touch the event loop, and must not issue ``BEGIN``/``COMMIT``/``ROLLBACK``
+    (nested ``SAVEPOINT``s with other names are fine). Cancelling the awaiting
+    task does not withdraw a job that was already enqueued.
+
+    **Reads.** :meth:`read` runs a job on one of ``readers`` threads, each with
+    its own read-only connection, inside one read transaction: the job sees a
+    single consistent snapshot, including every write whose :meth:`write` has
+    returned. WAL lets reads proceed while a write is in progress.
+    """
+
+    def __init__(
+        self,
+        path: pathlib.Path,
+        *,
+        readers: int = DEFAULT_READERS,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ) -> None:
+        if readers < 1 or max_batch < 1:
+            raise ValueError("readers and max_batch must be at least 1")
+        self.path = path
+        self.readers = readers
+        self.max_batch = max_batch
+        self.busy_timeout_ms = busy_timeout_ms
+        self.stats = WriteStats()
+        self._write_queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._read_queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._state_lock = threading.Lock()  # orders enqueue against close
+        self._open = False
+        self._closed = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._open and not self._closed
+
+    @property
+    def pending_writes(self) -> int:
+        """Jobs queued for the writer and not yet taken into a batch (approximate)."""
+        return self._write_queue.qsize()
+
+    async def open(self) -> None:
+        """Create the directory and file if needed, switch to WAL, apply schema
+        migrations, start the threads. Idempotent on an open database; a closed
+        one cannot be reopened (make a new :class:`SqliteDatabase`)."""
+        if self._closed:
+            raise StoreError("database was closed; open a new SqliteDatabase")
+        if self._open:
+            return
+        writer, reader_conns = await asyncio.to_thread(self._open_connections)
+        threads = [
+            threading.Thread(
+                target=self._writer_main, args=(writer,), name="sqlite-writer", daemon=True
+            )
+        ]
+        threads += [
+            threading.Thread(
+                target=self._reader_main, args=(conn,), name=f"sqlite-reader-{i}", daemon=True
+            )
+            for i, conn in enumerate(reader_conns)
+        ]
+        for thread in threads:
+            thread.start()
+        self._threads = threads
+        self._open = True
+
+    def _open_connections(self) -> tuple[sqlite3.Connection, list[sqlite3.Connection]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conns: list[sqlite3.Connection] = []
+        try:
+            writer = _connect(self.path, self.busy_timeout_ms, query_only=False)
+            conns.append(writer)
+            before = _migrate(writer)
+            if before != SCHEMA_VERSION:
+                log.info("sqlite %s: schema %d -> %d", self.path, before, SCHEMA_VERSION)
+            for _ in range(self.readers):
+                conns.append(_connect(self.path, self.busy_timeout_ms, query_only=True))
+        except BaseException:
+            for conn in conns:
+                conn.close()
+            raise
+        return conns[0], conns[1:]
+
+    async def close(self) -> None:
+        """Stop accepting jobs, let the threads finish every job already queued,
+        join them and close their connections. Idempotent."""
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+        if not self._open:
+            return
+        self._write_queue.put(_STOP)
+        for _ in range(self.readers):
+            self._read_queue.put(_STOP)
+        threads, self._threads = self._threads, []
+
+        def join_all() -> None:
+            for thread in threads:
+                thread.join()
+
+        await asyncio.to_thread(join_all)
+
+    def _enqueue(
+        self, target: queue.SimpleQueue[_Job[Any] | None], fn: Callable[[sqlite3.Connection], T]
+    ) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._state_lock:
+            if not self._open or self._closed:
+                raise StoreError("database is not open")
+            target.put(_Job(fn, loop, future))
+        return future
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` on the writer thread in the next group-commit
+        batch; return its result once the batch is committed, or raise what
+        ``fn`` raised (its changes rolled back), or the error that made the
+        batch's transaction fail. Raises :class:`StoreError` if not open."""
+        return await self._enqueue(self._write_queue, fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` on a reader thread inside one read transaction
+        (a consistent snapshot) and return its result or raise its exception.
+        The connection is ``query_only``: writes through it fail."""
+        return await self._enqueue(self._read_queue, fn)
+
+    # -- threads ------------------------------------------------------------
+
+    def _writer_main(self, conn: sqlite3.Connection) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                first = self._write_queue.get()
+                if first is None:
+                    break
+                batch: list[_Job[Any]] = [first]
+                while len(batch) < self.max_batch:
+                    try:
+                        item = self._write_queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                        break
+                    batch.append(item)
+                try:
+                    outcomes = self._run_batch(conn, batch)
+                except BaseException as exc:
+                    # A bug here must not leave callers waiting forever.
+                    _deliver([(job.loop, (job.future, False, exc)) for job in batch])
+                    raise
+                _deliver(outcomes)
+        finally:
+            conn.close()
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[_Job[Any]]
+    ) -> list[tuple[asyncio.AbstractEventLoop, _Outcome]]:
+        """Run ``batch`` in one transaction; return one outcome per job, in order."""
+        # (ok, value) per job run so far; a job's own failure is final, a
+        # success only counts if the COMMIT succeeds.
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT grover_job")
+                try:
+                    value = job.fn(conn)
+                except Exception as exc:
+                    results.append((False, exc))
+                    if not conn.in_transaction:
+                        # SQLite rolled back the whole transaction (SQLITE_FULL,
+                        # SQLITE_IOERR, ...): earlier jobs are lost as well.
+                        raise _TransactionLost(exc) from exc
+                    conn.execute("ROLLBACK TO grover_job")
+                    conn.execute("RELEASE grover_job")
+                else:
+                    conn.execute("RELEASE grover_job")
+                    results.append((True, value))
+            conn.execute("COMMIT")
+        except (sqlite3.Error, _TransactionLost) as exc:
+            error: BaseException = exc.cause if isinstance(exc, _TransactionLost) else exc
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("sqlite %s: ROLLBACK failed", self.path)
+            log.error("sqlite %s: batch of %d jobs failed: %r", self.path, len(batch), error)
+            results = [r if not r[0] else (False, error) for r in results]
+            results += [(False, error)] * (len(batch) - len(results))
+        stats = self.stats
+        stats.batches += 1
+        stats.jobs += len(batch)
+        stats.failed_jobs += sum(1 for ok, _ in results if not ok)
+        stats.largest_batch = max(stats.largest_batch, len(batch))
+        return [
+            (job.loop, (job.future, ok, value))
+            for job, (ok, value) in zip(batch, results, strict=True)
+        ]
+
+    def _reader_main(self, conn: sqlite3.Connection) -> None:
+        try:
+            while True:
+                job = self._read_queue.get()
+                if job is None:
+                    break
+                outcome: _Outcome
+                try:
+                    conn.execute("BEGIN")
+                    try:
+                        outcome = (job.future, True, job.fn(conn))
+                    finally:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")  # read-only: nothing to keep
+                except Exception as exc:
+                    outcome = (job.future, False, exc)
+                _deliver([(job.loop, outcome)])
+        finally:
+            conn.close()
+
+
+class _TransactionLost(Exception):
+    """Internal: SQLite abandoned the batch's transaction while running a job."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+# --------------------------------------------------------------------------- helpers
+
+_UNIQUE_RE: Final = re.compile(r"UNIQUE constraint failed: (\w+)\.(\w+)")
+
+
+def _conflict(exc: sqlite3.IntegrityError) -> Conflict | None:
+    """The :class:`Conflict` a unique-constraint error means, or ``None`` if it is
+    another kind of integrity error. Names the first column of the index."""
+    match = _UNIQUE_RE.search(str(exc))
+    return Conflict(match.group(2)) if match else None
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``
+    in code-point order, which is SQLite's BINARY order for UTF-8 text; ``None``
+    if there is none (empty prefix, or only U+10FFFF characters).
+
+    ``prefix <= s < bound`` holds exactly for the strings ``s`` starting with
+    ``prefix``: a range an index can serve, with no wildcard to escape (unlike
+    ``LIKE``, where ``%`` and ``_`` in the prefix would be patterns).
+    """
+    chars = list(prefix)
+    while chars:
+        code = ord(chars.pop()) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be stored; skip over them
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return "".join(chars) + chr(code)
+    return None
+
+
+_WORD_RE: Final = re.compile(r"\w+")
+#: Terms of a text query beyond this many are ignored (bounds the query's cost).
+MAX_QUERY_TERMS: Final = 16
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression for free text: its words, each quoted (so FTS5
+    syntax in user input is inert), OR-ed together like MongoDB's ``$text``;
+    ``None`` if the text has no words."""
+    words = _WORD_RE.findall(text)[:MAX_QUERY_TERMS]
+    if not words:
+        return None
+    return " OR ".join(f'"{word}"' for word in words)
+
+
+_USER_COLUMNS: Final = (
+    "id, username, email, password_hash, display_name, bio, avatar_url, created_at"
+)
+
+
+def _user(row: sqlite3.Row) -> UserRecord:
+    return UserRecord(
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        display_name=row["display_name"],
+        bio=row["bio"],
+        avatar_url=row["avatar_url"],
+        created_at=row["created_at"],
+    )
+
+
+def _session(row: sqlite3.Row) -> AuthSessionRecord:
+    return AuthSessionRecord(
+        token_hash=row["token_hash"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class SqliteUserStore:
+    """:class:`actors.store.UserStore` on the ``users`` table."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def create(self, user: UserRecord) -> None:
+        """Insert; ``Conflict("username"|"email"|"id")`` if taken, nothing written."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO users (id, username, email, password_hash, display_name,"
+                    " display_name_key, bio, avatar_url, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        user.id,
+                        user.username,
+                        user.email,
+                        user.password_hash,
+                        user.display_name,
+                        user.display_name.lower(),
+                        user.bio,
+                        user.avatar_url,
+                        user.created_at,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                conflict = _conflict(exc)
+                if conflict is None:
+                    raise
+                raise conflict from exc
+
+        await self._db.write(job)
+
+    async def _one(self, where: str, value: str) -> UserRecord | None:
+        def job(conn: sqlite3.Connection) -> UserRecord | None:
+            row = conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE {where} = ?", (value,))
+            found = row.fetchone()
+            return _user(found) if found is not None else None
+
+        return await self._db.read(job)
+
+    async def get(self, user_id: str) -> UserRecord | None:
+        return await self._one("id", user_id)
+
+    async def get_by_username(self, username: str) -> UserRecord | None:
+        """Exact match on the stored (lower-case) username."""
+        return await self._one("username", username)
+
+    async def get_by_email(self, email: str) -> UserRecord | None:
+        """Exact match on the stored (lower-case) email."""
+        return await self._one("email", email)
+
+    async def update_profile(self, user_id: str, update: ProfileUpdate) -> UserRecord | None:
+        """Set the non-``None`` fields (and the derived ``display_name_key``) in
+        one statement; return the record as committed, ``None`` if no such user."""
+        assignments: dict[str, str] = {}
+        if update.display_name is not None:
+            assignments["display_name"] = update.display_name
+            assignments["display_name_key"] = update.display_name.lower()
+        if update.bio is not None:
+            assignments["bio"] = update.bio
+        if update.avatar_url is not None:
+            assignments["avatar_url"] = update.avatar_url
+
+        def job(conn: sqlite3.Connection) -> UserRecord | None:
+            if assignments:
+                # Column names come from the fixed set above, never from input.
+                sets = ", ".join(f"{column} = ?" for column in assignments)
+                rows = conn.execute(
+                    f"UPDATE users SET {sets} WHERE id = ? RETURNING {_USER_COLUMNS}",
+                    (*assignments.values(), user_id),
+                ).fetchall()  # fetchall: a RETURNING statement must finish before RELEASE
+            else:
+                rows = conn.execute(
+                    f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
+                ).fetchall()
+            return _user(rows[0]) if rows else None
+
+        return await self._db.write(job)
+
+    async def search_prefix(self, prefix: str, limit: int) -> list[UserRecord]:
+        """Users whose username or display name starts with ``prefix`` compared
+        lower-case (Unicode-aware), ordered by username, at most ``limit``.
+        Every character of ``prefix`` is literal (``%``, ``_`` included)."""
+        if limit <= 0:
+            return []
+        low = prefix.lower()
+        high = prefix_upper_bound(low)
+
+        def job(conn: sqlite3.Connection) -> list[UserRecord]:
+            if high is None:  # empty prefix: everyone
+                where, args = "username >= :low OR display_name_key >= :low", {"low": low}
+            else:
+                where = (
+                    "(username >= :low AND username < :high)"
+                    " OR (display_name_key >= :low AND display_name_key < :high)"
+                )
+                args = {"low": low, "high": high}
+            rows = conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE {where} ORDER BY username LIMIT :limit",
+                {**args, "limit": limit},
+            ).fetchall()
+            return [_user(row) for row in rows]
+
+        return await self._db.read(job)
+
+    async def search_text(self, query: str, limit: int) -> list[UserRecord]:
+        """Users matching any word of ``query`` in username or display name
+        (FTS5, case- and diacritic-insensitive, whole words), best bm25 rank
+        first, ties by username; at most ``limit``. No words: no results."""
+        match = fts_query(query)
+        if match is None or limit <= 0:
+            return []
+
+        def job(conn: sqlite3.Connection) -> list[UserRecord]:
+            columns = ", ".join(f"u.{c.strip()}" for c in _USER_COLUMNS.split(","))
+            rows = conn.execute(
+                f"SELECT {columns} FROM users_fts JOIN users AS u ON u.seq = users_fts.rowid"
+                " WHERE users_fts MATCH ? ORDER BY bm25(users_fts), u.username LIMIT ?",
+                (match, limit),
+            ).fetchall()
+            return [_user(row) for row in rows]
+
+        return await self._db.read(job)
+
+
+class SqliteAuthSessionStore:
+    """:class:`actors.store.AuthSessionStore` on the ``auth_sessions`` table."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def create(self, session: AuthSessionRecord) -> None:
+        """Insert; ``Conflict("token_hash")`` if that hash exists, nothing written."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO auth_sessions (token_hash, user_id, created_at, expires_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (session.token_hash, session.user_id, session.created_at, session.expires_at),
+                )
+            except sqlite3.IntegrityError as exc:
+                conflict = _conflict(exc)
+                if conflict is None:
+                    raise
+                raise conflict from exc
+
+        await self._db.write(job)
+
+    async def get(self, token_hash: str) -> AuthSessionRecord | None:
+        def job(conn: sqlite3.Connection) -> AuthSessionRecord | None:
+            row = conn.execute(
+                "SELECT token_hash, user_id, created_at, expires_at FROM auth_sessions"
+                " WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+            return _session(row) if row is not None else None
+
+        return await self._db.read(job)
+
+    async def delete(self, token_hash: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("DELETE FROM auth_sessions WHERE token_hash = ?", (token_hash,))
+            return cursor.rowcount > 0
+
+        return await self._db.write(job)
+
+    async def delete_for_user(self, user_id: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM auth_sessions WHERE user_id = ?", (user_id,)).rowcount
+
+        return await self._db.write(job)
+
+    async def delete_expired(self, now: float) -> int:
+        """Remove sessions with ``expires_at <= now``; return how many."""
+
+        def job(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM auth_sessions WHERE expires_at <= ?", (now,)).rowcount
+
+        return await self._db.write(job)
+
+
+class SqliteStore:
+    """:class:`actors.store.Store` on one SQLite file.
+
+    ``db`` is the shared :class:`SqliteDatabase`; later aggregates run their
+    own jobs through it so that all writes share the group commit.
+    """
+
+    users: UserStore
+    auth_sessions: AuthSessionStore
+
+    def __init__(self, path: pathlib.Path, **db_options: Any) -> None:
+        """``db_options`` go to :class:`SqliteDatabase` (readers, max_batch,
+        busy_timeout_ms)."""
+        self.db = SqliteDatabase(path, **db_options)
+        self.users = SqliteUserStore(self.db)
+        self.auth_sessions = SqliteAuthSessionStore(self.db)
+
+    async def open(self) -> None:
+        """Create the file, schema and indexes if needed; start the threads.
+        Idempotent."""
+        await self.db.open()
+
+    async def close(self) -> None:
+        """Finish queued jobs, stop and join the threads. Idempotent."""
+        await self.db.close()
+
+    async def ping(self) -> bool:
+        """``True`` if a reader thread answers a trivial query."""
+        if not self.db.is_open:
+            return False
+
+        def job(conn: sqlite3.Connection) -> bool:
+            return bool(conn.execute("SELECT 1").fetchone()[0] == 1)
+
+        try:
+            return await self.db.read(job)
+        except (sqlite3.Error, StoreError):
+            return False
