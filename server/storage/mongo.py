@@ -318,7 +318,9 @@ class MongoStore:
         log.info("mongo %s: indexes ensured", self.db.name)
 
     async def close(self) -> None:
-        """Close the client if this store created it. Idempotent."""
+        """Close the client if this store created it (an injected client stays
+        open: its owner closes it); :meth:`ping` answers ``False`` from now on.
+        Idempotent."""
         if self._closed:
             return
         self._closed = True

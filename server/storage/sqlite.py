@@ -211,9 +211,6 @@ class _Job(Generic[T]):
 # (True, result) or (False, exception).
 _Outcome = tuple[asyncio.Future[Any], bool, Any]
 
-#: Queue sentinel: a thread that takes it exits after the jobs queued before it.
-_STOP: Final = None
-
 
 def _settle(outcomes: Sequence[_Outcome]) -> None:
     """Resolve futures on their loop. A future already done was cancelled by its
@@ -223,6 +220,10 @@ def _settle(outcomes: Sequence[_Outcome]) -> None:
             continue
         if ok:
             future.set_result(value)
+        elif isinstance(value, StopIteration) or not isinstance(value, Exception):
+            # A future refuses StopIteration, and a SystemExit or the like raised
+            # in a database thread must not stop the event loop.
+            future.set_exception(StoreError(f"job raised {value!r}"))
         else:
             future.set_exception(value)
 
@@ -266,10 +267,15 @@ class SqliteDatabase:
       the exception, the other jobs of the batch still commit;
     * a job that returns gets its result only after ``COMMIT`` has succeeded,
       i.e. once its changes are durable (``synchronous=FULL``);
-    * if the transaction itself fails (``BEGIN``/``COMMIT`` errors, SQLite
-      abandoning the transaction on a full disk or I/O error), every job of the
-      batch that had not already failed on its own gets that error: nothing is
-      reported written that is not.
+    * if SQLite abandons the transaction because of a job (full disk, I/O
+      error), the jobs already done in it get that error too, and the jobs
+      after it run in a new transaction;
+    * if the transaction machinery itself fails (``BEGIN`` after the busy
+      timeout, ``COMMIT``), every job of the batch that had not failed on its
+      own gets that error.
+
+    So nothing is reported written that is not, and a job's result is never
+    delivered before its transaction is durable.
 
     While one batch is being committed, new jobs queue up and form the next
     batch, so the cost of an fsync is shared by everyone who arrived meanwhile.
@@ -299,16 +305,21 @@ class SqliteDatabase:
         self.max_batch = max_batch
         self.busy_timeout_ms = busy_timeout_ms
         self.stats = WriteStats()
+        # ``None`` in a queue tells the thread that takes it to exit; the jobs
+        # queued before it are done first.
         self._write_queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._read_queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._state_lock = threading.Lock()  # orders enqueue against close
-        self._open = False
-        self._closed = False
+        self._open_lock = asyncio.Lock()  # serialises open() and close()
+        self._open = False  # threads started
+        self._accepting = False  # jobs may be enqueued (open, not closing, writer alive)
+        self._closed = False  # close() was called
 
     @property
     def is_open(self) -> bool:
-        return self._open and not self._closed
+        """Jobs are accepted: opened, not closed, and the writer has not crashed."""
+        return self._accepting
 
     @property
     def pending_writes(self) -> int:
@@ -319,9 +330,15 @@ class SqliteDatabase:
         """Create the directory and file if needed, switch to WAL, apply schema
         migrations, start the threads. Idempotent on an open database; a closed
         one cannot be reopened (make a new :class:`SqliteDatabase`)."""
+        async with self._open_lock:
+            await self._open_locked()
+
+    async def _open_locked(self) -> None:
         if self._closed:
             raise StoreError("database was closed; open a new SqliteDatabase")
         if self._open:
+            if not self._accepting:
+                raise StoreError("the writer thread crashed; close and open a new SqliteDatabase")
             return
         writer, reader_conns = await asyncio.to_thread(self._open_connections)
         threads = [
@@ -339,6 +356,7 @@ class SqliteDatabase:
             thread.start()
         self._threads = threads
         self._open = True
+        self._accepting = True
 
     def _open_connections(self) -> tuple[sqlite3.Connection, list[sqlite3.Connection]]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -359,16 +377,22 @@ class SqliteDatabase:
 
     async def close(self) -> None:
         """Stop accepting jobs, let the threads finish every job already queued,
-        join them and close their connections. Idempotent."""
+        join them and close their connections. Idempotent, and safe after a
+        writer crash."""
+        async with self._open_lock:
+            await self._close_locked()
+
+    async def _close_locked(self) -> None:
         with self._state_lock:
             if self._closed:
                 return
             self._closed = True
+            self._accepting = False
         if not self._open:
             return
-        self._write_queue.put(_STOP)
+        self._write_queue.put(None)
         for _ in range(self.readers):
-            self._read_queue.put(_STOP)
+            self._read_queue.put(None)
         threads, self._threads = self._threads, []
 
         def join_all() -> None:
@@ -383,7 +407,7 @@ class SqliteDatabase:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._state_lock:
-            if not self._open or self._closed:
+            if not self._accepting:
                 raise StoreError("database is not open")
             target.put(_Job(fn, loop, future))
         return future
@@ -423,57 +447,109 @@ class SqliteDatabase:
                 try:
                     outcomes = self._run_batch(conn, batch)
                 except BaseException as exc:
-                    # A bug here must not leave callers waiting forever.
-                    _deliver([(job.loop, (job.future, False, exc)) for job in batch])
-                    raise
+                    # Only a bug or a job raising a BaseException (SystemExit...)
+                    # gets here, mid-transaction: callers are told it failed and
+                    # nobody may be left waiting.
+                    log.critical("sqlite %s: writer thread crashed", self.path, exc_info=True)
+                    self._fail_queued(batch, exc)
+                    return  # the connection's finally rolls back what was not committed
                 _deliver(outcomes)
         finally:
             conn.close()
 
+    def _fail_queued(self, batch: list[_Job[Any]], exc: BaseException) -> None:
+        """After a writer crash: refuse new jobs, fail ``batch`` and every job queued."""
+        with self._state_lock:
+            self._accepting = False
+        jobs = list(batch)
+        while True:
+            try:
+                item = self._write_queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                jobs.append(item)
+        error = StoreError(f"sqlite writer crashed: {exc!r}")
+        _deliver([(job.loop, (job.future, False, error)) for job in jobs])
+
     def _run_batch(
         self, conn: sqlite3.Connection, batch: list[_Job[Any]]
     ) -> list[tuple[asyncio.AbstractEventLoop, _Outcome]]:
-        """Run ``batch`` in one transaction; return one outcome per job, in order."""
-        # (ok, value) per job run so far; a job's own failure is final, a
-        # success only counts if the COMMIT succeeds.
-        results: list[tuple[bool, Any]] = []
+        """Run ``batch``, normally in one transaction; one outcome per job, in order."""
+        # (ok, value) per job; None until decided. A job's own failure is final;
+        # a success only stands if its transaction commits.
+        results: list[tuple[bool, Any] | None] = [None] * len(batch)
+        start = 0
+        while start < len(batch):
+            start = self._run_transaction(conn, batch, start, results)
+        stats = self.stats
+        stats.batches += 1
+        stats.jobs += len(batch)
+        stats.failed_jobs += sum(1 for r in results if r is None or not r[0])
+        stats.largest_batch = max(stats.largest_batch, len(batch))
+        outcomes: list[tuple[asyncio.AbstractEventLoop, _Outcome]] = []
+        for job, result in zip(batch, results, strict=True):
+            assert result is not None
+            outcomes.append((job.loop, (job.future, *result)))
+        return outcomes
+
+    def _run_transaction(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[_Job[Any]],
+        start: int,
+        results: list[tuple[bool, Any] | None],
+    ) -> int:
+        """Run ``batch[start:]`` in one transaction, filling ``results``; return
+        where the next transaction must start (``len(batch)`` when finished).
+
+        A new transaction is needed only when SQLite abandons the current one
+        because of a job (SQLITE_FULL, SQLITE_IOERR, ... roll back the whole
+        transaction, savepoints included): the jobs done in it are lost and
+        fail with that error, the job that hit it fails with it too, and the
+        jobs after it get a fresh transaction, so that one oversized write
+        does not sink the rest of the batch.
+        """
+        done: list[int] = []  # succeeded in this transaction, pending COMMIT
+        index = start
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
+            while index < len(batch):
                 conn.execute("SAVEPOINT grover_job")
                 try:
-                    value = job.fn(conn)
+                    value = batch[index].fn(conn)
                 except Exception as exc:
-                    results.append((False, exc))
+                    results[index] = (False, exc)
+                    index += 1
                     if not conn.in_transaction:
-                        # SQLite rolled back the whole transaction (SQLITE_FULL,
-                        # SQLITE_IOERR, ...): earlier jobs are lost as well.
-                        raise _TransactionLost(exc) from exc
+                        log.error("sqlite %s: transaction abandoned by SQLite: %r", self.path, exc)
+                        for lost in done:
+                            results[lost] = (False, exc)
+                        return index
                     conn.execute("ROLLBACK TO grover_job")
                     conn.execute("RELEASE grover_job")
                 else:
                     conn.execute("RELEASE grover_job")
-                    results.append((True, value))
+                    results[index] = (True, value)
+                    done.append(index)
+                    index += 1
             conn.execute("COMMIT")
-        except (sqlite3.Error, _TransactionLost) as exc:
-            error: BaseException = exc.cause if isinstance(exc, _TransactionLost) else exc
+        except sqlite3.Error as exc:
+            # BEGIN (lock wait timed out), SAVEPOINT/RELEASE or COMMIT failed:
+            # nothing of this transaction is kept, and the rest of the batch
+            # fails too rather than retrying into what is likely the same error.
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("sqlite %s: ROLLBACK failed", self.path)
-            log.error("sqlite %s: batch of %d jobs failed: %r", self.path, len(batch), error)
-            results = [r if not r[0] else (False, error) for r in results]
-            results += [(False, error)] * (len(batch) - len(results))
-        stats = self.stats
-        stats.batches += 1
-        stats.jobs += len(batch)
-        stats.failed_jobs += sum(1 for ok, _ in results if not ok)
-        stats.largest_batch = max(stats.largest_batch, len(batch))
-        return [
-            (job.loop, (job.future, ok, value))
-            for job, (ok, value) in zip(batch, results, strict=True)
-        ]
+            log.error("sqlite %s: transaction failed: %r", self.path, exc)
+            for lost in done:
+                results[lost] = (False, exc)
+            for rest in range(start, len(batch)):
+                if results[rest] is None:
+                    results[rest] = (False, exc)
+        return len(batch)
 
     def _reader_main(self, conn: sqlite3.Connection) -> None:
         try:
@@ -489,19 +565,11 @@ class SqliteDatabase:
                     finally:
                         if conn.in_transaction:
                             conn.execute("ROLLBACK")  # read-only: nothing to keep
-                except Exception as exc:
+                except BaseException as exc:  # the caller gets it; this thread goes on
                     outcome = (job.future, False, exc)
                 _deliver([(job.loop, outcome)])
         finally:
             conn.close()
-
-
-class _TransactionLost(Exception):
-    """Internal: SQLite abandoned the batch's transaction while running a job."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 # --------------------------------------------------------------------------- helpers
@@ -775,10 +843,18 @@ class SqliteStore:
     users: UserStore
     auth_sessions: AuthSessionStore
 
-    def __init__(self, path: pathlib.Path, **db_options: Any) -> None:
-        """``db_options`` go to :class:`SqliteDatabase` (readers, max_batch,
-        busy_timeout_ms)."""
-        self.db = SqliteDatabase(path, **db_options)
+    def __init__(
+        self,
+        path: pathlib.Path,
+        *,
+        readers: int = DEFAULT_READERS,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ) -> None:
+        """Options as for :class:`SqliteDatabase`; nothing is touched until :meth:`open`."""
+        self.db = SqliteDatabase(
+            path, readers=readers, max_batch=max_batch, busy_timeout_ms=busy_timeout_ms
+        )
         self.users = SqliteUserStore(self.db)
         self.auth_sessions = SqliteAuthSessionStore(self.db)
 
