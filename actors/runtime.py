@@ -88,9 +88,19 @@ class Actor(ABC):
         live sessions or has writes in flight)."""
         return True
 
+    async def abandon(self) -> None:
+        """Called on an instance whose handler crashed, before its replacement
+        activates. It must not persist hot state (that state may be broken),
+        but should wait for writes it already started, so that the replacement
+        loads what they wrote."""
+
     @abstractmethod
     async def receive(self, message: Any) -> Any:
-        """Handle one message; the return value is the reply to an ``ask``."""
+        """Handle one message; the return value is the reply to an ``ask``.
+
+        A handler that must wait for I/O before answering (e.g. a group
+        commit) may return an ``asyncio.Future`` instead: the mailbox moves on
+        at once, and :meth:`ActorSystem.ask` waits for the future's result."""
 
 
 ActorFactory = Callable[[ActorKey], Actor]
@@ -141,13 +151,30 @@ _PASSIVATE = object()
 
 
 class _Activation:
-    __slots__ = ("actor", "done", "key", "last_active", "mailbox", "task")
+    __slots__ = (
+        "actor",
+        "busy",
+        "done",
+        "key",
+        "last_active",
+        "leased",
+        "mailbox",
+        "nudged",
+        "task",
+    )
 
     def __init__(self, key: ActorKey, mailbox_size: int) -> None:
         self.key = key
         self.mailbox: asyncio.Queue[_Envelope | object] = asyncio.Queue(mailbox_size)
         self.actor: Actor | None = None
         self.last_active = time.monotonic()
+        """When the last message finished (or the activation started)."""
+        self.busy = False
+        """A handler is running: the activation is not idle, however long it takes."""
+        self.nudged = False
+        """A ``_PASSIVATE`` from the sweeper is queued and not yet taken."""
+        self.leased = False
+        """``Placement.acquire`` succeeded, so ``release`` is owed at the end."""
         self.task: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
         """Set once the activation has passivated and released its lease."""
@@ -184,7 +211,8 @@ class ActorSystem:
 
     def tell(self, key: ActorKey, message: Any) -> None:
         """Queue ``message`` for ``key`` without waiting. Raises
-        :class:`MailboxFull` when the mailbox is at capacity."""
+        :class:`MailboxFull` when the mailbox is at capacity and
+        :class:`SystemStopped` once :meth:`stop` has been called."""
         if not self._placement.is_local(key):
             self._spawn_forward(key, message)
             return
@@ -195,7 +223,10 @@ class ActorSystem:
 
         Raises what the handler raised if it is a ``ProtocolError``,
         :class:`ActorCrashed` for any other handler exception,
-        :class:`MailboxFull`, :class:`AskTimeout` or :class:`ActivationFailed`.
+        :class:`MailboxFull`, :class:`AskTimeout`, :class:`ActivationFailed`
+        (the actor could not load its state, or not reload it after a crash),
+        or :class:`SystemStopped` (the system is stopping, or stopped before
+        the message was handled).
         """
         limit = self._ask_timeout if timeout is None else timeout
         if not self._placement.is_local(key):
@@ -204,7 +235,12 @@ class ActorSystem:
         self._enqueue(key, _Envelope(message, future))
         try:
             async with asyncio.timeout(limit):
-                return await asyncio.shield(future)
+                result = await asyncio.shield(future)
+                if isinstance(result, asyncio.Future):
+                    # A deferred reply (see Actor.receive): wait for it here,
+                    # outside the actor, within the same time limit.
+                    result = await asyncio.shield(result)
+                return result
         except TimeoutError:
             raise AskTimeout(f"{key} did not answer within {limit}s") from None
 
@@ -250,22 +286,29 @@ class ActorSystem:
     async def _run(
         self, activation: _Activation, factory: ActorFactory, previous: _Activation | None
     ) -> None:
-        if previous is not None:
-            # The previous activation may still be flushing; loading before it
-            # finishes would read stale state.
-            await previous.done.wait()
         try:
+            if previous is not None:
+                # The previous activation may still be flushing; loading before
+                # it finishes would read stale state. (Inside the ``try``: if
+                # stop() cancels us here, ``_end`` still settles the mailbox.)
+                await previous.done.wait()
             if not await self._activate(activation, factory):
                 return
             while True:
                 item = await activation.mailbox.get()
                 if item is _PASSIVATE:
+                    activation.nudged = False
                     if self._may_end(activation):
                         break
                     continue
                 assert isinstance(item, _Envelope)
-                activation.last_active = time.monotonic()
-                if not await self._handle(activation, factory, item):
+                activation.busy = True
+                try:
+                    handled = await self._handle(activation, factory, item)
+                finally:
+                    activation.busy = False
+                    activation.last_active = time.monotonic()
+                if not handled:
                     break
                 if self._stopping and self._may_end(activation):
                     break
@@ -278,6 +321,7 @@ class ActorSystem:
         key = activation.key
         try:
             await self._placement.acquire(key)
+            activation.leased = True
             actor = factory(key)
             await actor.activate()
         except Exception as exc:
@@ -295,6 +339,11 @@ class ActorSystem:
             result = await activation.actor.receive(env.message)
         except ProtocolError as exc:
             _settle(env.reply, exc)
+        except asyncio.CancelledError:
+            # Only stop() cancels an activation: tell the asker now rather than
+            # leaving it to wait for its timeout.
+            _settle(env.reply, SystemStopped(f"{activation.key} stopped while handling"))
+            raise
         except Exception:
             key = activation.key
             log.exception(
@@ -303,12 +352,14 @@ class ActorSystem:
             _settle(env.reply, ActorCrashed(f"{key} failed on {type(env.message).__name__}"))
             # Hot state may be inconsistent now: rebuild it from the store.
             try:
+                await activation.actor.abandon()
                 fresh = factory(key)
                 await fresh.activate()
                 activation.actor = fresh
-            except Exception:
+            except Exception as exc:
                 log.exception("reactivation of %s failed", key, extra={"actor": str(key)})
                 activation.actor = None
+                self._fail_queued(activation, ActivationFailed(f"{key}: {exc}"))
                 return False
         else:
             if env.reply is not None and not env.reply.done():
@@ -344,10 +395,11 @@ class ActorSystem:
                     await activation.actor.passivate()
                 except Exception:
                     log.exception("passivation of %s failed", key, extra={"actor": str(key)})
-            try:
-                await self._placement.release(key)
-            except Exception:
-                log.exception("lease release of %s failed", key, extra={"actor": str(key)})
+            if activation.leased:
+                try:
+                    await self._placement.release(key)
+                except Exception:
+                    log.exception("lease release of %s failed", key, extra={"actor": str(key)})
         finally:
             self._fail_queued(activation, SystemStopped(f"{key} passivated"))
             if self._ending.get(key) is activation:
@@ -361,16 +413,24 @@ class ActorSystem:
                 _settle(item.reply, exc)
 
     async def _sweep(self) -> None:
-        """Nudge idle activations; each decides for itself in :meth:`_may_end`."""
+        """Nudge idle activations; each decides for itself in :meth:`_may_end`.
+
+        A busy activation is not nudged, and an idle one at most once until it
+        takes the nudge: otherwise nudges would pile up in the mailbox of an
+        actor stuck in a long handler and take the place of real messages.
+        """
         interval = max(self._idle_timeout / 2, 0.01)
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
             for activation in list(self._activations.values()):
+                if activation.busy or activation.nudged:
+                    continue
                 if now - activation.last_active >= self._idle_timeout:
                     # A full mailbox means busy, not idle: no nudge needed.
                     with contextlib.suppress(asyncio.QueueFull):
                         activation.mailbox.put_nowait(_PASSIVATE)
+                        activation.nudged = True
 
     # ------------------------------------------------------------ inspection
 
@@ -381,23 +441,36 @@ class ActorSystem:
         return list(self._activations)
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Passivate every activation (flushing state) and refuse new messages."""
+        """Refuse new messages, let every activation handle what is already in
+        its mailbox, and passivate it (flushing state); passivations already
+        under way are awaited too. After ``timeout`` seconds the activations
+        still running are cancelled: an asker whose message was being handled
+        gets :class:`SystemStopped`, the queued ones too, and ``passivate()``
+        still runs, within a second ``timeout`` after which it is cancelled as
+        well. When this returns no activation is left running, so the store
+        may be closed."""
         self._stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
-        activations = list(self._activations.values())
-        for activation in activations:
+        activations = [*self._activations.values(), *self._ending.values()]
+        for activation in self._activations.values():
             # A full mailbox ends by itself: it checks for stopping after each message.
             with contextlib.suppress(asyncio.QueueFull):
                 activation.mailbox.put_nowait(_PASSIVATE)
-        waits = [asyncio.create_task(a.done.wait()) for a in activations]
-        if waits:
-            _, pending = await asyncio.wait(waits, timeout=timeout)
-            for activation in activations:
-                if not activation.done.is_set() and activation.task is not None:
-                    activation.task.cancel()
+        tasks = [a.task for a in activations if a.task is not None]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            # A cancelled activation still passivates in its ``finally``: give
+            # that the same grace, then cut the flush short as well.
+            _, pending = await asyncio.wait(pending, timeout=timeout)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending)
 
 
 def _settle(reply: asyncio.Future[Any] | None, exc: BaseException) -> None:

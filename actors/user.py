@@ -55,11 +55,11 @@ class Detach(msgspec.Struct, frozen=True):
     session: SessionRef
 
 
-class Push(msgspec.Struct, frozen=True):
-    """Deliver an encoded event to every session of the user but ``exclude``."""
+class PushMany(msgspec.Struct, frozen=True):
+    """Deliver several encoded events in order; each skips its own origin
+    session (the sender's device already has the ack)."""
 
-    body: bytes
-    exclude: SessionRef | None = None
+    items: list[tuple[bytes, SessionRef | None]]
 
 
 class UpdateProfile(msgspec.Struct, frozen=True):
@@ -125,10 +125,11 @@ class UserActor(Actor):
 
     async def receive(self, message: object) -> object:
         match message:
-            case Push(body=body, exclude=exclude):
+            case PushMany(items=items):
                 for ref in self.sessions:
-                    if ref != exclude:
-                        self._sink.push(ref, body)
+                    for body, origin in items:
+                        if ref != origin:
+                            self._sink.push(ref, body)
                 return None
             case Attach(session=ref):
                 self.sessions.add(ref)

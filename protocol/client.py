@@ -150,32 +150,43 @@ class Client:
         """Send a request of the catalog ``type`` and return its reply data.
 
         Raises :class:`GroverError` (the server's refusal), :class:`ConnectionLost`
-        or ``TimeoutError``.
+        (also at once when the socket is down and no reconnect will come), or
+        ``TimeoutError`` when neither the reply nor, while reconnecting, a new
+        connection arrives within ``request_timeout``.
         """
         cls = REQUESTS_BY_TYPE.get(type)
         if cls is None:
             raise ValueError(f"unknown request type {type!r}")
-        await self._connected.wait()
-        request = cls(id=self._take_id(), **fields)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request.id] = (cls, future)
-        try:
-            ws = self._ws
-            if ws is None:
-                raise ConnectionLost(None, "not connected")
+        async with asyncio.timeout(self._timeout):
+            await self._wait_connected()
+            request = cls(id=self._take_id(), **fields)
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._pending[request.id] = (cls, future)
             try:
-                await ws.send(codec.encode_request(request))
-            except ConnectionClosed as exc:
-                raise ConnectionLost(exc.rcvd.code if exc.rcvd else None, "send failed") from None
-            async with asyncio.timeout(self._timeout):
+                ws = self._ws
+                if ws is None:
+                    raise ConnectionLost(None, "not connected")
+                try:
+                    await ws.send(codec.encode_request(request))
+                except ConnectionClosed as exc:
+                    code = exc.rcvd.code if exc.rcvd else None
+                    raise ConnectionLost(code, "send failed") from None
                 reply = await future
-        finally:
-            self._pending.pop(request.id, None)
+            finally:
+                self._pending.pop(request.id, None)
         if isinstance(reply, AuthOk):
             self.token = reply.token
         elif type in ("auth.logout", "auth.logout_all"):
             self.token = None
         return reply
+
+    async def _wait_connected(self) -> None:
+        """Wait for the socket, if a reconnect may bring it back."""
+        if self._connected.is_set():
+            return
+        if self._closed or not self._reconnect or self._reader is None or self._reader.done():
+            raise ConnectionLost(self.close_code, "not connected")
+        await self._connected.wait()
 
     async def send_raw(self, data: bytes | str) -> None:
         """Send bytes as they are (for tests of malformed input)."""

@@ -43,6 +43,10 @@ class _Probe(msgspec.Struct):
 
 _probe_decoder = msgspec.msgpack.Decoder(_Probe)
 
+# What a hostile frame can make msgspec raise: malformed msgpack, invalid
+# UTF-8 in a string, or nesting deep enough to exhaust the recursion limit.
+_UNDECODABLE = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
 
 def encode(obj: Any) -> bytes:
     """msgpack-encode any struct or plain value."""
@@ -62,7 +66,7 @@ def decode_request(frame: bytes) -> Request:
     try:
         request: Request = _request_decoder.decode(frame)
         return request
-    except msgspec.DecodeError as exc:
+    except _UNDECODABLE as exc:
         probe = _probe(frame)
         if probe is None:
             raise ProtocolError(ErrorCode.BAD_FRAME, "frame is not a msgpack map") from exc
@@ -79,7 +83,7 @@ def decode_request(frame: bytes) -> Request:
 def _probe(frame: bytes) -> _Probe | None:
     try:
         return _probe_decoder.decode(frame)
-    except msgspec.DecodeError:
+    except _UNDECODABLE:
         return None
 
 

@@ -26,3 +26,10 @@ SEARCH_QUERY_MAX = 64
 SEARCH_LIMIT_MAX = 50
 VERSIONS_MAX = 8
 CLIENT_NAME_MAX = 64
+
+MESSAGE_TEXT_MAX = 4000
+CLIENT_KEY_MAX = 64
+TITLE_MAX = 100
+GROUP_MEMBERS_MAX = 256
+"""Upper bound of ``group_max_members`` (a server setting, default 100)."""
+PAGE_LIMIT_MAX = 100

@@ -8,6 +8,8 @@ import signal
 
 from aiohttp import web
 
+from actors.conversation import KIND as CONVERSATION_KIND
+from actors.conversation import ConversationActor
 from actors.runtime import ActorKey, ActorSystem
 from actors.user import KIND as USER_KIND
 from actors.user import Detach, UserActor, user_key
@@ -43,7 +45,7 @@ class Grover:
             on_expire=self._session_ended,
         )
         self.actors = ActorSystem(
-            {USER_KIND: self._user_actor},
+            {USER_KIND: self._user_actor, CONVERSATION_KIND: self._conversation_actor},
             mailbox_size=settings.mailbox_size,
             idle_timeout=settings.actor_idle_timeout,
             ask_timeout=settings.ask_timeout,
@@ -55,6 +57,11 @@ class Grover:
 
     def _user_actor(self, key: ActorKey) -> UserActor:
         return UserActor(key, self.store, self.sessions)
+
+    def _conversation_actor(self, key: ActorKey) -> ConversationActor:
+        return ConversationActor(
+            key, self.store, self.actors, max_members=self.settings.group_max_members
+        )
 
     def _session_ended(self, session: Session) -> None:
         if session.user_id is not None:
@@ -93,20 +100,22 @@ async def serve_forever(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then shut down gracefully."""
     grover = Grover(settings)
     await grover.start()
+    # Handlers first: whoever reads the banner below may signal at once.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     store = f"MongoDB {settings.mongo_db}" if settings.mongo_url else str(settings.sqlite_path)
+    websocket = settings.public_url or f"ws://{_display_host(settings.host)}:{grover.gateway.port}"
     print(
         f"Grover is running (node {settings.node}).\n"
-        f"  websocket: ws://{_display_host(settings.host)}:{grover.gateway.port}\n"
+        f"  websocket: {websocket}\n"
         f"  sidecar:   http://{_display_host(settings.host)}:{grover.sidecar_port}"
         " (/healthz, /readyz)\n"
         f"  store:     {store}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await grover.stop()
 

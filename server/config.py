@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import socket
 from collections.abc import Mapping, Sequence
@@ -25,8 +26,9 @@ class RateRule:
         """Parse ``"RATE/BURST"``, e.g. ``"20/40"``."""
         rate, _, burst = text.partition("/")
         rule = cls(float(rate), float(burst or rate))
-        if rule.rate <= 0 or rule.burst < 1:
-            raise ValueError(f"rate rule {text!r}: need rate > 0 and burst >= 1")
+        # Written so that NaN fails too (every comparison with it is false).
+        if not (0 < rule.rate < math.inf and 1 <= rule.burst < math.inf):
+            raise ValueError(f"rate rule {text!r}: need a finite rate > 0 and burst >= 1")
         return rule
 
     def __str__(self) -> str:
@@ -62,6 +64,8 @@ class Settings:
     actor_idle_timeout: float = _field(300.0, "seconds before an idle actor is passivated")
     ask_timeout: float = _field(10.0, "seconds to wait for an actor's reply")
 
+    group_max_members: int = _field(100, "members a group may have (at most 256)")
+
     token_ttl: float = _field(7 * 24 * 3600.0, "seconds a login token stays valid")
     argon2_time_cost: int = _field(3, "argon2id iterations")
     argon2_memory_kib: int = _field(65536, "argon2id memory in KiB")
@@ -70,6 +74,7 @@ class Settings:
     rate_request: RateRule = _field(RateRule(200, 400), "requests per user and type (rate/burst)")
     rate_login_account: RateRule = _field(RateRule(5 / 60, 5), "failed logins per account")
     rate_login_ip: RateRule = _field(RateRule(30 / 60, 30), "failed logins per IP")
+    rate_typing: RateRule = _field(RateRule(2, 5), "typing notices per user and conversation")
     abuse_strikes: RateRule = _field(RateRule(1, 20), "bad frames/limit hits before 1008")
 
     @property
@@ -107,6 +112,45 @@ def _convert(field: dataclasses.Field[Any], text: str) -> Any:
     return text
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "port": (0, 65535),
+    "sidecar_port": (0, 65535),
+    "outbox_size": (1, math.inf),
+    "resume_buffer": (1, math.inf),
+    "max_inflight": (1, math.inf),
+    "mailbox_size": (1, math.inf),
+    "argon2_time_cost": (1, math.inf),
+    "argon2_memory_kib": (32, math.inf),  # argon2's own minimum with 4 lanes
+}
+"""Inclusive bounds of numeric settings; any other number must be >= 0."""
+
+_POSITIVE = frozenset({"heartbeat_interval", "hello_timeout", "ask_timeout", "token_ttl"})
+"""Numeric settings where 0 would break the node (every hello or ask timing
+out at once, every token born expired)."""
+
+
+def _check(name: str, value: Any) -> None:
+    """Refuse a value that parses but makes no sense (a negative timeout, a
+    port out of range), so that the node stops at start naming the setting
+    rather than failing later with a stack trace. Raises ``ValueError``."""
+    if name == "log_level":
+        if str(value).upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    if name in _POSITIVE and value <= 0:
+        raise ValueError(f"must be greater than 0, not {value:g}")
+    low, high = _RANGES.get(name, (0, math.inf))
+    if not low <= value <= high:
+        bound = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+        raise ValueError(f"must be {bound}, not {value:g}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per setting; defaults are left out so the environment can
     fill what the command line does not say."""
@@ -124,19 +168,23 @@ def load(
     args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Settings from flags, then ``GROVER_*`` variables, then defaults. Raises
-    ``ValueError`` naming the setting when a value does not parse."""
+    ``ValueError`` naming the flag or variable when a value does not parse or
+    is out of range."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for field in dataclasses.fields(Settings):
         raw = getattr(args, field.name, None) if args is not None else None
+        source = "--" + field.name.replace("_", "-")
         if raw is None:
             raw = env.get(env_name(field.name))
+            source = env_name(field.name)
         if raw is None:
             continue
         try:
-            values[field.name] = _convert(field, raw)
+            values[field.name] = value = _convert(field, raw)
+            _check(field.name, value)
         except ValueError as exc:
-            raise ValueError(f"{env_name(field.name)}: {exc}") from None
+            raise ValueError(f"{source}: {exc}") from None
     return Settings(**values)
 
 

@@ -43,6 +43,11 @@ log = logging.getLogger("grover.gateway")
 
 Handler = Callable[["Connection", Any], Awaitable[msgspec.Struct]]
 
+FLUSH_TIMEOUT = 2.0
+"""Seconds a closing connection waits for its outbox to be written before the
+close frame goes out anyway, and then for the close frame to be written before
+the TCP connection is aborted."""
+
 
 class Connection:
     """One websocket: its outbox, its writer, and its (resumable) session."""
@@ -70,8 +75,18 @@ class Connection:
         if self.closing:
             return
         if len(self.outbox) >= self.app.settings.outbox_size:
-            log.warning("slow consumer closed", extra={"peer": self.peer})
-            self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: outbox full")
+            # Called from whichever task pushed (an actor's, usually), so the
+            # context variables are not this connection's: name it explicitly.
+            session = self.session
+            log.warning(
+                "slow consumer closed",
+                extra={
+                    "peer": self.peer,
+                    "session": session.id if session else None,
+                    "user": session.user_id if session else None,
+                },
+            )
+            self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: outbox full", discard=True)
             return
         self.outbox.append(frame)
         self._drained.clear()
@@ -100,14 +115,31 @@ class Connection:
         except TimeoutError:
             pass
 
-    def close_soon(self, code: int, reason: str) -> None:
+    def close_soon(self, code: int, reason: str, *, discard: bool = False) -> None:
+        """Close with ``code`` once the frames already queued are written
+        (waiting at most :data:`FLUSH_TIMEOUT`), so that the error explaining
+        a close reaches the client before it. Frames sent from now on are
+        dropped. ``discard`` drops the queued frames instead and closes at
+        once (a slow consumer, whose outbox would never drain)."""
         if self.closing:
             return
         self.closing = True
-        self.outbox.clear()
-        task = asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+        if discard:
+            self.outbox.clear()
+        task = asyncio.get_running_loop().create_task(self._close(code, reason, flush=not discard))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _close(self, code: int, reason: str, *, flush: bool) -> None:
+        if flush:
+            await self.drain(FLUSH_TIMEOUT)
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT):
+                await self.ws.close(code, reason)
+        except TimeoutError:
+            # A client that reads nothing leaves no room even for the close
+            # frame, and websockets would wait for room without limit.
+            self.ws.transport.abort()
 
     def refuse(
         self,
@@ -127,6 +159,10 @@ class Connection:
     # ------------------------------------------------------------- inbound
 
     async def on_frame(self, raw: bytes | str) -> None:
+        if self.closing:
+            # Frames still arrive until the client answers the close; a
+            # connection closed for abuse (or any reason) executes none of them.
+            return
         if isinstance(raw, str):
             self.refuse(None, ErrorCode.BAD_FRAME, "text frames are not supported: send msgpack")
             return
@@ -153,6 +189,9 @@ class Connection:
         if isinstance(request, messages.Hello):
             self.refuse(request.id, ErrorCode.ALREADY_GREETED, "hello was already sent")
             return
+        # Login and logout run in handler tasks, whose context changes do not
+        # come back here: refresh the user for this frame and its task.
+        logs.user_id_var.set(session.user_id)
         if session.user_id is None and not request.before_login:
             self.refuse(request.id, ErrorCode.UNAUTHENTICATED, "log in first", strike=False)
             return
@@ -225,9 +264,13 @@ class Connection:
             if user is not None:
                 session.user_id, session.token_hash = user.id, token_hash
                 await app.actors.ask(user_key(user.id), Attach(session.ref))
-        elif session.connection is not None:
-            # Another socket still holds this session (a half-dead one, usually).
-            session.connection.close_soon(CloseCode.NORMAL, "session resumed elsewhere")
+        else:
+            # Same user, but maybe another of their tokens: logout must revoke
+            # the one this connection holds.
+            session.token_hash = token_hash
+            if session.connection is not None:
+                # Another socket still holds this session (a half-dead one, usually).
+                session.connection.close_soon(CloseCode.NORMAL, "session resumed elsewhere")
 
         # From here to the attach nothing awaits, so no event slips between the
         # replayed ones and the live ones.
@@ -250,6 +293,7 @@ class Connection:
         app.sessions.attach(session, self)
         logs.session_id_var.set(session.id)
         logs.user_id_var.set(session.user_id)
+        log.info("session resumed" if resumed else "session opened", extra={"peer": self.peer})
 
     # ------------------------------------------------------ login/logout
 
@@ -258,10 +302,12 @@ class Connection:
         session.user_id, session.token_hash = user_id, token_hash
         logs.user_id_var.set(user_id)
         await self.app.actors.ask(user_key(user_id), Attach(session.ref))
+        log.info("logged in")
 
     async def logout(self) -> None:
         session = self._require_session()
         if session.user_id is not None:
+            log.info("logged out")
             self.app.actors.tell(user_key(session.user_id), Detach(session.ref))
         session.user_id = session.token_hash = None
         session.forget_events()
@@ -288,6 +334,7 @@ class Connection:
                     await asyncio.wait([task], timeout=self.app.settings.ask_timeout)
             if self.session is not None:
                 self.app.sessions.detach(self.session, self)
+            log.info("connection closed", extra={"peer": self.peer, "code": self.ws.close_code})
 
     async def _await_hello(self) -> None:
         """Read frames until a hello succeeds; give up after ``hello_timeout``."""

@@ -21,6 +21,11 @@ class RateLimiter(Protocol):
     async def peek(self, key: str, rule: RateRule) -> float:
         """Like :meth:`acquire` but takes nothing."""
 
+    async def refund(self, key: str, rule: RateRule) -> None:
+        """Give back one token that :meth:`acquire` took, for an attempt that
+        turned out not to count (e.g. a login that succeeded). The bucket never
+        holds more than ``rule.burst``."""
+
 
 class TokenBucket:
     """One bucket, for callers that own their key (e.g. a connection's strikes)."""
@@ -47,6 +52,11 @@ class TokenBucket:
     def wait(self, now: float | None = None) -> float:
         self._refill(time.monotonic() if now is None else now)
         return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rule.rate
+
+    def give(self, now: float | None = None) -> None:
+        """Return one token (at most up to the burst)."""
+        self._refill(time.monotonic() if now is None else now)
+        self.tokens = min(self.rule.burst, self.tokens + 1.0)
 
 
 class MemoryRateLimiter:
@@ -78,3 +88,7 @@ class MemoryRateLimiter:
     async def peek(self, key: str, rule: RateRule) -> float:
         now = time.monotonic()
         return self._bucket(key, rule, now).wait(now)
+
+    async def refund(self, key: str, rule: RateRule) -> None:
+        now = time.monotonic()
+        self._bucket(key, rule, now).give(now)

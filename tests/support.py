@@ -97,6 +97,8 @@ class GroverProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The log is appended across restarts: look only at this run's part.
+        offset = len(self.output())
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -114,7 +116,7 @@ class GroverProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"grover exited early:\n{self.output()}")
-            if re.search(r"websocket: ws://", self.output()):
+            if re.search(r"websocket: ws://", self.output()[offset:]):
                 return
             time.sleep(0.05)
         raise TimeoutError(f"grover did not start:\n{self.output()}")

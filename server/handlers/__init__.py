@@ -9,6 +9,6 @@ and covers every request type but ``hello``, which the connection handles.
 from __future__ import annotations
 
 from server.gateway import Handler
-from server.handlers import accounts
+from server.handlers import accounts, messaging
 
-HANDLERS: dict[type, Handler] = {**accounts.HANDLERS}
+HANDLERS: dict[type, Handler] = {**accounts.HANDLERS, **messaging.HANDLERS}

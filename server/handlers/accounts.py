@@ -9,7 +9,9 @@ from actors.store import Conflict, ProfileUpdate, UserRecord
 from actors.user import CloseSessions, UpdateProfile, me_view, profile_view, user_key
 from protocol import messages as m
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
+from server.config import RateRule
 from server.gateway import Connection, Handler
+from server.ratelimit import RateLimiter
 
 
 async def ping(conn: Connection, req: m.Ping) -> m.Pong:
@@ -40,23 +42,40 @@ async def login(conn: Connection, req: m.Login) -> m.AuthOk:
     app = conn.app
     _refuse_if_logged_in(conn)
     account = req.login.lower()
-    buckets = (f"login:acct:{account}", f"login:ip:{conn.peer}")
-    rules = (app.settings.rate_login_account, app.settings.rate_login_ip)
-    wait = max([await app.limiter.peek(b, r) for b, r in zip(buckets, rules, strict=True)])
-    if wait > 0:
-        raise ProtocolError(
-            ErrorCode.RATE_LIMITED, "too many failed logins", retry_after=round(wait, 3)
-        )
     if "@" in account:
         user = await app.store.users.get_by_email(account)
     else:
         user = await app.store.users.get_by_username(account)
+    # One bucket per account whether it is named by username or by email (an
+    # unknown login gets a bucket of its own name).
+    buckets = (f"login:acct:{user.id if user else account}", f"login:ip:{conn.peer}")
+    rules = (app.settings.rate_login_account, app.settings.rate_login_ip)
+    # Tokens are taken before the (slow, threaded) verification and given back
+    # on success: checking first and counting after would let every
+    # concurrent guess pass the check.
+    taken: list[tuple[str, RateRule]] = []
+    wait = 0.0
+    for bucket, rule in zip(buckets, rules, strict=True):
+        bucket_wait = await app.limiter.acquire(bucket, rule)
+        if bucket_wait > 0:
+            wait = max(wait, bucket_wait)
+        else:
+            taken.append((bucket, rule))
+    if wait > 0:
+        await _refund(app.limiter, taken)
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED, "too many failed logins", retry_after=round(wait, 3)
+        )
     if not await app.passwords.verify(user.password_hash if user else None, req.password):
-        for bucket, rule in zip(buckets, rules, strict=True):
-            await app.limiter.acquire(bucket, rule)
         raise ProtocolError(ErrorCode.INVALID_CREDENTIALS, "wrong login or password")
     assert user is not None
+    await _refund(app.limiter, taken)  # only failures count
     return await _log_in(conn, user)
+
+
+async def _refund(limiter: RateLimiter, taken: list[tuple[str, RateRule]]) -> None:
+    for bucket, rule in taken:
+        await limiter.refund(bucket, rule)
 
 
 async def _log_in(conn: Connection, user: UserRecord) -> m.AuthOk:

@@ -1,0 +1,656 @@
+"""The ConversationActor: one per conversation; owns its log and members.
+
+Hot state: the conversation record, its members with their read positions,
+the next ``seq``, recent messages, and recent client keys.
+
+Writes use **group commit**. A send is validated, numbered with the next
+``seq`` and queued; the handler returns at once with a future, so the mailbox
+keeps moving while a flush task writes the queued entries as one batch. When
+the batch is durable the futures resolve (the senders' acks) and the entries
+are fanned out, in ``seq`` order, to every member's UserActor. Nothing is
+acknowledged or shown before it is committed.
+
+Idempotency: a ``(sender, client_key)`` seen before returns the original
+message, from hot state or, after a reactivation, from the store; the store's
+unique index on the key is the last line, and a batch it refuses is
+re-numbered without the duplicates (nothing in it was acked yet, so no seq
+that anyone saw changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any, NamedTuple, Protocol
+
+import msgspec
+
+from actors.ids import new_id
+from actors.runtime import Actor, ActorKey, MailboxFull
+from actors.store import (
+    Conflict,
+    ConversationRecord,
+    ConversationSummaryUpdate,
+    MemberRecord,
+    MessageRecord,
+    Store,
+)
+from actors.user import PushMany, SessionRef, user_key
+from protocol import messages as m
+from protocol.codec import encode_event_body
+from protocol.errors import ErrorCode, ProtocolError
+
+log = logging.getLogger("grover.actors.conversation")
+
+KIND = "conversation"
+MAX_BATCH = 256
+RECENT_KEYS = 4096
+RECENT_MESSAGES = 1024
+PREVIEW_CHARS = 80
+
+
+def conversation_key(conversation_id: str) -> ActorKey:
+    return ActorKey(KIND, conversation_id)
+
+
+def direct_key(a: str, b: str) -> str:
+    """The unique key of the direct conversation between two users."""
+    low, high = sorted((a, b))
+    return f"{low}:{high}"
+
+
+def direct_conversation_id(a: str, b: str) -> str:
+    """The id of the direct conversation between two users, derived from the
+    pair: two users creating it at once create the same id, and a block can
+    reach the conversation's actor without a lookup."""
+    return hashlib.sha256(direct_key(a, b).encode()).hexdigest()[:24]
+
+
+class Teller(Protocol):
+    """What the actor needs of the runtime: fire-and-forget to other actors."""
+
+    def tell(self, key: ActorKey, message: Any) -> None: ...
+
+
+# ---------------------------------------------------------------- messages
+
+
+class Send(msgspec.Struct, frozen=True):
+    sender_id: str
+    client_key: str
+    text: str
+    media_url: str
+    origin: SessionRef | None = None
+
+
+class Edit(msgspec.Struct, frozen=True):
+    sender_id: str
+    seq: int
+    text: str
+    origin: SessionRef | None = None
+
+
+class Delete(msgspec.Struct, frozen=True):
+    sender_id: str
+    seq: int
+    origin: SessionRef | None = None
+
+
+class Read(msgspec.Struct, frozen=True):
+    user_id: str
+    seq: int
+    origin: SessionRef | None = None
+
+
+class TypingNotice(msgspec.Struct, frozen=True):
+    user_id: str
+
+
+class View(msgspec.Struct, frozen=True):
+    """The conversation as ``user_id`` (a member) sees it."""
+
+    user_id: str
+
+
+class Announce(msgspec.Struct, frozen=True):
+    """Just created: tell every member (but ``origin``) it exists; reply a view."""
+
+    user_id: str
+    origin: SessionRef | None = None
+
+
+class AddMembers(msgspec.Struct, frozen=True):
+    by: str
+    user_ids: list[str]
+
+
+class RemoveMember(msgspec.Struct, frozen=True):
+    by: str
+    user_id: str
+
+
+class Leave(msgspec.Struct, frozen=True):
+    user_id: str
+
+
+class RefreshBlocks(msgspec.Struct, frozen=True):
+    """Block state between the two members of a direct conversation changed."""
+
+
+class Ack(NamedTuple):
+    record: MessageRecord
+    duplicate: bool
+
+
+class _Entry:
+    """A numbered log entry waiting for its batch to commit."""
+
+    __slots__ = ("done", "origin", "recipients", "record")
+
+    def __init__(
+        self, record: MessageRecord, recipients: list[str], origin: SessionRef | None
+    ) -> None:
+        self.record = record
+        self.recipients = recipients
+        self.origin = origin
+        self.done: asyncio.Future[MessageRecord] = asyncio.get_running_loop().create_future()
+
+
+# ------------------------------------------------------------------ views
+
+
+def message_view(record: MessageRecord) -> m.MessageView:
+    return m.MessageView(
+        conversation_id=record.conversation_id,
+        seq=record.seq,
+        id=record.id,
+        kind=record.kind,  # type: ignore[arg-type]
+        sender_id=record.sender_id,
+        text=record.text,
+        media_url=record.media_url,
+        created_at=record.created_at,
+        edited_at=record.edited_at,
+        deleted=record.deleted,
+        target_seq=record.target_seq,
+        client_key=record.client_key,
+    )
+
+
+def _preview(record: MessageRecord) -> str:
+    if record.text:
+        return record.text[:PREVIEW_CHARS]
+    return "[media]" if record.media_url else ""
+
+
+class ConversationActor(Actor):
+    kind = KIND
+
+    def __init__(
+        self, key: ActorKey, store: Store, teller: Teller, *, max_members: int = 100
+    ) -> None:
+        super().__init__(key)
+        self._store = store
+        self._teller = teller
+        self._max_members = max_members
+        self.conversation: ConversationRecord | None = None
+        self.members: dict[str, MemberRecord] = {}
+        self.next_seq = 1
+        self.durable_seq = 0
+        self._blocked = False
+        self._keys: OrderedDict[tuple[str, str], _Entry | MessageRecord] = OrderedDict()
+        self._recent: OrderedDict[int, MessageRecord] = OrderedDict()
+        self._pending: list[_Entry] = []
+        self._pending_reads: dict[str, tuple[int, SessionRef | None]] = {}
+        self._read_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def activate(self) -> None:
+        store = self._store
+        self.conversation = await store.conversations.get(self.key.id)
+        if self.conversation is None:
+            return
+        self.members = {r.user_id: r for r in await store.conversations.members(self.key.id)}
+        self.durable_seq = await store.messages.last_seq(self.key.id)
+        self.next_seq = self.durable_seq + 1
+        # Retries come soon after the original: recent keys cover nearly all,
+        # and the store's unique index covers the rest.
+        recent = await store.messages.since(
+            self.key.id, max(0, self.durable_seq - RECENT_MESSAGES), RECENT_MESSAGES
+        )
+        for record in recent:
+            self._remember(record)
+        await self._load_blocks()
+
+    async def _load_blocks(self) -> None:
+        conversation = self.conversation
+        if conversation is None or conversation.kind != "direct" or len(self.members) != 2:
+            self._blocked = False
+            return
+        a, b = list(self.members)
+        blocks = self._store.blocks
+        self._blocked = await blocks.is_blocked(a, b) or await blocks.is_blocked(b, a)
+
+    def can_passivate(self) -> bool:
+        return self._flusher is None and not self._pending and not self._pending_reads
+
+    async def passivate(self) -> None:
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def abandon(self) -> None:
+        # Entries already numbered may be acked by the running flush; the
+        # replacement must number after them.
+        await self.passivate()
+
+    # ------------------------------------------------------------- dispatch
+
+    async def receive(self, message: object) -> object:
+        match message:
+            case Send():
+                return await self._send(message)
+            case Edit():
+                return await self._edit(message)
+            case Delete():
+                return await self._delete(message)
+            case Read():
+                return self._read(message)
+            case TypingNotice(user_id=user_id):
+                self._require_member(user_id)
+                body = encode_event_body(
+                    m.TypingEvent(conversation_id=self.key.id, user_id=user_id)
+                )
+                self._push([uid for uid in self.members if uid != user_id], [(body, None)])
+                return None
+            case View(user_id=user_id):
+                self._require_member(user_id)
+                return self.view()
+            case Announce(user_id=user_id, origin=origin):
+                self._require_member(user_id)
+                view = self.view()
+                body = encode_event_body(m.ConversationUpdated(conversation=view))
+                self._push(list(self.members), [(body, origin)])
+                return view
+            case AddMembers():
+                return await self._add_members(message)
+            case RemoveMember(by=by, user_id=user_id):
+                self._require_admin(by)
+                return await self._remove(user_id)
+            case Leave(user_id=user_id):
+                self._require_member(user_id)
+                await self._remove(user_id)
+                return None
+            case RefreshBlocks():
+                await self._load_blocks()
+                return None
+        raise TypeError(f"ConversationActor cannot handle {type(message).__name__}")
+
+    # --------------------------------------------------------------- guards
+
+    def _require_conversation(self) -> ConversationRecord:
+        if self.conversation is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "no such conversation")
+        return self.conversation
+
+    def _require_member(self, user_id: str) -> MemberRecord:
+        self._require_conversation()
+        member = self.members.get(user_id)
+        if member is None:
+            # Same answer as a missing conversation: membership is not public.
+            raise ProtocolError(ErrorCode.NOT_FOUND, "no such conversation")
+        return member
+
+    def _require_admin(self, user_id: str) -> None:
+        conversation = self._require_conversation()
+        if self._require_member(user_id).role != "admin" or conversation.kind != "group":
+            raise ProtocolError(ErrorCode.FORBIDDEN, "only group admins may do that")
+
+    # ---------------------------------------------------------------- sends
+
+    async def _send(self, msg: Send) -> asyncio.Future[Ack]:
+        self._require_member(msg.sender_id)
+        if not msg.text and not msg.media_url:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "a message needs text or media_url")
+        previous = await self._find_key(msg.sender_id, msg.client_key)
+        if previous is not None:
+            return previous
+        if self._blocked:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "you cannot message this user")
+        record = MessageRecord(
+            conversation_id=self.key.id,
+            seq=0,
+            id=new_id(),
+            sender_id=msg.sender_id,
+            client_key=msg.client_key,
+            text=msg.text,
+            media_url=msg.media_url,
+            created_at=time.time(),
+        )
+        entry = self._append(record, msg.origin)
+        self._keys[(msg.sender_id, msg.client_key)] = entry
+        self._trim(self._keys, RECENT_KEYS)
+        return _ack_when_done(entry, duplicate=False)
+
+    async def _find_key(self, sender_id: str, client_key: str) -> asyncio.Future[Ack] | None:
+        hit = self._keys.get((sender_id, client_key))
+        if hit is None and self.durable_seq > RECENT_MESSAGES:
+            # Older than what activation loaded: ask the unique index.
+            hit = await self._store.messages.get_by_client_key(self.key.id, sender_id, client_key)
+        if hit is None:
+            return None
+        if isinstance(hit, _Entry):
+            return _ack_when_done(hit, duplicate=True)
+        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        future.set_result(Ack(hit, True))
+        return future
+
+    async def _edit(self, msg: Edit) -> asyncio.Future[Ack]:
+        target = await self._own_message(msg.sender_id, msg.seq)
+        now = time.time()
+        record = MessageRecord(
+            conversation_id=self.key.id,
+            seq=0,
+            id=new_id(),
+            kind="edit",
+            sender_id=msg.sender_id,
+            text=msg.text,
+            created_at=now,
+            target_seq=target.seq,
+        )
+        self._recent[target.seq] = msgspec.structs.replace(target, text=msg.text, edited_at=now)
+        return _ack_when_done(self._append(record, msg.origin), duplicate=False)
+
+    async def _delete(self, msg: Delete) -> asyncio.Future[Ack]:
+        target = await self._own_message(msg.sender_id, msg.seq)
+        record = MessageRecord(
+            conversation_id=self.key.id,
+            seq=0,
+            id=new_id(),
+            kind="delete",
+            sender_id=msg.sender_id,
+            created_at=time.time(),
+            target_seq=target.seq,
+        )
+        self._recent[target.seq] = msgspec.structs.replace(
+            target, text="", media_url="", deleted=True
+        )
+        return _ack_when_done(self._append(record, msg.origin), duplicate=False)
+
+    async def _own_message(self, user_id: str, seq: int) -> MessageRecord:
+        self._require_member(user_id)
+        target = self._recent.get(seq)
+        if target is None and seq <= self.durable_seq:
+            target = await self._store.messages.get(self.key.id, seq)
+        if target is None or target.kind != "message" or target.deleted:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "no such message")
+        if target.sender_id != user_id:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "only the sender may change a message")
+        return target
+
+    def _append(self, record: MessageRecord, origin: SessionRef | None) -> _Entry:
+        record.seq = self.next_seq
+        self.next_seq += 1
+        entry = _Entry(record, list(self.members), origin)
+        if record.kind == "message":
+            self._recent[record.seq] = record
+            self._trim(self._recent, RECENT_MESSAGES)
+        self._pending.append(entry)
+        self._schedule_flush()
+        return entry
+
+    def _read(self, msg: Read) -> asyncio.Future[None]:
+        member = self._require_member(msg.user_id)
+        seq = min(msg.seq, self.durable_seq)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if seq <= member.read_seq:
+            future.set_result(None)
+            return future
+        member.read_seq = seq
+        self._pending_reads[msg.user_id] = (seq, msg.origin)
+        self._schedule_flush()
+        # Resolved by the flush that carries it (or a later one).
+        self._read_waiters.append((msg.user_id, seq, future))
+        return future
+
+    # ---------------------------------------------------------- group commit
+
+    def _schedule_flush(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending or self._pending_reads:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                reads = self._pending_reads
+                self._pending_reads = {}
+                waiters = list(self._read_waiters)
+                self._read_waiters.clear()
+                try:
+                    await self._store.messages.append(
+                        self.key.id,
+                        [e.record for e in batch],
+                        {uid: seq for uid, (seq, _) in reads.items()},
+                        self._summary(batch),
+                    )
+                except Conflict as exc:
+                    if exc.field != "client_key":
+                        raise
+                    await self._drop_duplicates(batch, reads, waiters)
+                    continue
+                self._committed(batch, reads, waiters)
+        except Exception:
+            log.exception("batch write failed", extra={"actor": str(self.key)})
+            self._fail_all(batch, waiters)
+        finally:
+            self._flusher = None
+
+    def _summary(self, batch: list[_Entry]) -> ConversationSummaryUpdate | None:
+        if not batch:
+            return None
+        last = batch[-1].record
+        messages = [e.record for e in batch if e.record.kind == "message"]
+        return ConversationSummaryUpdate(
+            last_seq=last.seq,
+            last_activity_at=last.created_at,
+            last_preview=_preview(messages[-1]) if messages else None,
+            last_sender_id=messages[-1].sender_id if messages else None,
+        )
+
+    def _committed(
+        self,
+        batch: list[_Entry],
+        reads: dict[str, tuple[int, SessionRef | None]],
+        waiters: list[tuple[str, int, asyncio.Future[None]]],
+    ) -> None:
+        """The batch is durable: ack, then fan out in seq order."""
+        per_user: dict[str, list[tuple[bytes, SessionRef | None]]] = {}
+        for entry in batch:
+            self.durable_seq = entry.record.seq
+            if not entry.done.done():
+                entry.done.set_result(entry.record)
+            body = encode_event_body(m.MessageNew(message=message_view(entry.record)))
+            for uid in entry.recipients:
+                per_user.setdefault(uid, []).append((body, entry.origin))
+        for uid, (seq, origin) in reads.items():
+            body = encode_event_body(
+                m.ReadReceipt(conversation_id=self.key.id, user_id=uid, seq=seq)
+            )
+            for member in self.members:
+                per_user.setdefault(member, []).append((body, origin))
+        for user_id, items in per_user.items():
+            self._tell_user(user_id, items)
+        for _, _, future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    async def _drop_duplicates(
+        self,
+        batch: list[_Entry],
+        reads: dict[str, tuple[int, SessionRef | None]],
+        waiters: list[tuple[str, int, asyncio.Future[None]]],
+    ) -> None:
+        """The unique index refused a key that hot state did not know (another
+        activation wrote it). Resolve those entries to the stored original and
+        re-number everything not yet committed."""
+        keep: list[_Entry] = []
+        for entry in batch:
+            record = entry.record
+            stored = None
+            if record.client_key is not None:
+                stored = await self._store.messages.get_by_client_key(
+                    self.key.id, record.sender_id, record.client_key
+                )
+            if stored is not None:
+                entry.done.set_result(stored)
+                self._keys[(record.sender_id, record.client_key or "")] = stored
+                self._recent.pop(record.seq, None)
+            else:
+                keep.append(entry)
+        queue = keep + self._pending
+        self.durable_seq = await self._store.messages.last_seq(self.key.id)
+        self.next_seq = self.durable_seq + 1
+        for entry in queue:
+            self._recent.pop(entry.record.seq, None)
+            entry.record.seq = self.next_seq
+            self.next_seq += 1
+            if entry.record.kind == "message":
+                self._recent[entry.record.seq] = entry.record
+        self._pending = queue
+        self._pending_reads = {**reads, **self._pending_reads}
+        self._read_waiters.extend(waiters)
+
+    def _fail_all(
+        self, batch: list[_Entry], waiters: list[tuple[str, int, asyncio.Future[None]]]
+    ) -> None:
+        """A batch could not be written: nothing in it or after it was acked,
+        so fail them all (clients retry with their keys) and restart numbering
+        after the last durable seq."""
+        error = ProtocolError(ErrorCode.INTERNAL, "could not store the message; retry")
+        for entry in [*batch, *self._pending]:
+            if not entry.done.done():
+                entry.done.set_exception(error)
+            key = (entry.record.sender_id, entry.record.client_key or "")
+            if self._keys.get(key) is entry:
+                del self._keys[key]
+            self._recent.pop(entry.record.seq, None)
+        for _, _, future in [*waiters, *self._read_waiters]:
+            if not future.done():
+                future.set_exception(error)
+        self._pending = []
+        self._pending_reads = {}
+        self._read_waiters.clear()
+        self.next_seq = self.durable_seq + 1
+
+    # ------------------------------------------------------------- members
+
+    async def _add_members(self, msg: AddMembers) -> m.ConversationView:
+        self._require_admin(msg.by)
+        new_ids = [uid for uid in dict.fromkeys(msg.user_ids) if uid not in self.members]
+        if len(self.members) + len(new_ids) > self._max_members:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, f"a group has at most {self._max_members} members"
+            )
+        for uid in new_ids:
+            if await self._store.users.get(uid) is None:
+                raise ProtocolError(ErrorCode.NOT_FOUND, f"no such user {uid}")
+        now = time.time()
+        records = [
+            MemberRecord(conversation_id=self.key.id, user_id=uid, joined_at=now, read_seq=0)
+            for uid in new_ids
+        ]
+        await self._store.conversations.add_members(records)
+        for record in records:
+            self.members[record.user_id] = record
+        view = self.view()
+        body = encode_event_body(m.ConversationUpdated(conversation=view))
+        self._push(list(self.members), [(body, None)])
+        return view
+
+    async def _remove(self, user_id: str) -> m.ConversationView:
+        conversation = self._require_conversation()
+        if conversation.kind != "group":
+            raise ProtocolError(ErrorCode.FORBIDDEN, "direct conversations have fixed members")
+        if user_id not in self.members:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "not a member")
+        await self._store.conversations.remove_member(self.key.id, user_id)
+        removed = self.members.pop(user_id)
+        if removed.role == "admin" and not any(r.role == "admin" for r in self.members.values()):
+            await self._promote_oldest()
+        view = self.view()
+        updated = encode_event_body(m.ConversationUpdated(conversation=view))
+        self._push(list(self.members), [(updated, None)])
+        gone = encode_event_body(m.ConversationUpdated(conversation=view, removed=True))
+        self._push([user_id], [(gone, None)])
+        return view
+
+    async def _promote_oldest(self) -> None:
+        """A group keeps an admin: the longest-standing member becomes one."""
+        if not self.members:
+            return
+        oldest = min(self.members.values(), key=lambda r: (r.joined_at, r.user_id))
+        promoted = msgspec.structs.replace(oldest, role="admin")
+        await self._store.conversations.remove_member(self.key.id, oldest.user_id)
+        await self._store.conversations.add_members([promoted])
+        self.members[oldest.user_id] = promoted
+
+    def view(self) -> m.ConversationView:
+        conversation = self._require_conversation()
+        return m.ConversationView(
+            id=conversation.id,
+            kind=conversation.kind,  # type: ignore[arg-type]
+            title=conversation.title,
+            created_by=conversation.created_by,
+            created_at=conversation.created_at,
+            members=[
+                m.MemberView(user_id=r.user_id, role=r.role, read_seq=r.read_seq)  # type: ignore[arg-type]
+                for r in self.members.values()
+            ],
+            last_seq=self.durable_seq,
+        )
+
+    # ------------------------------------------------------------- delivery
+
+    def _push(self, user_ids: Iterable[str], items: list[tuple[bytes, SessionRef | None]]) -> None:
+        for user_id in user_ids:
+            self._tell_user(user_id, items)
+
+    def _tell_user(self, user_id: str, items: list[tuple[bytes, SessionRef | None]]) -> None:
+        try:
+            self._teller.tell(user_key(user_id), PushMany(items))
+        except MailboxFull:
+            # The member's sessions will catch up by resume/sync; the log has it.
+            log.warning("user mailbox full; live delivery skipped", extra={"user": user_id})
+
+    @staticmethod
+    def _trim(cache: OrderedDict[Any, Any], size: int) -> None:
+        while len(cache) > size:
+            cache.popitem(last=False)
+
+    def _remember(self, record: MessageRecord) -> None:
+        if record.kind == "message":
+            self._recent[record.seq] = record
+            if record.client_key is not None:
+                self._keys[(record.sender_id, record.client_key)] = record
+
+
+def _ack_when_done(entry: _Entry, *, duplicate: bool) -> asyncio.Future[Ack]:
+    """A future for the sender: resolves once ``entry`` is durable."""
+    future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+
+    def done(source: asyncio.Future[MessageRecord]) -> None:
+        if future.done():
+            return
+        if source.exception() is not None:
+            future.set_exception(source.exception())  # type: ignore[arg-type]
+        else:
+            future.set_result(Ack(source.result(), duplicate))
+
+    entry.done.add_done_callback(done)
+    return future
