@@ -207,6 +207,9 @@ class ConversationActor(Actor):
         self._pending_reads: dict[str, tuple[int, SessionRef | None]] = {}
         self._read_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._numbering_known = True
+        """False after a failed batch: the log's end must be re-read from the
+        store (another activation, e.g. on another node, may have written)."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -314,6 +317,7 @@ class ConversationActor(Actor):
 
     async def _send(self, msg: Send) -> asyncio.Future[Ack]:
         self._require_member(msg.sender_id)
+        await self._ensure_numbering()
         if not msg.text and not msg.media_url:
             raise ProtocolError(ErrorCode.INVALID_FIELD, "a message needs text or media_url")
         previous = await self._find_key(msg.sender_id, msg.client_key)
@@ -383,6 +387,7 @@ class ConversationActor(Actor):
 
     async def _own_message(self, user_id: str, seq: int) -> MessageRecord:
         self._require_member(user_id)
+        await self._ensure_numbering()
         target = self._recent.get(seq)
         if target is None and seq <= self.durable_seq:
             target = await self._store.messages.get(self.key.id, seq)
@@ -546,7 +551,13 @@ class ConversationActor(Actor):
         self._pending = []
         self._pending_reads = {}
         self._read_waiters.clear()
-        self.next_seq = self.durable_seq + 1
+        self._numbering_known = False
+
+    async def _ensure_numbering(self) -> None:
+        if not self._numbering_known:
+            self.durable_seq = await self._store.messages.last_seq(self.key.id)
+            self.next_seq = self.durable_seq + 1
+            self._numbering_known = True
 
     # ------------------------------------------------------------- members
 

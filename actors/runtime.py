@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -124,6 +125,11 @@ class Placement(Protocol):
     async def release(self, key: ActorKey) -> None:
         """Called after passivation."""
 
+    def holds(self, key: ActorKey) -> bool:
+        """Whether this node may still handle messages for ``key`` (its lease
+        has not lapsed). Checked before every message: this is the fence that
+        stops a node that lost a lease before another node takes over."""
+
 
 class LocalPlacement:
     """Every actor lives in this process."""
@@ -140,6 +146,9 @@ class LocalPlacement:
     async def release(self, key: ActorKey) -> None:
         return None
 
+    def holds(self, key: ActorKey) -> bool:
+        return True
+
 
 class _Envelope(NamedTuple):
     message: Any
@@ -148,6 +157,10 @@ class _Envelope(NamedTuple):
 
 _PASSIVATE = object()
 """Mailbox sentinel from the idle sweeper: passivate if nothing else is queued."""
+
+_HANDOFF = object()
+"""Mailbox sentinel from :meth:`ActorSystem.rebalance`: this node no longer
+owns the key; end the activation once the mailbox is empty, idle or not."""
 
 
 class _Activation:
@@ -231,6 +244,13 @@ class ActorSystem:
         limit = self._ask_timeout if timeout is None else timeout
         if not self._placement.is_local(key):
             return await self._placement.forward(key, message, reply=True, timeout=limit)
+        return await self.ask_local(key, message, limit)
+
+    async def ask_local(self, key: ActorKey, message: Any, timeout: float | None = None) -> Any:
+        """:meth:`ask` on this node whoever owns ``key``: for the cluster
+        transport, which delivers what another node routed here (the lease,
+        not the routing, guarantees a single activation)."""
+        limit = self._ask_timeout if timeout is None else timeout
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._enqueue(key, _Envelope(message, future))
         try:
@@ -244,10 +264,9 @@ class ActorSystem:
         except TimeoutError:
             raise AskTimeout(f"{key} did not answer within {limit}s") from None
 
-    def deliver_local(self, key: ActorKey, message: Any, reply: asyncio.Future[Any] | None) -> None:
-        """Entry point for the cluster transport: a message that another node
-        routed here. Raises :class:`MailboxFull` like :meth:`tell`."""
-        self._enqueue(key, _Envelope(message, reply))
+    def tell_local(self, key: ActorKey, message: Any) -> None:
+        """:meth:`tell` on this node whoever owns ``key`` (see :meth:`ask_local`)."""
+        self._enqueue(key, _Envelope(message, None))
 
     def _spawn_forward(self, key: ActorKey, message: Any) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -275,8 +294,12 @@ class ActorSystem:
         activation = _Activation(key, self._mailbox_size)
         self._activations[key] = activation
         previous = self._ending.get(key)
+        # A fresh context: otherwise the actor's log lines would carry the
+        # session and user of whichever connection happened to activate it.
         activation.task = asyncio.get_running_loop().create_task(
-            self._run(activation, factory, previous), name=f"actor {key}"
+            self._run(activation, factory, previous),
+            name=f"actor {key}",
+            context=contextvars.Context(),
         )
         self.activation_count += 1
         if self._sweeper is None and self._idle_timeout > 0:
@@ -301,7 +324,17 @@ class ActorSystem:
                     if self._may_end(activation):
                         break
                     continue
+                if item is _HANDOFF:
+                    if self._handed_off(activation):
+                        break
+                    continue
                 assert isinstance(item, _Envelope)
+                if not self._placement.holds(activation.key):
+                    # Fenced: another node may own the lease by now.
+                    lost = ActivationFailed(f"{activation.key}: lease lost")
+                    _settle(item.reply, lost)
+                    self._fail_queued(activation, lost)
+                    break
                 activation.busy = True
                 try:
                     handled = await self._handle(activation, factory, item)
@@ -311,6 +344,8 @@ class ActorSystem:
                 if not handled:
                     break
                 if self._stopping and self._may_end(activation):
+                    break
+                if self._handed_off(activation):
                     break
         except asyncio.CancelledError:
             pass
@@ -379,6 +414,25 @@ class ActorSystem:
             return False
         self._detach(activation)
         return True
+
+    def _handed_off(self, activation: _Activation) -> bool:
+        """End an activation whose key moved to another node, once nothing is
+        queued for it here; the new owner activates after the lease is released."""
+        if self._placement.is_local(activation.key) or not activation.mailbox.empty():
+            return False
+        self._detach(activation)
+        return True
+
+    def rebalance(self) -> int:
+        """After a membership change: ask every activation whose key now
+        belongs to another node to hand off. Returns how many were asked."""
+        moved = 0
+        for activation in list(self._activations.values()):
+            if not self._placement.is_local(activation.key):
+                with contextlib.suppress(asyncio.QueueFull):
+                    activation.mailbox.put_nowait(_HANDOFF)
+                    moved += 1
+        return moved
 
     def _detach(self, activation: _Activation) -> None:
         key = activation.key

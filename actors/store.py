@@ -205,7 +205,10 @@ class ConversationStore(Protocol):
     ) -> tuple[ConversationRecord, bool]:
         """The direct conversation with ``conversation.direct_key``, creating it
         (with ``members``) if there is none. Exactly one exists per pair even
-        when two callers race. Returns ``(record, created)``."""
+        when two callers race. Returns ``(record, created)``. When it existed,
+        ``members`` are ignored unless it has no members at all (a creation
+        interrupted midway on MongoDB): then they are added, re-pointed at the
+        stored id."""
 
     async def get(self, conversation_id: str) -> ConversationRecord | None: ...
 
@@ -224,14 +227,15 @@ class ConversationStore(Protocol):
     async def list_for_user(
         self, user_id: str, *, before: tuple[float, str] | None, limit: int
     ) -> list[tuple[ConversationRecord, MemberRecord]]:
-        """The user's conversations, most recent activity first; ``before`` is
-        the ``(last_activity_at, id)`` of the last item of the previous page."""
+        """The user's conversations, most recent activity first (ties by id,
+        descending); ``before`` is the ``(last_activity_at, id)`` of the last
+        item of the previous page, and the page starts strictly after it."""
 
     async def changed_since(
         self, user_id: str, since: float, limit: int
     ) -> list[tuple[ConversationRecord, MemberRecord]]:
         """The user's conversations with ``last_activity_at >= since``, oldest
-        change first (so a client can page forward)."""
+        change first, ties by id (so a client can page forward)."""
 
 
 class MessageStore(Protocol):
@@ -245,12 +249,17 @@ class MessageStore(Protocol):
         """Persist one batch, durably, before returning: insert ``entries``
         (unique on ``(conversation_id, seq)`` and, where ``client_key`` is set,
         on ``(conversation_id, sender_id, client_key)`` — ``Conflict("seq")`` /
-        ``Conflict("client_key")``), apply edits and deletes to their targets,
-        raise members' ``read_seq`` to the values in ``reads`` (never lower it),
-        and write ``summary`` onto the conversation. On SQLite all of it is one
-        transaction; on MongoDB without transactions entries go first, so that
-        a crash midway leaves at most a stale summary, which
-        :meth:`last_seq` makes harmless."""
+        ``Conflict("client_key")``, and then nothing of the batch is kept),
+        apply edits and deletes to their targets in batch order (targets are
+        entries of kind ``message``; an edit leaves a deleted message deleted;
+        a missing target is ignored), raise members' ``read_seq`` to the values
+        in ``reads`` (never lower it; non-members are ignored), and write
+        ``summary`` onto the conversation (``last_seq`` never lowered). On
+        SQLite all of it is one transaction. On MongoDB, without transactions,
+        entries go first (removed again if their insert fails): a crash midway
+        leaves the entries stored but possibly a stale summary, which
+        :meth:`last_seq` makes harmless, and possibly reads not raised and
+        edits/deletes not applied to their target rows."""
 
     async def last_seq(self, conversation_id: str) -> int:
         """The highest ``seq`` in the log (0 when empty)."""

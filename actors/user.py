@@ -36,12 +36,45 @@ class SessionRef(NamedTuple):
 class SessionSink(Protocol):
     """Where the UserActor hands events for a session."""
 
-    def push(self, ref: SessionRef, body: bytes) -> None:
+    def push(self, ref: SessionRef, body: bytes) -> bool | None:
         """Queue an encoded event for the session; the session assigns its
-        ``seq``. Unknown sessions are ignored (they ended meanwhile)."""
+        ``seq``. Unknown sessions are ignored (they ended meanwhile). ``False``
+        means the session can never be reached again (its node is gone) and
+        the caller should forget it."""
 
     def close(self, ref: SessionRef, code: int, reason: str) -> None:
         """Close the session's connection and forget the session."""
+
+
+class SessionDirectory(Protocol):
+    """Where a user's sessions are recorded outside the actor, so that a
+    UserActor can passivate or move to another node without losing them.
+    In-process (:class:`MemorySessionDirectory`) on one node, Redis in a
+    cluster."""
+
+    async def load(self, user_id: str) -> set[SessionRef]: ...
+
+    async def add(self, user_id: str, ref: SessionRef) -> None: ...
+
+    async def remove(self, user_id: str, ref: SessionRef) -> None: ...
+
+
+class MemorySessionDirectory:
+    def __init__(self) -> None:
+        self._sessions: dict[str, set[SessionRef]] = {}
+
+    async def load(self, user_id: str) -> set[SessionRef]:
+        return set(self._sessions.get(user_id, ()))
+
+    async def add(self, user_id: str, ref: SessionRef) -> None:
+        self._sessions.setdefault(user_id, set()).add(ref)
+
+    async def remove(self, user_id: str, ref: SessionRef) -> None:
+        refs = self._sessions.get(user_id)
+        if refs is not None:
+            refs.discard(ref)
+            if not refs:
+                del self._sessions[user_id]
 
 
 # ---------------------------------------------------------------- messages
@@ -109,33 +142,45 @@ def profile_view(user: UserRecord) -> messages.UserProfile:
 class UserActor(Actor):
     kind = KIND
 
-    def __init__(self, key: ActorKey, store: Store, sink: SessionSink) -> None:
+    def __init__(
+        self,
+        key: ActorKey,
+        store: Store,
+        sink: SessionSink,
+        directory: SessionDirectory | None = None,
+    ) -> None:
         super().__init__(key)
         self._store = store
         self._sink = sink
+        self._directory = directory
         self.user: UserRecord | None = None
         self.sessions: set[SessionRef] = set()
 
     async def activate(self) -> None:
         self.user = await self._store.users.get(self.key.id)
+        if self._directory is not None:
+            self.sessions = await self._directory.load(self.key.id)
 
     def can_passivate(self) -> bool:
-        # The session set exists only here: keep it while anyone is connected.
-        return not self.sessions
+        # Without a directory the session set exists only here.
+        return self._directory is not None or not self.sessions
 
     async def receive(self, message: object) -> object:
         match message:
             case PushMany(items=items):
-                for ref in self.sessions:
+                for ref in list(self.sessions):
                     for body, origin in items:
-                        if ref != origin:
-                            self._sink.push(ref, body)
+                        if ref != origin and self._sink.push(ref, body) is False:
+                            await self._forget(ref)
+                            break
                 return None
             case Attach(session=ref):
                 self.sessions.add(ref)
+                if self._directory is not None:
+                    await self._directory.add(self.key.id, ref)
                 return None
             case Detach(session=ref):
-                self.sessions.discard(ref)
+                await self._forget(ref)
                 return None
             case UpdateProfile(update=update, origin=origin):
                 return await self._update_profile(update, origin)
@@ -144,12 +189,17 @@ class UserActor(Actor):
             case CloseSessions(code=code, reason=reason, keep=keep):
                 for ref in list(self.sessions):
                     if ref != keep:
-                        self.sessions.discard(ref)
+                        await self._forget(ref)
                         self._sink.close(ref, code, reason)
                 return None
             case ListSessions():
                 return sorted(self.sessions)
         raise TypeError(f"UserActor cannot handle {type(message).__name__}")
+
+    async def _forget(self, ref: SessionRef) -> None:
+        self.sessions.discard(ref)
+        if self._directory is not None:
+            await self._directory.remove(self.key.id, ref)
 
     def _require_user(self) -> UserRecord:
         if self.user is None:
@@ -163,7 +213,7 @@ class UserActor(Actor):
             raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
         self.user = updated
         body = encode_event_body(messages.ProfileUpdated(user=me_view(updated)))
-        for ref in self.sessions:
-            if ref != origin:
-                self._sink.push(ref, body)
+        for ref in list(self.sessions):
+            if ref != origin and self._sink.push(ref, body) is False:
+                await self._forget(ref)
         return updated

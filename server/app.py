@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 
 from aiohttp import web
 
@@ -12,8 +13,16 @@ from actors.conversation import KIND as CONVERSATION_KIND
 from actors.conversation import ConversationActor
 from actors.runtime import ActorKey, ActorSystem
 from actors.user import KIND as USER_KIND
-from actors.user import Detach, UserActor, user_key
+from actors.user import (
+    Detach,
+    MemorySessionDirectory,
+    SessionDirectory,
+    SessionSink,
+    UserActor,
+    user_key,
+)
 from server.auth import Passwords, Tokens
+from server.cluster import Cluster
 from server.config import Settings
 from server.gateway import Gateway
 from server.handlers import HANDLERS
@@ -24,6 +33,8 @@ from server.storage import make_store
 
 log = logging.getLogger("grover.app")
 
+TOKEN_PURGE_INTERVAL = 3600.0
+
 
 class Grover:
     """One node. ``await start()``, then ``await stop()`` (graceful)."""
@@ -33,7 +44,6 @@ class Grover:
         self.store = make_store(
             data_dir=settings.data_dir, mongo_url=settings.mongo_url, mongo_db=settings.mongo_db
         )
-        self.limiter: RateLimiter = MemoryRateLimiter()
         self.passwords = Passwords(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         )
@@ -44,19 +54,37 @@ class Grover:
             resume_ttl=settings.resume_ttl,
             on_expire=self._session_ended,
         )
+        # One node is its own cluster; with Redis the same ports get shared
+        # implementations (placement, sessions, rate limits).
+        self.cluster = Cluster(settings, self.sessions) if settings.redis_url else None
+        self.limiter: RateLimiter
+        self.session_sink: SessionSink
+        self.session_directory: SessionDirectory
+        if self.cluster is None:
+            self.limiter = MemoryRateLimiter()
+            self.session_sink = self.sessions
+            self.session_directory = MemorySessionDirectory()
+        else:
+            self.limiter = self.cluster.limiter
+            self.session_sink = self.cluster.sink
+            self.session_directory = self.cluster.directory
         self.actors = ActorSystem(
             {USER_KIND: self._user_actor, CONVERSATION_KIND: self._conversation_actor},
+            placement=self.cluster.placement if self.cluster else None,
             mailbox_size=settings.mailbox_size,
             idle_timeout=settings.actor_idle_timeout,
             ask_timeout=settings.ask_timeout,
         )
+        if self.cluster is not None:
+            self.cluster.bind(self.actors)
         self.gateway = Gateway(self, HANDLERS)
         self.accepting = False
+        self._purger: asyncio.Task[None] | None = None
         self._sidecar: web.AppRunner | None = None
         self.sidecar_port = settings.sidecar_port
 
     def _user_actor(self, key: ActorKey) -> UserActor:
-        return UserActor(key, self.store, self.sessions)
+        return UserActor(key, self.store, self.session_sink, self.session_directory)
 
     def _conversation_actor(self, key: ActorKey) -> ConversationActor:
         return ConversationActor(
@@ -70,7 +98,10 @@ class Grover:
     async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
+        if self.cluster is not None:
+            await self.cluster.start()
         self.sessions.start()
+        self._purger = asyncio.get_running_loop().create_task(self._purge_expired_tokens())
         await self.gateway.start()
         runner = web.AppRunner(make_app(self), access_log=None)
         await runner.setup()
@@ -85,11 +116,27 @@ class Grover:
             extra={"node": self.settings.node},
         )
 
+    async def _purge_expired_tokens(self) -> None:
+        """Expired login rows are refused at hello anyway; this keeps the table
+        from growing without end."""
+        while True:
+            try:
+                removed = await self.store.auth_sessions.delete_expired(time.time())
+                if removed:
+                    log.info("purged %d expired tokens", removed)
+            except Exception:
+                log.exception("purging expired tokens failed")
+            await asyncio.sleep(TOKEN_PURGE_INTERVAL)
+
     async def stop(self) -> None:
         self.accepting = False
+        if self._purger is not None:
+            self._purger.cancel()
         await self.gateway.stop(self.settings.shutdown_grace)
         await self.sessions.stop()
         await self.actors.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         if self._sidecar is not None:
             await self._sidecar.cleanup()
         await self.store.close()

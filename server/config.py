@@ -49,6 +49,11 @@ class Settings:
     mongo_db: str = _field("grover", "MongoDB database name")
     redis_url: str | None = _field(None, "join the cluster coordinated by this Redis")
     node_id: str = _field("", "this node's name in the cluster (default: host-pid)")
+    cluster_heartbeat: float = _field(1.0, "seconds between cluster heartbeats")
+    node_timeout: float = _field(5.0, "seconds without heartbeat before a node is dead")
+    lease_ttl: float = _field(5.0, "seconds an actor lease lives in Redis without renewal")
+    stream_maxlen: int = _field(100_000, "approximate cap on each node's inbox stream")
+    activation_log: str = _field("", "append actor activation records (JSON lines) here")
     log_level: str = _field("INFO", "DEBUG, INFO, WARNING or ERROR")
     public_url: str = _field("", "ws:// URL printed for clients (default: from host/port)")
 
@@ -123,10 +128,22 @@ _RANGES: dict[str, tuple[float, float]] = {
     "mailbox_size": (1, math.inf),
     "argon2_time_cost": (1, math.inf),
     "argon2_memory_kib": (32, math.inf),  # argon2's own minimum with 4 lanes
+    "stream_maxlen": (1, math.inf),
+    "group_max_members": (2, 256),
 }
 """Inclusive bounds of numeric settings; any other number must be >= 0."""
 
-_POSITIVE = frozenset({"heartbeat_interval", "hello_timeout", "ask_timeout", "token_ttl"})
+_POSITIVE = frozenset(
+    {
+        "heartbeat_interval",
+        "hello_timeout",
+        "ask_timeout",
+        "token_ttl",
+        "cluster_heartbeat",
+        "node_timeout",
+        "lease_ttl",
+    }
+)
 """Numeric settings where 0 would break the node (every hello or ask timing
 out at once, every token born expired)."""
 

@@ -18,9 +18,6 @@ class RateLimiter(Protocol):
         """Take one token from ``key``'s bucket. Returns 0.0 when allowed,
         otherwise the seconds until a token will be available (nothing taken)."""
 
-    async def peek(self, key: str, rule: RateRule) -> float:
-        """Like :meth:`acquire` but takes nothing."""
-
     async def refund(self, key: str, rule: RateRule) -> None:
         """Give back one token that :meth:`acquire` took, for an attempt that
         turned out not to count (e.g. a login that succeeded). The bucket never
@@ -48,10 +45,6 @@ class TokenBucket:
             self.tokens -= 1.0
             return 0.0
         return (1.0 - self.tokens) / self.rule.rate
-
-    def wait(self, now: float | None = None) -> float:
-        self._refill(time.monotonic() if now is None else now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rule.rate
 
     def give(self, now: float | None = None) -> None:
         """Return one token (at most up to the burst)."""
@@ -84,10 +77,6 @@ class MemoryRateLimiter:
     async def acquire(self, key: str, rule: RateRule) -> float:
         now = time.monotonic()
         return self._bucket(key, rule, now).take(now)
-
-    async def peek(self, key: str, rule: RateRule) -> float:
-        now = time.monotonic()
-        return self._bucket(key, rule, now).wait(now)
 
     async def refund(self, key: str, rule: RateRule) -> None:
         now = time.monotonic()

@@ -115,10 +115,14 @@ class SessionRegistry:
         session.detached_at = None
 
     def detach(self, session: Session, connection: Outlet) -> None:
-        """The connection went away; the session stays resumable for a while."""
+        """The connection went away; a logged-in session stays resumable for a
+        while. An anonymous one ends now: nothing is pushed to it and nobody
+        may resume it, so keeping it would only hold memory."""
         if session.connection is connection:
             session.connection = None
             session.detached_at = time.monotonic()
+            if session.user_id is None:
+                self.end(session)
 
     def end(self, session: Session) -> None:
         """Forget a session for good (expired, replaced by a resync, or closed)."""

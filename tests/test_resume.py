@@ -393,3 +393,20 @@ async def test_sdk_request_times_out_while_it_cannot_reconnect(start_grover: Sta
                 await client.request("ping")
     finally:
         await client.close()
+
+
+async def test_only_logged_in_sessions_outlive_their_socket(
+    grover: Grover, connect: Connect
+) -> None:
+    """Nothing is ever pushed to an anonymous session and nobody may resume
+    it, so it ends with its socket instead of lingering for the resume TTL."""
+    before = len(grover.sessions)
+    anonymous = await connect(reconnect=False)
+    member = await connect(reconnect=False)
+    await register(member)
+    assert len(grover.sessions) == before + 2
+    await anonymous.close()
+    await member.close()
+    await wait_for(lambda: len(grover.sessions) == before + 1)
+    assert grover.sessions.get(member.session_id or "") is not None
+    assert grover.sessions.get(anonymous.session_id or "") is None

@@ -614,6 +614,9 @@ async def test_a_refused_lease_is_not_released(counters: Counters) -> None:
         async def release(self, key: ActorKey) -> None:
             self.released.append(key)
 
+        def holds(self, key: ActorKey) -> bool:
+            return True
+
     placement = Refusing()
     probe = Probe()
     system = ActorSystem(

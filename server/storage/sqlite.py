@@ -25,6 +25,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
@@ -240,6 +241,27 @@ def _migrate(conn: sqlite3.Connection) -> int:
     return before
 
 
+def _set_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
+    """``PRAGMA journal_mode = WAL``; return the mode now in force.
+
+    SQLite may answer SQLITE_BUSY ("database is locked") here at once, without
+    waiting on the busy handler, while another connection holds the file's
+    lock (e.g. a second process opening the same file while the first one
+    migrates it). That is retried, with a short growing pause, for up to
+    ``busy_timeout_ms``; after that the error is raised.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def _connect(path: pathlib.Path, busy_timeout_ms: int, *, query_only: bool) -> sqlite3.Connection:
     """A connection with this module's settings.
 
@@ -254,7 +276,7 @@ def _connect(path: pathlib.Path, busy_timeout_ms: int, *, query_only: bool) -> s
     try:
         # busy_timeout first: switching to WAL takes a lock another process may hold.
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _set_wal(conn, busy_timeout_ms)
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot use WAL journal mode (got {mode!r})")
         # FULL: the WAL is fsynced at every commit, so an acknowledged write is durable.
