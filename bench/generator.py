@@ -1,0 +1,120 @@
+"""The load generator process: runs one case against one running server and
+prints its result as one JSON line on stdout (progress goes to stderr).
+
+    python -m bench.generator --target bare --url ws://127.0.0.1:PORT/ \\
+        --server-pid PID --spec '<CaseSpec JSON>'
+
+The runner starts it pinned to its own core; it is usable by hand too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+import traceback
+from typing import Any
+
+import msgspec
+import uvloop
+
+from bench.clients import CLIENT_NAMES, get_client
+from bench.payload import make_payload
+from bench.procstat import ProcStat
+from bench.scenarios import get_scenario
+from bench.scenarios.base import CaseContext, Progress
+from bench.session import Recorder, Session
+from bench.spec import CaseSpec
+from bench.targets import TARGET_NAMES, Dialect, get_dialect
+
+
+async def run_case(
+    spec: CaseSpec,
+    target: str,
+    url: str,
+    *,
+    server_pid: int | None,
+    client_name: str = "picows",
+    label: str | None = None,
+) -> dict[str, Any]:
+    """Run one case; never raises: failures come back as ``ok: false``."""
+    dialect = get_dialect(target)
+    base: dict[str, Any] = {
+        "case": spec.name,
+        "kind": spec.kind,
+        "target": target,
+        "client": client_name,
+    }
+    reason = dialect.unavailable(spec)
+    if reason:
+        return {**base, "ok": False, "unavailable": reason}
+    ctx = CaseContext(
+        spec=spec,
+        dialect=dialect,
+        client=get_client(client_name),
+        url=url,
+        procstat=ProcStat(server_pid),
+        progress=Progress(label or f"{spec.name} · {target}"),
+    )
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(spec.timing.hard_limit()):
+            result = await get_scenario(spec.kind)(ctx)
+    except Exception as exc:
+        ctx.progress.line(f"FAILED: {type(exc).__name__}: {exc}")
+        return {
+            **base,
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=6),
+        }
+    result["elapsed_s"] = round(time.monotonic() - started, 2)
+    result["request_bytes"] = _request_size(dialect)
+    return {**base, **result}
+
+
+def _request_size(dialect: Dialect) -> int | None:
+    """Size of one request/reply frame as sent, for the record."""
+    try:
+        return len(dialect.echo(Session(0, dialect, Recorder()), 1, make_payload(0, 0)))
+    except Exception:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", choices=TARGET_NAMES, required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--server-pid", type=int, default=None)
+    parser.add_argument("--spec", required=True, help="CaseSpec as JSON")
+    parser.add_argument("--client", choices=CLIENT_NAMES, default="picows")
+    parser.add_argument("--label", default=None)
+    args = parser.parse_args(argv)
+    if not args.url.startswith("ws://127.0.0.1:"):
+        parser.error("the generator only talks to ws://127.0.0.1")
+    spec = CaseSpec.from_json(args.spec)
+    # Setup objects live for the whole case: move them out of the collector's
+    # way so a full collection mid-window does not walk 10k sessions.
+    gc.collect()
+    result = uvloop.run(_run_frozen(spec, args))
+    sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+async def _run_frozen(spec: CaseSpec, args: argparse.Namespace) -> dict[str, Any]:
+    gc.freeze()
+    return await run_case(
+        spec,
+        args.target,
+        args.url,
+        server_pid=args.server_pid,
+        client_name=args.client,
+        label=args.label,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

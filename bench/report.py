@@ -1,0 +1,380 @@
+"""Turning a suite run into numbers people read: medians over rounds, ratios
+between targets from the same round, and the JSON / markdown / PNG files."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from matplotlib.figure import Figure
+
+from bench.runner import SuiteRun
+from bench.stats import median, ratio
+
+RATIO_PAIRS = (("grover", "bare"), ("grover", "socketio"), ("bare", "socketio"))
+
+_PRIMARY_LABEL = {
+    "acks_per_s": "round trips or messages/s",
+    "deliveries_per_s": "deliveries/s",
+    "conns_per_s": "connections/s",
+    "work_per_server_core": "work per server core (frames/s at 100% CPU)",
+}
+
+
+def _get(result: dict[str, Any], *path: str) -> Any:
+    value: Any = result
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _latency_key(kind: str) -> str:
+    """Which latency tells the story of a scenario kind."""
+    return "delivery" if kind in ("fanout", "chat_direct", "chat_group", "mixed") else "ack"
+
+
+def summarize(run: SuiteRun) -> dict[str, Any]:
+    """Per case and target: medians over the rounds that produced numbers,
+    and per-round ratios of the headline metric (then their median)."""
+    summary: dict[str, Any] = {}
+    for case in run.cases:
+        per_target: dict[str, Any] = {}
+        for target in run.targets:
+            finals = [run.final(r, case.name, target.name) for r in range(run.options.rounds)]
+            results = [f.result for f in finals if f is not None]
+            per_target[target.name] = _target_summary(case.kind, results, finals)
+        ratios: dict[str, Any] = {}
+        for top, bottom in RATIO_PAIRS:
+            per_round = []
+            for r in range(run.options.rounds):
+                a = run.final(r, case.name, top)
+                b = run.final(r, case.name, bottom)
+                if a is None or b is None:
+                    continue
+                value = ratio(
+                    _get(a.result, "primary", "value"), _get(b.result, "primary", "value")
+                )
+                if value is not None:
+                    per_round.append(round(value, 3))
+            ratios[f"{top}/{bottom}"] = {"median": median(per_round), "rounds": per_round}
+        summary[case.name] = {
+            "kind": case.kind,
+            "title": case.title,
+            "targets": per_target,
+            "ratios": ratios,
+        }
+    return summary
+
+
+def _target_summary(
+    kind: str, results: list[dict[str, Any]], finals: Sequence[Any]
+) -> dict[str, Any]:
+    measured = [r for r in results if "metrics" in r]
+    reasons = sorted({r["unavailable"] for r in results if r.get("unavailable")})
+    failures = sorted({r["error"] for r in results if r.get("error")})
+    if not measured:
+        return {"available": False, "reason": "; ".join(reasons or failures or ["no result"])}
+    lat = _latency_key(kind)
+
+    def med(*path: str) -> float | None:
+        return median(_get(r, *path) for r in measured)
+
+    bounds = Counter(r.get("bound") for r in measured)
+    return {
+        "available": True,
+        "rounds_measured": len(measured),
+        "rounds_disturbed": sum(1 for f in finals if f is not None and f.disturbed),
+        "primary_metric": measured[0]["primary"]["metric"],
+        "primary": med("primary", "value"),
+        "acks_per_s": med("metrics", "acks_per_s"),
+        "deliveries_per_s": med("metrics", "deliveries_per_s"),
+        "conns_per_s": med("metrics", "conns_per_s"),
+        "time_to_n_s": med("metrics", "time_to_n_s"),
+        "connections": med("connect", "opened"),
+        "rss_per_conn_bytes": med("metrics", "rss_per_conn_bytes"),
+        "latency_kind": "connect" if kind == "connect_storm" else lat,
+        "latency_p50_ms": med("metrics", "ack" if kind == "connect_storm" else lat, "p50_ms"),
+        "latency_p99_ms": med("metrics", "ack" if kind == "connect_storm" else lat, "p99_ms"),
+        "latency_p999_ms": med("metrics", "ack" if kind == "connect_storm" else lat, "p999_ms"),
+        "ack_p50_ms": med("metrics", "ack", "p50_ms"),
+        "ack_p99_ms": med("metrics", "ack", "p99_ms"),
+        "ack_p999_ms": med("metrics", "ack", "p999_ms"),
+        "delivery_p50_ms": med("metrics", "delivery", "p50_ms"),
+        "delivery_p99_ms": med("metrics", "delivery", "p99_ms"),
+        "delivery_p999_ms": med("metrics", "delivery", "p999_ms"),
+        "server_pct": med("cpu", "server_pct"),
+        "generator_pct": med("cpu", "generator_pct"),
+        "other_pct": med("cpu", "other_pct"),
+        "bound": bounds.most_common(1)[0][0],
+        "errors_total": sum(int(r.get("errors_total") or 0) for r in measured),
+        "error_kinds": sorted({k for r in measured for k in (r.get("errors") or {})}),
+        "request_bytes": measured[0].get("request_bytes"),
+        "offered_rate": med("offered_rate"),
+        "failures": failures,
+    }
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def to_document(run: SuiteRun, suite: str, machine: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "suite": suite,
+        "machine": machine,
+        "options": dataclasses.asdict(run.options),
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_s": round((run.finished_at or time.time()) - run.started_at, 1),
+        "layout": "server pinned to core 0, generator to core 1 (taskset)"
+        if run.options.pin
+        else "unpinned",
+        "targets": {t.name: {"label": t.label, "settings": t.describe()} for t in run.targets},
+        "cases": [msgspec.to_builtins(c) for c in run.cases],
+        "runs": [dataclasses.asdict(r) for r in run.records],
+        "summary": summarize(run),
+    }
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    _write_atomic(path, msgspec.json.format(msgspec.json.encode(document), indent=1) + b"\n")
+
+
+# ------------------------------------------------------------------ markdown
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 10_000:
+        return f"{value / 1000:.1f}k"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 10 else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def to_markdown(document: dict[str, Any]) -> str:
+    machine = document["machine"]
+    targets = list(document["targets"])
+    summary: dict[str, Any] = document["summary"]
+    pkgs = machine["packages"]
+    lines = [
+        f"# Grover bench: suite `{document['suite']}`",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(document['started_at']))}, "
+        f"{document['duration_s']:.0f} s. **Machine:** {machine['cpu_model']}, "
+        f"{machine['logical_cores']} logical cores, Python {machine['python']}, "
+        f"{machine['platform']}. {document['layout']}; generator client "
+        f"`{document['options']['client']}`. Medians of {document['options']['rounds']} "
+        "round(s); each ratio is the median of ratios between runs made back to back "
+        "in the same round.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in pkgs.items() if v) + ".",
+        "",
+        "## Headline",
+        "",
+        "| scenario | metric | " + " | ".join(targets) + " | grover/bare | grover/socketio "
+        "| bare/socketio |",
+        "| --- | --- | " + " | ".join("---:" for _ in targets) + " | ---: | ---: | ---: |",
+    ]
+    for name, entry in summary.items():
+        cells = []
+        metric = ""
+        for target in targets:
+            t = entry["targets"].get(target, {})
+            if not t.get("available"):
+                cells.append("n/a")
+                continue
+            metric = metric or _PRIMARY_LABEL.get(t["primary_metric"], t["primary_metric"])
+            cells.append(_num(t["primary"]))
+        ratios = [
+            _ratio(entry["ratios"].get(pair, {}).get("median"))
+            for pair in ("grover/bare", "grover/socketio", "bare/socketio")
+        ]
+        lines.append(
+            f"| {name} | {metric} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |"
+        )
+    lines += [
+        "",
+        "## Latency, CPU, bounds",
+        "",
+        "Latency is the reply to a request (ack), the arrival at a receiver of a "
+        "message it did not send (delivery, from the send timestamp inside the "
+        "payload), or the connect+handshake time (connect storm). CPU is percent "
+        "of one core over the measured window; **bound** says which process was "
+        "saturated (≥90%): a result is the server's only when it says `server`.",
+        "",
+        "| scenario | target | throughput | latency | p50 ms | p99 ms | p99.9 ms | server CPU "
+        "| generator CPU | other CPU | bound | errors |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for name, entry in summary.items():
+        for target in targets:
+            t = entry["targets"].get(target, {})
+            if not t.get("available"):
+                continue
+            throughput = (
+                f"{_num(t['deliveries_per_s'])} deliv/s, {_num(t['acks_per_s'])} acks/s"
+                if t["deliveries_per_s"]
+                else f"{_num(t['conns_per_s'])} conn/s"
+                if t["conns_per_s"]
+                else f"{_num(t['acks_per_s'])} acks/s"
+            )
+            lines.append(
+                f"| {name} | {target} | {throughput} | {t['latency_kind']} "
+                f"| {_ms(t['latency_p50_ms'])} | {_ms(t['latency_p99_ms'])} "
+                f"| {_ms(t['latency_p999_ms'])} | {_num(t['server_pct'])}% "
+                f"| {_num(t['generator_pct'])}% | {_num(t['other_pct'])}% | {t['bound']} "
+                f"| {t['errors_total']} |"
+            )
+    storm = [(n, e) for n, e in summary.items() if e["kind"] == "connect_storm"]
+    if storm:
+        lines += [
+            "",
+            "## Memory per idle connection",
+            "",
+            "| scenario | target | connections | time to N | connections/s "
+            "| server RSS per connection |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for name, entry in storm:
+            for target in targets:
+                t = entry["targets"].get(target, {})
+                if t.get("available"):
+                    kb = t["rss_per_conn_bytes"]
+                    lines.append(
+                        f"| {name} | {target} | {_num(t['connections'])} "
+                        f"| {_ms(t['time_to_n_s'])} s | {_num(t['conns_per_s'])} "
+                        f"| {'-' if kb is None else f'{kb / 1024:.1f} KB'} |"
+                    )
+    missing = [
+        f"- {name} · {target}: {t.get('reason')}"
+        for name, entry in summary.items()
+        for target, t in entry["targets"].items()
+        if not t.get("available")
+    ]
+    if missing:
+        lines += ["", "## Not measured", "", *missing]
+    notes = ["", "## Notes", ""]
+    for target, info in document["targets"].items():
+        settings = "; ".join(f"{k}: {v}" for k, v in info["settings"].items())
+        notes.append(f"- **{target}** ({info['label']}){': ' + settings if settings else ''}.")
+    sizes = {
+        target: t.get("request_bytes")
+        for entry in summary.values()
+        if entry["kind"] == "echo"
+        for target, t in entry["targets"].items()
+        if t.get("available")
+    }
+    if sizes:
+        notes.append(
+            "- Request/reply frame sizes: "
+            + ", ".join(f"{k} {v} B" for k, v in sizes.items() if v)
+            + " (Grover's `ping` carries no payload)."
+        )
+    disturbed = sum(1 for r in document["runs"] if r["disturbed"])
+    notes.append(f"- Runs repeated or kept although disturbed by other processes: {disturbed}.")
+    lines += notes
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(document: dict[str, Any], path: Path) -> None:
+    _write_atomic(path, to_markdown(document).encode())
+
+
+# ------------------------------------------------------------------ plot
+
+
+def write_plot(document: dict[str, Any], path: Path) -> None:
+    summary: dict[str, Any] = document["summary"]
+    targets = list(document["targets"])
+    names = list(summary)
+    colors = {"bare": "#4C72B0", "socketio": "#C44E52", "grover": "#55A868"}
+    # The object API renders with Agg directly: no pyplot state, no backend switch.
+    fig = Figure(figsize=(max(8.0, 1.3 * len(names) + 3), 8.5))
+    top, bottom = fig.subplots(2, 1)
+    width = 0.8 / max(len(targets), 1)
+    for row, (axis, key, title) in enumerate(
+        (
+            (top, "primary", "headline metric (higher is better; unit per scenario, see table)"),
+            (bottom, "latency_p99_ms", "p99 latency, ms (lower is better)"),
+        )
+    ):
+        for i, target in enumerate(targets):
+            xs: list[float] = []
+            ys: list[float] = []
+            for x, name in enumerate(names):
+                t = summary[name]["targets"].get(target, {})
+                value = t.get(key) if t.get("available") else None
+                if value:
+                    xs.append(x + (i - (len(targets) - 1) / 2) * width)
+                    ys.append(value)
+            axis.bar(xs, ys, width, label=target, color=colors.get(target))
+            for bar_x, bar_y in zip(xs, ys, strict=True):
+                label = _num(bar_y) if row == 0 else _ms(bar_y)
+                axis.annotate(
+                    label, (bar_x, bar_y), ha="center", va="bottom", fontsize=6, rotation=90
+                )
+        for x, name in enumerate(names):
+            for i, target in enumerate(targets):
+                if not summary[name]["targets"].get(target, {}).get("available"):
+                    axis.annotate(
+                        "n/a",
+                        (x + (i - (len(targets) - 1) / 2) * width, 0),
+                        xycoords=("data", "axes fraction"),
+                        ha="center",
+                        va="bottom",
+                        fontsize=6,
+                        color="gray",
+                    )
+        axis.set_yscale("log")
+        low, high = axis.get_ylim()
+        axis.set_ylim(low, high * 3)  # room for the value labels above the bars
+        axis.set_title(title, fontsize=10)
+        axis.set_xticks(range(len(names)))
+        axis.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+        axis.grid(axis="y", alpha=0.3)
+    top.legend(fontsize=8)
+    machine = document["machine"]
+    fig.suptitle(
+        f"Grover bench ({document['suite']}): {machine['cpu_model']}, "
+        f"{machine['logical_cores']} cores, medians of {document['options']['rounds']} round(s)",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, dpi=110, format="png")
+    os.replace(tmp, path)
+
+
+def write_all(document: dict[str, Any], out_dir: Path, name: str = "latest") -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.json", out_dir / f"{name}.md", out_dir / f"{name}.png"]
+    write_json(document, paths[0])
+    write_markdown(document, paths[1])
+    write_plot(document, paths[2])
+    return paths

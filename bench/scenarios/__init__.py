@@ -1,0 +1,27 @@
+"""Scenarios: each is ``async def run(ctx) -> dict`` over a CaseContext."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bench.scenarios import chat, connect_storm, fanout, mixed, request_reply
+from bench.scenarios.base import CaseContext
+
+Scenario = Callable[[CaseContext], Awaitable[dict[str, Any]]]
+
+SCENARIOS: dict[str, Scenario] = {
+    "connect_storm": connect_storm.run,
+    "echo": request_reply.run,
+    "fanout": fanout.run,
+    "chat_direct": chat.run,
+    "chat_group": chat.run,
+    "mixed": mixed.run,
+}
+
+
+def get_scenario(kind: str) -> Scenario:
+    try:
+        return SCENARIOS[kind]
+    except KeyError:
+        raise ValueError(f"unknown scenario kind {kind!r}") from None

@@ -1,0 +1,141 @@
+"""Named suites: lists of cases with their sizes. Sizes are overridable from
+the command line (see ``python -m bench --help``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bench.spec import CaseSpec, Timing
+
+
+@dataclass(frozen=True)
+class Sizes:
+    echo_conns: tuple[int, ...] = (100, 1000)
+    fanout_subscribers: tuple[int, ...] = (250, 1000)
+    """250 fits one Grover group (cap 256); 1000 is live-stream scale."""
+    fanout_rate: float = 10.0
+    storm_conns: int = 3000
+    storm_rate: float = 0.0
+    chat_pairs: int = 500
+    group_count: int = 50
+    group_size: int = 20
+    mixed_conns: int = 1000
+    mixed_load: float = 1.0
+    half_load_fraction: float = 0.5
+
+
+STANDARD_TIMING = Timing(warmup=0.75, window=2.0, drain=3.0)
+QUICK_TIMING = Timing(warmup=0.3, window=1.0, drain=1.0, connect_timeout=15.0)
+
+QUICK_SIZES = Sizes(
+    echo_conns=(10,),
+    fanout_subscribers=(50,),
+    fanout_rate=20.0,
+    storm_conns=200,
+    chat_pairs=10,
+    group_count=3,
+    group_size=5,
+    mixed_conns=60,
+)
+
+
+def build_cases(sizes: Sizes, timing: Timing) -> list[CaseSpec]:
+    cases = [
+        CaseSpec(
+            f"connect_storm_{sizes.storm_conns}",
+            "connect_storm",
+            f"connect storm: {sizes.storm_conns} connections",
+            {"conns": sizes.storm_conns, "rate": sizes.storm_rate},
+            timing,
+        )
+    ]
+    for conns in sizes.echo_conns:
+        cases.append(
+            CaseSpec(
+                f"echo_{conns}",
+                "echo",
+                f"request/reply, {conns} connections, 1 in flight each",
+                {"conns": conns, "inflight": 1},
+                timing,
+            )
+        )
+    first = sizes.echo_conns[0]
+    cases.append(
+        CaseSpec(
+            f"echo_{first}_half",
+            "echo",
+            f"request/reply, {first} connections, open loop at "
+            f"{sizes.half_load_fraction:g}x each target's own peak",
+            # The rate is resolved by the runner from this round's peak.
+            {
+                "conns": first,
+                "inflight": 8,
+                "rate_of": f"echo_{first}",
+                "rate_fraction": sizes.half_load_fraction,
+            },
+            timing,
+        )
+    )
+    for subs in sizes.fanout_subscribers:
+        cases.append(
+            CaseSpec(
+                f"fanout_{subs}",
+                "fanout",
+                f"fan-out: 1 publisher (4 in flight) to {subs} subscribers",
+                {"subscribers": subs, "inflight": 4},
+                timing,
+            )
+        )
+    subs = sizes.fanout_subscribers[0]
+    cases += [
+        CaseSpec(
+            f"fanout_{subs}_{sizes.fanout_rate:g}hz",
+            "fanout",
+            f"fan-out: {sizes.fanout_rate:g} publishes/s to {subs} subscribers",
+            {"subscribers": subs, "inflight": 8, "rate": sizes.fanout_rate},
+            timing,
+        ),
+        CaseSpec(
+            f"chat_direct_{sizes.chat_pairs}",
+            "chat_direct",
+            f"1:1 chat: {sizes.chat_pairs} pairs, each side 1 message in flight",
+            {"pairs": sizes.chat_pairs, "inflight": 1},
+            timing,
+        ),
+        CaseSpec(
+            f"chat_group_{sizes.group_count}x{sizes.group_size}",
+            "chat_group",
+            f"group chat: {sizes.group_count} groups of {sizes.group_size}, "
+            "each member 1 message in flight",
+            {"groups": sizes.group_count, "size": sizes.group_size, "inflight": 1},
+            timing,
+        ),
+        CaseSpec(
+            f"mixed_{sizes.mixed_conns}",
+            "mixed",
+            f"mixed blend, {sizes.mixed_conns} connections, fixed load x{sizes.mixed_load:g}",
+            {"conns": sizes.mixed_conns, "load": sizes.mixed_load},
+            timing,
+        ),
+    ]
+    return cases
+
+
+SUITES = ("quick", "standard")
+
+
+def suite_defaults(name: str) -> tuple[Sizes, Timing, int]:
+    """Sizes, timing and rounds of a named suite."""
+    if name == "quick":
+        return QUICK_SIZES, QUICK_TIMING, 1
+    if name == "standard":
+        return Sizes(), STANDARD_TIMING, 3
+    raise ValueError(f"unknown suite {name!r} ({', '.join(SUITES)})")
+
+
+def with_timing(timing: Timing, warmup: float | None, window: float | None) -> Timing:
+    return replace(
+        timing,
+        warmup=timing.warmup if warmup is None else warmup,
+        window=timing.window if window is None else window,
+    )

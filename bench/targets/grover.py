@@ -1,0 +1,201 @@
+"""Grover itself (``python -m server.cli serve``), spoken to with the typed
+frames of protocol/messages.py through protocol/codec.py, so any drift in
+the wire contract shows up here as errors rather than silently.
+
+- request/reply: ``ping``. It carries no payload, so Grover's frames are
+  smaller than the baselines' ~200 bytes (recorded as ``request_bytes``).
+- rooms: a direct conversation (``conv.direct``) for two members, a group
+  (``conv.create_group``) otherwise; every session is a registered user.
+- publish: ``msg.send``; the send timestamp leads the message text, and a
+  receiver reads it back from ``message.new``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bench.payload import Payload
+from bench.procs import free_port
+from bench.session import CONTROL, ERROR, EVENT, REPLY, Decoded, Session
+from bench.spec import CaseSpec
+from bench.targets.base import PYTHON, Dialect, Room, Target, bounded_gather
+from protocol import codec, limits, messages
+from protocol.version import PROTOCOL_VERSION
+
+GROUP_LIMIT = limits.GROUP_MEMBERS_MAX
+"""The bench starts Grover with ``--group-max-members`` at the protocol's cap."""
+
+# Raised well above any load the bench offers from one IP: the limiter's check
+# still runs on every request and connection, it just never refuses one.
+_UNLIMITED = "1000000/1000000"
+
+
+class _MessageLite(msgspec.Struct):
+    """The two fields of a MessageView a receiver needs; the rest is skipped."""
+
+    sender_id: str = ""
+    text: str = ""
+
+
+class _EventLite(msgspec.Struct):
+    type: str
+    message: _MessageLite | None = None
+
+
+_decode_event = msgspec.msgpack.Decoder(_EventLite).decode
+
+
+def _sent_at(text: str) -> int:
+    head, _, _ = text.partition(":")
+    return int(head) if head.isdigit() else 0
+
+
+def _messaging_missing() -> str | None:
+    if "msg.send" not in messages.REQUESTS_BY_TYPE:
+        return "not available: messaging not built (protocol/messages.py has no msg.send)"
+    return None
+
+
+class GroverDialect(Dialect):
+    name = "grover"
+
+    def path(self) -> str:
+        return "/"
+
+    async def handshake(self, session: Session) -> None:
+        def hello(rid: int) -> bytes:
+            return codec.encode_request(
+                messages.Hello(id=rid, versions=[PROTOCOL_VERSION], client="grover-bench")
+            )
+
+        await session.call(hello)
+
+    def echo(self, session: Session, request_id: int, payload: Payload) -> bytes:
+        return codec.encode_request(messages.Ping(id=request_id))
+
+    async def prepare(self, sessions: list[Session], timeout: float) -> None:
+        """Register one account per session (which also logs it in). Not measured."""
+        run = secrets.token_hex(3)  # unique across cases sharing a data dir
+
+        async def register(session: Session) -> None:
+            def build(rid: int) -> bytes:
+                return codec.encode_request(
+                    messages.Register(
+                        id=rid,
+                        username=f"b{run}_{session.index}",
+                        email=f"b{run}_{session.index}@bench.invalid",
+                        password="bench-password-1",
+                    )
+                )
+
+            frame = await session.call(build, timeout)
+            auth = codec.decode_reply_data(messages.Register, frame.data)
+            assert isinstance(auth, messages.AuthOk)
+            session.state["user_id"] = auth.user.id
+
+        await bounded_gather(sessions, register, limit=50)
+
+    async def join_room(self, members: list[Session], key: str, timeout: float) -> Room:
+        if any("user_id" not in m.state for m in members):
+            raise RuntimeError("grover rooms need logged-in sessions: call prepare() first")
+        owner, *others = members
+        request: messages.OpenDirect | messages.CreateGroup
+        if len(members) == 2:
+            request = messages.OpenDirect(id=0, user_id=others[0].state["user_id"])
+        else:
+            ids = [m.state["user_id"] for m in others]
+            request = messages.CreateGroup(id=0, title=key[: limits.TITLE_MAX], member_ids=ids)
+
+        def build(rid: int) -> bytes:
+            request.id = rid
+            return codec.encode_request(request)
+
+        frame = await owner.call(build, timeout)
+        view = codec.decode_reply_data(type(request), frame.data)
+        assert isinstance(view, messages.ConversationView)
+        return Room(key, view.id)
+
+    def publish(self, session: Session, request_id: int, room: Room, payload: Payload) -> bytes:
+        return codec.encode_request(
+            messages.SendMessage(
+                id=request_id,
+                conversation_id=room.ref,
+                client_key=f"{payload.src}.{payload.n}",
+                text=f"{payload.ts}:{payload.src}:{payload.n}:{payload.text}",
+            )
+        )
+
+    def decode(self, session: Session, data: bytes, is_text: bool) -> Decoded:
+        frame = codec.decode_server_frame(data)
+        if isinstance(frame, messages.ReplyFrame):
+            return REPLY, frame.id, 0, frame
+        if isinstance(frame, messages.EventFrame):
+            event = _decode_event(frame.event)
+            message = event.message
+            # The sender's own copy is not a delivery to another member.
+            if (
+                event.type == "message.new"
+                and message is not None
+                and message.sender_id != session.state.get("user_id")
+            ):
+                return EVENT, 0, _sent_at(message.text), None
+            return CONTROL, 0, 0, None
+        return ERROR, frame.id or 0, 0, frame.code
+
+    def unavailable(self, spec: CaseSpec) -> str | None:
+        if spec.kind in ("connect_storm", "echo"):
+            return None
+        missing = _messaging_missing()
+        if missing:
+            return missing
+        if spec.kind == "fanout":
+            members = int(spec.params.get("subscribers", 0)) + 1
+            if members > GROUP_LIMIT:
+                return (
+                    f"not available: {members} members exceed Grover's group cap "
+                    f"({GROUP_LIMIT}); 1-to-{members - 1} fan-out needs live streams"
+                )
+        if spec.kind == "chat_group" and int(spec.params.get("size", 0)) > GROUP_LIMIT:
+            return f"not available: groups are capped at {GROUP_LIMIT} members"
+        return None
+
+
+class GroverTarget(Target):
+    name = "grover"
+    label = "Grover"
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        flags = {
+            "--port": str(port),
+            "--sidecar-port": str(free_port()),
+            "--data-dir": str(workdir),
+            "--log-level": "WARNING",
+            "--rate-connect": _UNLIMITED,
+            "--rate-request": _UNLIMITED,
+            "--group-max-members": str(GROUP_LIMIT),
+            # Accounts are created in setup, not measured: cheap hashing keeps
+            # a 1000-user setup to seconds instead of minutes.
+            "--argon2-time-cost": "1",
+            "--argon2-memory-kib": "64",
+        }
+        return [PYTHON, "-m", "server.cli", "serve", *(x for kv in flags.items() for x in kv)]
+
+    def dialect(self) -> Dialect:
+        return GroverDialect()
+
+    def startup_timeout(self) -> float:
+        return 30.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "store": "sqlite (fresh data dir per case)",
+            "rate_limits": f"connect and request raised to {_UNLIMITED}",
+            "echo_request": "ping (no payload)",
+            "rooms": "conv.direct for pairs, conv.create_group otherwise "
+            f"(--group-max-members {GROUP_LIMIT})",
+            "argon2": "time cost 1, 64 KiB (setup only: bench accounts)",
+        }

@@ -1,0 +1,208 @@
+"""Smoke tests of the bench harness itself: real sockets against the bare
+baseline server, short windows, and the report writers. Numbers are not
+asserted against targets here (the bench reports them); only that they are
+sane: something was measured, percentiles are ordered, nothing failed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import report
+from bench.generator import run_case
+from bench.machine import machine_info
+from bench.procs import ServerProcess, free_port
+from bench.runner import RunOptions, RunRecord, run_suite
+from bench.spec import CaseSpec, Timing
+from bench.stats import Histogram
+from bench.targets import get_target
+
+pytestmark = pytest.mark.slow
+
+TIMING = Timing(warmup=0.2, window=0.6, drain=1.0, connect_timeout=10.0, per_conn_timeout=5.0)
+
+
+def _case(name: str, kind: str, **params: Any) -> CaseSpec:
+    return CaseSpec(name, kind, name.replace("_", " "), params, TIMING)
+
+
+CASES = [
+    _case("connect_storm_100", "connect_storm", conns=100),
+    _case("echo_8", "echo", conns=8, inflight=2),
+    _case("echo_8_rate", "echo", conns=8, inflight=8, rate=2000.0),
+    _case("fanout_20", "fanout", subscribers=20, inflight=2),
+    _case("chat_direct_4", "chat_direct", pairs=4, inflight=1),
+    _case("chat_group_2x4", "chat_group", groups=2, size=4, inflight=1),
+    _case("mixed_40", "mixed", conns=40, load=5.0, group_size=4),
+]
+
+
+@pytest.fixture(scope="module")
+async def bare_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, int]]:
+    target = get_target("bare")
+    port = free_port()
+    server = ServerProcess(
+        target.command(port, Path()), tmp_path_factory.mktemp("bare") / "server.log"
+    )
+    try:
+        await server.wait_listening(port, 15.0)
+        yield target.url(port), server.pid
+    finally:
+        await server.stop()
+
+
+async def _run(spec: CaseSpec, bare_server: tuple[str, int]) -> dict[str, Any]:
+    url, pid = bare_server
+    async with asyncio.timeout(20):
+        return await run_case(spec, "bare", url, server_pid=pid)
+
+
+def _assert_sane_latency(summary: dict[str, Any]) -> None:
+    assert summary["count"] > 0
+    assert 0 < summary["p50_ms"] <= summary["p99_ms"] <= summary["p999_ms"] <= summary["max_ms"]
+
+
+def test_histogram_percentiles_are_close_and_ordered() -> None:
+    hist = Histogram()
+    for micros in range(1, 10_001):  # 1 µs .. 10 ms, uniform
+        hist.record_ns(micros * 1000)
+    p50, p99 = hist.percentile_ms(0.5), hist.percentile_ms(0.99)
+    assert p50 is not None and p99 is not None
+    assert p50 == pytest.approx(5.0, rel=0.01)
+    assert p99 == pytest.approx(9.9, rel=0.01)
+    later = hist.copy()
+    later.record_ns(50_000_000)
+    assert later.minus(hist).total == 1
+    assert later.minus(hist).percentile_ms(0.5) == pytest.approx(50.0, rel=0.01)
+
+
+async def test_echo_measures_the_server(bare_server: tuple[str, int]) -> None:
+    result = await _run(CASES[1], bare_server)
+    assert result["ok"], result
+    assert result["errors_total"] == 0, result["errors"]
+    assert result["metrics"]["acks_per_s"] > 100
+    _assert_sane_latency(result["metrics"]["ack"])
+    assert result["cpu"]["server_pct"] > 0
+    assert result["cpu"]["server_rss_bytes"] > 0
+    assert result["intervals"], "progress samples were taken"
+    assert 150 <= result["request_bytes"] <= 260  # the ~200-byte payload frame
+
+
+async def test_open_loop_echo_holds_the_offered_rate(bare_server: tuple[str, int]) -> None:
+    result = await _run(CASES[2], bare_server)
+    assert result["ok"] and result["errors_total"] == 0, result
+    assert result["metrics"]["acks_per_s"] == pytest.approx(2000, rel=0.25)
+    assert result["metrics"]["skipped"] == 0
+
+
+async def test_fanout_delivers_every_message_with_latency(bare_server: tuple[str, int]) -> None:
+    result = await _run(CASES[3], bare_server)
+    assert result["ok"] and result["errors_total"] == 0, result
+    assert result["missing_deliveries"] == result["extra_deliveries"] == 0
+    metrics = result["metrics"]
+    # Every acked publish reached all 20 subscribers (window edges blur it a little).
+    assert metrics["deliveries_per_s"] == pytest.approx(metrics["acks_per_s"] * 20, rel=0.2)
+    _assert_sane_latency(metrics["delivery"])
+    _assert_sane_latency(metrics["ack"])
+
+
+@pytest.mark.parametrize("index", [4, 5])
+async def test_chat_scenarios_deliver_to_the_other_members(
+    bare_server: tuple[str, int], index: int
+) -> None:
+    result = await _run(CASES[index], bare_server)
+    assert result["ok"] and result["errors_total"] == 0, result
+    assert result["missing_deliveries"] == result["extra_deliveries"] == 0
+    assert result["metrics"]["acks_per_s"] > 100
+    _assert_sane_latency(result["metrics"]["delivery"])
+
+
+async def test_mixed_blend_runs_every_role(bare_server: tuple[str, int]) -> None:
+    result = await _run(CASES[6], bare_server)
+    assert result["ok"] and result["errors_total"] == 0, result
+    for role in ("echo", "direct", "group", "live"):
+        assert result["roles"][role]["acks_per_s"] > 0, role
+    assert result["missing_deliveries"] == result["extra_deliveries"] == 0
+
+
+async def test_connect_storm_weighs_idle_connections(bare_server: tuple[str, int]) -> None:
+    result = await _run(CASES[0], bare_server)
+    assert result["ok"] and result["errors_total"] == 0, result
+    assert result["connect"]["opened"] == 100
+    assert result["metrics"]["conns_per_s"] > 50
+    # Some memory per connection, and not absurdly much (1 KB .. 1 MB).
+    assert 1_000 < result["metrics"]["rss_per_conn_bytes"] < 1_000_000
+    _assert_sane_latency(result["metrics"]["ack"])
+
+
+async def test_runner_and_writers_end_to_end(tmp_path: Path) -> None:
+    """The real path: server and generator as pinned subprocesses, then the
+    JSON, markdown and PNG files, checked for what they claim to contain."""
+    cases = [CASES[1], _case("echo_8_half", "echo", conns=8, inflight=8, rate_of="echo_8")]
+    options = RunOptions(rounds=1, quiet_threshold_pct=100.0, max_retries=0)
+    async with asyncio.timeout(40):
+        run = await run_suite(cases, [get_target("bare")], options)
+    assert [r.result.get("ok") for r in run.records] == [True, True], run.records
+    half = run.records[1].result
+    peak = run.records[0].result["metrics"]["acks_per_s"]
+    assert half["offered_rate"] == pytest.approx(peak / 2, rel=0.01)
+
+    # A second, unavailable target shows up as such rather than as a number.
+    run.targets.append(get_target("grover"))
+    unavailable = {"case": "echo_8", "target": "grover", "ok": False}
+    unavailable["unavailable"] = "not available: test"
+    run.records.append(
+        RunRecord(
+            round=0,
+            case="echo_8",
+            target="grover",
+            attempt=0,
+            loadavg_before=[0.0, 0.0, 0.0],
+            cpu_before_pct=0.0,
+            started_at=time.time(),
+            result=unavailable,
+        )
+    )
+    document = report.to_document(run, "smoke", machine_info())
+    # File writes and reads block: keep them off the event loop.
+    await asyncio.to_thread(_check_written_files, document, tmp_path, peak)
+
+
+def _check_written_files(document: dict[str, Any], tmp_path: Path, peak: float) -> None:
+    json_path, md_path, png_path = report.write_all(document, tmp_path, "smoke")
+
+    loaded = json.loads(json_path.read_text())
+    assert loaded["machine"]["logical_cores"] >= 1
+    assert loaded["machine"]["packages"]["websockets"]
+    assert len(loaded["runs"]) == 3
+    assert all("loadavg_before" in r for r in loaded["runs"])
+    bare = loaded["summary"]["echo_8"]["targets"]["bare"]
+    assert bare["available"] and bare["primary"] == pytest.approx(peak)
+    assert bare["latency_p50_ms"] <= bare["latency_p99_ms"]
+    assert loaded["summary"]["echo_8"]["targets"]["grover"] == {
+        "available": False,
+        "reason": "not available: test",
+    }
+
+    markdown = md_path.read_text()
+    assert "| scenario | metric | bare | grover |" in markdown
+    assert "| echo_8 |" in markdown and "| echo_8_half |" in markdown
+    assert "echo_8 · grover: not available: test" in markdown
+    assert report._num(peak) in markdown
+    assert loaded["machine"]["cpu_model"] in markdown
+
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_case_spec_round_trips_through_json() -> None:
+    spec = CASES[3]
+    assert CaseSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(ValueError, match="unknown scenario kind"):
+        CaseSpec("x", "nope", "x")
