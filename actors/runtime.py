@@ -159,8 +159,9 @@ _PASSIVATE = object()
 """Mailbox sentinel from the idle sweeper: passivate if nothing else is queued."""
 
 _HANDOFF = object()
-"""Mailbox sentinel from :meth:`ActorSystem.rebalance`: this node no longer
-owns the key; end the activation once the mailbox is empty, idle or not."""
+"""Mailbox sentinel from :meth:`ActorSystem.rebalance` (this node no longer
+owns the key: end the activation once the mailbox is empty, idle or not) and
+from :meth:`ActorSystem.fence` (the lease is gone: end it now)."""
 
 
 class _Activation:
@@ -250,23 +251,46 @@ class ActorSystem:
         """:meth:`ask` on this node whoever owns ``key``: for the cluster
         transport, which delivers what another node routed here (the lease,
         not the routing, guarantees a single activation)."""
-        limit = self._ask_timeout if timeout is None else timeout
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._enqueue(key, _Envelope(message, future))
-        try:
-            async with asyncio.timeout(limit):
-                result = await asyncio.shield(future)
-                if isinstance(result, asyncio.Future):
-                    # A deferred reply (see Actor.receive): wait for it here,
-                    # outside the actor, within the same time limit.
-                    result = await asyncio.shield(result)
-                return result
-        except TimeoutError:
-            raise AskTimeout(f"{key} did not answer within {limit}s") from None
+        return await self.reply(key, future, timeout)
 
-    def tell_local(self, key: ActorKey, message: Any) -> None:
-        """:meth:`tell` on this node whoever owns ``key`` (see :meth:`ask_local`)."""
-        self._enqueue(key, _Envelope(message, None))
+    async def reply(
+        self, key: ActorKey, handled: asyncio.Future[Any], timeout: float | None = None
+    ) -> Any:
+        """Wait for the reply to a message queued with :meth:`tell_local`'s
+        ``handled`` future, as :meth:`ask` would (deferred replies included)."""
+        limit = self._ask_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        # A timer that fails the future, rather than asyncio.timeout + shield:
+        # this is on every request's path and costs a fraction. Failing the
+        # future is safe: the actor settles replies only if not done yet.
+        timer = loop.call_at(deadline, _expire, handled, key, limit)
+        try:
+            result = await handled
+            if isinstance(result, asyncio.Future):
+                # A deferred reply (see Actor.receive): wait for it here,
+                # outside the actor, within the same time limit.
+                timer.cancel()
+                timer = loop.call_at(deadline, _expire, result, key, limit)
+                result = await result
+            return result
+        finally:
+            timer.cancel()
+
+    def tell_local(
+        self, key: ActorKey, message: Any, handled: asyncio.Future[Any] | None = None
+    ) -> None:
+        """:meth:`tell` on this node whoever owns ``key`` (see :meth:`ask_local`).
+
+        The message is queued before this returns, so messages told one after
+        another are handled in that order. ``handled``, if given, is settled
+        once the handler has run, with its return value or error (as for an
+        ask; :meth:`reply` waits for it): the cluster transport acknowledges a
+        stream entry only then, so that what a node that dies had queued is
+        redelivered rather than lost."""
+        self._enqueue(key, _Envelope(message, handled))
 
     def _spawn_forward(self, key: ActorKey, message: Any) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -325,6 +349,11 @@ class ActorSystem:
                         break
                     continue
                 if item is _HANDOFF:
+                    if not self._placement.holds(activation.key):
+                        # Fenced while idle: end now rather than at the next message.
+                        lost = ActivationFailed(f"{activation.key}: lease lost")
+                        self._fail_queued(activation, lost)
+                        break
                     if self._handed_off(activation):
                         break
                     continue
@@ -434,6 +463,17 @@ class ActorSystem:
                     moved += 1
         return moved
 
+    def fence(self, key: ActorKey) -> None:
+        """This node lost (or could not renew) the lease of ``key``: end its
+        activation as soon as the message being handled, if any, is done, so
+        that the activation ends before another node may take the lease, and
+        the record of it says when it really ended."""
+        activation = self._activations.get(key)
+        if activation is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                # A full mailbox is busy: it checks the lease before the next message.
+                activation.mailbox.put_nowait(_HANDOFF)
+
     def _detach(self, activation: _Activation) -> None:
         key = activation.key
         if self._activations.get(key) is activation:
@@ -525,6 +565,11 @@ class ActorSystem:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+
+
+def _expire(future: asyncio.Future[Any], key: ActorKey, limit: float) -> None:
+    if not future.done():
+        future.set_exception(AskTimeout(f"{key} did not answer within {limit}s"))
 
 
 def _settle(reply: asyncio.Future[Any] | None, exc: BaseException) -> None:

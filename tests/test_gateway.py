@@ -639,13 +639,16 @@ async def test_graceful_shutdown_drains_outboxes_and_closes_1001(tmp_path: Path)
         auth = await register(client)
         reader = await _raw_logged_in(node, auth.token)
         session_id = reader[1].session_id
-        # Queue many events at once: the outbox holds them when stop() begins.
+        # Queue many large events at once (4 MB, more than the socket buffers
+        # take while the reader is idle), so the outbox holds some when stop()
+        # begins; small ones would be written straight to the socket.
         session = node.sessions.get(session_id)
         assert session is not None
         count = 200
         for i in range(count):
             user = auth.user
             user.display_name = f"n{i}"
+            user.bio = "x" * 20_000
             session.push(codec.encode_event_body(ProfileUpdated(user=user)))
         connection = connection_of(node, session_id)
         assert connection is not None and len(connection.outbox) > 0
