@@ -11,7 +11,8 @@ are fanned out, in ``seq`` order, to every member's UserActor. Nothing is
 acknowledged or shown before it is committed.
 
 Idempotency: a ``(sender, client_key)`` seen before returns the original
-message, from hot state or, after a reactivation, from the store; the store's
+message, from hot state or, after a reactivation, from the store (and then
+fans it out again, in case the earlier activation died before it could); the store's
 unique index on the key is the last line, and a batch it refuses is
 re-numbered without the duplicates (nothing in it was acked yet, so no seq
 that anyone saw changes).
@@ -164,20 +165,7 @@ class _Entry:
 
 
 def message_view(record: MessageRecord) -> m.MessageView:
-    return m.MessageView(
-        conversation_id=record.conversation_id,
-        seq=record.seq,
-        id=record.id,
-        kind=record.kind,  # type: ignore[arg-type]
-        sender_id=record.sender_id,
-        text=record.text,
-        media_url=record.media_url,
-        created_at=record.created_at,
-        edited_at=record.edited_at,
-        deleted=record.deleted,
-        target_seq=record.target_seq,
-        client_key=record.client_key,
-    )
+    return msgspec.convert(record, m.MessageView, from_attributes=True)
 
 
 def _preview(record: MessageRecord) -> str:
@@ -203,6 +191,7 @@ class ConversationActor(Actor):
         self._blocked = False
         self._keys: OrderedDict[tuple[str, str], _Entry | MessageRecord] = OrderedDict()
         self._recent: OrderedDict[int, MessageRecord] = OrderedDict()
+        self._redelivered: set[int] = set()
         self._pending: list[_Entry] = []
         self._pending_reads: dict[str, tuple[int, SessionRef | None]] = {}
         self._read_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
@@ -320,7 +309,7 @@ class ConversationActor(Actor):
         await self._ensure_numbering()
         if not msg.text and not msg.media_url:
             raise ProtocolError(ErrorCode.INVALID_FIELD, "a message needs text or media_url")
-        previous = await self._find_key(msg.sender_id, msg.client_key)
+        previous = await self._find_key(msg.sender_id, msg.client_key, msg.origin)
         if previous is not None:
             return previous
         if self._blocked:
@@ -340,7 +329,9 @@ class ConversationActor(Actor):
         self._trim(self._keys, RECENT_KEYS)
         return _ack_when_done(entry, duplicate=False)
 
-    async def _find_key(self, sender_id: str, client_key: str) -> asyncio.Future[Ack] | None:
+    async def _find_key(
+        self, sender_id: str, client_key: str, origin: SessionRef | None = None
+    ) -> asyncio.Future[Ack] | None:
         hit = self._keys.get((sender_id, client_key))
         if hit is None and self.durable_seq > RECENT_MESSAGES:
             # Older than what activation loaded: ask the unique index.
@@ -349,9 +340,24 @@ class ConversationActor(Actor):
             return None
         if isinstance(hit, _Entry):
             return _ack_when_done(hit, duplicate=True)
+        self._redeliver(hit, origin)
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         future.set_result(Ack(hit, True))
         return future
+
+    def _redeliver(self, record: MessageRecord, origin: SessionRef | None) -> None:
+        """A retry found a message that an earlier activation stored. That
+        activation may have died between its commit and its fan-out (its
+        node was killed), and the retry says its sender never saw the ack:
+        fan it out again, once per activation. Members who had it already
+        drop the copy by (conversation, seq)."""
+        if record.seq in self._redelivered:
+            return
+        if len(self._redelivered) >= RECENT_KEYS:
+            self._redelivered.clear()
+        self._redelivered.add(record.seq)
+        body = encode_event_body(m.MessageNew(message=message_view(record)))
+        self._push(list(self.members), [(body, origin)])
 
     async def _edit(self, msg: Edit) -> asyncio.Future[Ack]:
         target = await self._own_message(msg.sender_id, msg.seq)
@@ -612,19 +618,12 @@ class ConversationActor(Actor):
         self.members[oldest.user_id] = promoted
 
     def view(self) -> m.ConversationView:
-        conversation = self._require_conversation()
-        return m.ConversationView(
-            id=conversation.id,
-            kind=conversation.kind,  # type: ignore[arg-type]
-            title=conversation.title,
-            created_by=conversation.created_by,
-            created_at=conversation.created_at,
-            members=[
-                m.MemberView(user_id=r.user_id, role=r.role, read_seq=r.read_seq)  # type: ignore[arg-type]
-                for r in self.members.values()
-            ],
+        fields = msgspec.structs.asdict(self._require_conversation())
+        fields.update(
+            members=[msgspec.structs.asdict(r) for r in self.members.values()],
             last_seq=self.durable_seq,
         )
+        return msgspec.convert(fields, m.ConversationView)
 
     # ------------------------------------------------------------- delivery
 
@@ -658,8 +657,9 @@ def _ack_when_done(entry: _Entry, *, duplicate: bool) -> asyncio.Future[Ack]:
     def done(source: asyncio.Future[MessageRecord]) -> None:
         if future.done():
             return
-        if source.exception() is not None:
-            future.set_exception(source.exception())  # type: ignore[arg-type]
+        error = source.exception()
+        if error is not None:
+            future.set_exception(error)
         else:
             future.set_result(Ack(source.result(), duplicate))
 

@@ -117,26 +117,11 @@ class ListSessions(msgspec.Struct, frozen=True):
 
 
 def me_view(user: UserRecord) -> messages.Me:
-    return messages.Me(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        bio=user.bio,
-        avatar_url=user.avatar_url,
-        created_at=user.created_at,
-        email=user.email,
-    )
+    return msgspec.convert(user, messages.Me, from_attributes=True)
 
 
 def profile_view(user: UserRecord) -> messages.UserProfile:
-    return messages.UserProfile(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        bio=user.bio,
-        avatar_url=user.avatar_url,
-        created_at=user.created_at,
-    )
+    return msgspec.convert(user, messages.UserProfile, from_attributes=True)
 
 
 class UserActor(Actor):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
+
 from actors.conversation import (
     Ack,
     AddMembers,
@@ -172,19 +174,9 @@ async def _summaries(
     summaries = []
     for record, member in rows:
         unread = await messages.unread_count(record.id, member.user_id, member.read_seq)
-        summaries.append(
-            m.ConversationSummary(
-                id=record.id,
-                kind=record.kind,  # type: ignore[arg-type]
-                title=record.title,
-                last_seq=record.last_seq,
-                last_activity_at=record.last_activity_at,
-                last_preview=record.last_preview,
-                last_sender_id=record.last_sender_id,
-                read_seq=member.read_seq,
-                unread=unread,
-            )
-        )
+        fields = msgspec.structs.asdict(record)
+        fields.update(read_seq=member.read_seq, unread=unread)
+        summaries.append(msgspec.convert(fields, m.ConversationSummary))
     return summaries
 
 

@@ -19,6 +19,7 @@ every commit) and survives a crash of the process or the machine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import pathlib
 import queue
@@ -766,26 +767,17 @@ _USER_COLUMNS: Final = (
 )
 
 
-def _user(row: sqlite3.Row) -> UserRecord:
-    return UserRecord(
-        id=row["id"],
-        username=row["username"],
-        email=row["email"],
-        password_hash=row["password_hash"],
-        display_name=row["display_name"],
-        bio=row["bio"],
-        avatar_url=row["avatar_url"],
-        created_at=row["created_at"],
-    )
+_RecordT = TypeVar("_RecordT", bound=msgspec.Struct)
 
 
-def _session(row: sqlite3.Row) -> AuthSessionRecord:
-    return AuthSessionRecord(
-        token_hash=row["token_hash"],
-        user_id=row["user_id"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-    )
+def _record(cls: type[_RecordT], row: sqlite3.Row) -> _RecordT:
+    """The record ``cls`` from the row's columns of the same names (extra
+    columns are ignored; SQLite's 0/1 become bools)."""
+    return msgspec.convert({name: row[name] for name in cls.__struct_fields__}, cls, strict=False)
+
+
+_user = functools.partial(_record, UserRecord)
+_session = functools.partial(_record, AuthSessionRecord)
 
 
 _UNIQUE_COLUMNS_RE: Final = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
@@ -814,46 +806,9 @@ def _prefixed(columns: str, alias: str) -> str:
     return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
 
 
-def _conversation(row: sqlite3.Row) -> ConversationRecord:
-    return ConversationRecord(
-        id=row["id"],
-        kind=row["kind"],
-        title=row["title"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        direct_key=row["direct_key"],
-        last_seq=row["last_seq"],
-        last_activity_at=row["last_activity_at"],
-        last_preview=row["last_preview"],
-        last_sender_id=row["last_sender_id"],
-    )
-
-
-def _member(row: sqlite3.Row) -> MemberRecord:
-    return MemberRecord(
-        conversation_id=row["conversation_id"],
-        user_id=row["user_id"],
-        role=row["role"],
-        joined_at=row["joined_at"],
-        read_seq=row["read_seq"],
-    )
-
-
-def _message(row: sqlite3.Row) -> MessageRecord:
-    return MessageRecord(
-        conversation_id=row["conversation_id"],
-        seq=row["seq"],
-        id=row["id"],
-        kind=row["kind"],
-        sender_id=row["sender_id"],
-        client_key=row["client_key"],
-        text=row["text"],
-        media_url=row["media_url"],
-        created_at=row["created_at"],
-        edited_at=row["edited_at"],
-        deleted=bool(row["deleted"]),
-        target_seq=row["target_seq"],
-    )
+_conversation = functools.partial(_record, ConversationRecord)
+_member = functools.partial(_record, MemberRecord)
+_message = functools.partial(_record, MessageRecord)
 
 
 def _conversation_and_member(row: sqlite3.Row) -> tuple[ConversationRecord, MemberRecord]:
