@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, Protocol
 import msgspec
 
 from actors.ids import new_id
-from actors.runtime import Actor, ActorKey, MailboxFull
+from actors.runtime import Actor, ActorKey, MailboxFull, SystemStopped
 from actors.store import (
     Conflict,
     ConversationRecord,
@@ -637,6 +637,10 @@ class ConversationActor(Actor):
         except MailboxFull:
             # The member's sessions will catch up by resume/sync; the log has it.
             log.warning("user mailbox full; live delivery skipped", extra={"user": user_id})
+        except SystemStopped:
+            # A final flush while this node shuts down: its sessions are gone
+            # (clients re-sync), and a failed tell must not skip the others.
+            log.info("node stopping; live delivery skipped", extra={"user": user_id})
 
     @staticmethod
     def _trim(cache: OrderedDict[Any, Any], size: int) -> None:

@@ -16,6 +16,12 @@ are replayed by the server. When the server cannot cover the gap the stream
 yields a :class:`Resync` marker, after which the application must re-fetch its
 state. Requests in flight when the socket dropped fail with
 :class:`ConnectionLost`; retry them (mutations carry idempotency keys).
+
+Several nodes: ``connect()`` also takes a list of URLs (the nodes of one
+cluster, or one load balancer address). The client uses the first that
+answers; after a drop it first tries the node it was on (only that node holds
+the session, so only there can it resume), then the others in turn. On another
+node the resume fails and the stream yields :class:`Resync`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import msgspec
@@ -70,6 +76,11 @@ class Resync(msgspec.Struct):
     """Marker in the event stream: events were lost; re-fetch state."""
 
 
+TRANSIENT_CODES = frozenset({"timeout", "internal", "overloaded", "rate_limited"})
+"""Error codes that may answer a ``hello`` while the server recovers (a node
+taking over another's actors, Redis restarting): a reconnect retries them."""
+
+
 class Client:
     def __init__(
         self,
@@ -80,6 +91,8 @@ class Client:
         request_timeout: float = 30.0,
     ) -> None:
         self.url = ""
+        """The URL of the current (or last) connection."""
+        self.urls: list[str] = []
         self.token: str | None = None
         self.session_id: str | None = None
         self.last_seq = 0
@@ -100,11 +113,25 @@ class Client:
 
     # ---------------------------------------------------------------- connect
 
-    async def connect(self, url: str, token: str | None = None) -> Welcome:
-        """Open the socket and say hello (logging in with ``token`` if given)."""
-        self.url = url
+    async def connect(self, url: str | Sequence[str], token: str | None = None) -> Welcome:
+        """Open the socket and say hello (logging in with ``token`` if given).
+
+        ``url`` is one URL or several (nodes of one cluster): they are tried in
+        order until one answers, and the error of the last is raised if none
+        does. Reconnects rotate through the same list."""
+        urls = [url] if isinstance(url, str) else list(url)
+        if not urls:
+            raise ValueError("connect() needs at least one URL")
+        self.urls = urls
         self.token = token
-        welcome = await self._open(resume=False)
+        for index, candidate in enumerate(urls):
+            self.url = candidate
+            try:
+                welcome = await self._open(resume=False)
+                break
+            except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
+                if index == len(urls) - 1:
+                    raise
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
         return welcome
 
@@ -122,15 +149,26 @@ class Client:
             else None,
             client=self._name,
         )
-        await ws.send(codec.encode_request(hello))
-        while True:
-            frame = codec.decode_server_frame(await ws.recv(decode=False))
-            if isinstance(frame, ErrorFrame) and frame.id == hello.id:
-                await ws.close()
-                raise GroverError(frame.code, frame.message, frame.retry_after)
-            if isinstance(frame, ReplyFrame) and frame.id == hello.id:
-                welcome = msgspec.msgpack.decode(frame.data, type=Welcome)
-                break
+        error: GroverError | None = None
+        try:
+            await ws.send(codec.encode_request(hello))
+            # Bounded: a node that accepted the socket may never answer (it is
+            # dying, or waits for an actor on a dead node).
+            async with asyncio.timeout(self._timeout):
+                while True:
+                    frame = codec.decode_server_frame(await ws.recv(decode=False))
+                    if isinstance(frame, ErrorFrame) and frame.id == hello.id:
+                        error = GroverError(frame.code, frame.message, frame.retry_after)
+                        break
+                    if isinstance(frame, ReplyFrame) and frame.id == hello.id:
+                        welcome = msgspec.msgpack.decode(frame.data, type=Welcome)
+                        break
+        except BaseException:
+            ws.transport.abort()
+            raise
+        if error is not None:
+            await ws.close()
+            raise error
         if not welcome.resumed:
             if resume and self.session_id is not None:
                 self._events.put_nowait(Resync())
@@ -257,6 +295,10 @@ class Client:
                 future.set_exception(exc)
 
     async def _reconnect_with_backoff(self) -> None:
+        """Reconnect until it works: the current URL first, then the next ones
+        in turn, with jittered exponential backoff between attempts. Gives up
+        (the read loop ends, requests raise :class:`ConnectionLost`) only on a
+        refusal that retrying cannot change, such as an unsupported version."""
         delay = 0.05
         while not self._closed:
             try:
@@ -268,7 +310,10 @@ class Client:
                 if exc.code in ("invalid_token", "token_expired"):
                     self.token = None  # carry on logged out; the app will see it
                     continue
-                raise
+                if exc.code not in TRANSIENT_CODES:
+                    raise
+            if len(self.urls) > 1:
+                self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, self._max_backoff)
 

@@ -134,6 +134,8 @@ class Grover:
             self._purger.cancel()
         await self.gateway.stop(self.settings.shutdown_grace)
         await self.sessions.stop()
+        if self.cluster is not None:
+            await self.cluster.leave()
         await self.actors.stop()
         if self.cluster is not None:
             await self.cluster.stop()

@@ -129,6 +129,18 @@ class SessionRegistry:
         if self._sessions.pop(session.id, None) is not None:
             self._on_expire(session)
 
+    def end_all(self, code: int, reason: str) -> int:
+        """End every session and close its connection with ``code`` (the
+        node rejoined a cluster that took it for dead: events for these
+        sessions may have been lost). Their users' actors are told, as on
+        expiry. Returns how many sessions ended."""
+        sessions = list(self._sessions.values())
+        for session in sessions:
+            if session.connection is not None:
+                session.connection.close_soon(code, reason)
+            self.end(session)
+        return len(sessions)
+
     # ------------------------------------------------------ SessionSink port
 
     def push(self, ref: SessionRef, body: bytes) -> None:

@@ -17,15 +17,19 @@ def make_app(grover: Grover) -> web.Application:
         return web.json_response({"status": "ok", "node": grover.settings.node})
 
     async def readyz(request: web.Request) -> web.Response:
-        """Ready: accepting websockets and the store answers."""
+        """Ready: accepting websockets, the store answers, and (in a cluster)
+        the last heartbeat and inbox read reached Redis. ``cluster`` shows
+        this node's view of the membership."""
         store_ok = await grover.store.ping()
-        ready = grover.accepting and store_ok
+        cluster = grover.cluster.status() if grover.cluster is not None else None
+        ready = grover.accepting and store_ok and (cluster is None or cluster["healthy"])
         body = {
             "status": "ready" if ready else "not ready",
             "accepting": grover.accepting,
             "store": store_ok,
             "connections": len(grover.gateway.connections),
             "sessions": len(grover.sessions),
+            "cluster": cluster,
         }
         return web.json_response(body, status=200 if ready else 503)
 

@@ -4,22 +4,38 @@
 placement (rendezvous owner + lease per activation), the stream transport,
 the session directory and sink, and the shared rate limiter. Without a Redis
 URL none of this runs and the node is its own cluster.
+
+When the cluster may have taken this node for dead, or Redis may have lost
+what it knew of it (see :mod:`server.cluster.membership`: stalled or cut off
+for longer than ``node_timeout``, Redis restarted, failed over or lost its
+data), the node rejoins: it ends every session it holds, because other nodes
+may have stopped sending it their events meanwhile and Redis may have lost
+the session directory. The clients reconnect (close code 1001), cannot
+resume, and re-sync.
+
+A janitor looks for inbox streams of nodes that are not live every
+``node_timeout`` and reclaims them (one live node per dead inbox), which
+also catches entries a sender with a stale view wrote after a reclaim.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from actors.runtime import ActorSystem
+from protocol.errors import CloseCode
 from server.cluster.membership import Membership, rendezvous_owner
-from server.cluster.placement import ClusterPlacement, Leases
+from server.cluster.placement import ClusterPlacement, Leases, actor_key
 from server.cluster.ratelimit import RedisRateLimiter
 from server.cluster.sessions import ClusterSessionSink, RedisSessionDirectory
-from server.cluster.transport import StreamTransport
+from server.cluster.transport import StreamTransport, inbox
 from server.config import Settings
 from server.session import SessionRegistry
 
@@ -30,16 +46,37 @@ class Cluster:
     def __init__(self, settings: Settings, sessions: SessionRegistry) -> None:
         assert settings.redis_url
         self.node = settings.node
-        self.redis: Redis = Redis.from_url(settings.redis_url, health_check_interval=10)
+        self.redis: Redis = Redis.from_url(
+            settings.redis_url,
+            health_check_interval=10,
+            # Bounded, so that a Redis that stops answering (rather than
+            # refusing) fails calls instead of hanging them; above the 1 s
+            # block of the inbox read.
+            socket_timeout=settings.node_timeout + 1.0,
+            socket_connect_timeout=settings.node_timeout,
+        )
+        self._node_timeout = settings.node_timeout
         self.membership = Membership(
             self.redis,
             self.node,
             heartbeat=settings.cluster_heartbeat,
             node_timeout=settings.node_timeout,
             on_change=self._membership_changed,
+            on_rejoin=self._rejoined,
         )
         self.transport = StreamTransport(
-            self.redis, self.node, maxlen=settings.stream_maxlen, is_live=self.membership.is_live
+            self.redis,
+            self.node,
+            maxlen=settings.stream_maxlen,
+            is_live=self.membership.is_live,
+            owner=self.membership.owner,
+            node_timeout=settings.node_timeout,
+            # Past this, the receiving node has been cut off long enough to
+            # rejoin and end its sessions anyway.
+            retry_for=settings.node_timeout,
+            ask_timeout=settings.ask_timeout,
+            # Views of the membership converge within a heartbeat.
+            settle=settings.cluster_heartbeat,
         )
         self.leases = Leases(
             self.redis,
@@ -59,30 +96,81 @@ class Cluster:
         self.sink = ClusterSessionSink(sessions, self.transport, self.membership)
         self._sessions = sessions
         self._actors: ActorSystem | None = None
+        self._janitor: asyncio.Task[None] | None = None
 
     def bind(self, actors: ActorSystem) -> None:
         self._actors = actors
         self.transport.bind(actors, self._sessions)
+        self.leases.on_lapse = lambda lease: actors.fence(actor_key(lease))
 
     @property
     def healthy(self) -> bool:
         return self.membership.healthy and self.transport.healthy
+
+    def status(self) -> dict[str, Any]:
+        """What /readyz reports about the cluster."""
+        return {
+            "node": self.node,
+            "healthy": self.healthy,
+            "members": list(self.membership.live),
+            "rejoins": self.membership.rejoins,
+            "reclaimed": self.transport.reclaimed,
+            "dropped": self.transport.dropped,
+        }
 
     async def start(self) -> None:
         await self.redis.ping()
         await self.membership.start()
         await self.transport.start()
         await self.leases.start()
+        self._janitor = asyncio.get_running_loop().create_task(self._sweep())
 
     def _membership_changed(self, before: list[str], after: list[str]) -> None:
         if self._actors is not None:
             self._actors.rebalance()
         for dead in sorted(set(before) - set(after)):
-            # One live node takes over each dead node's inbox.
-            if rendezvous_owner(f"reclaim:{dead}", after) == self.node:
-                self.transport.spawn(self.transport.reclaim(dead))
+            self._reclaim_if_mine(dead, after)
+
+    def _reclaim_if_mine(self, dead: str, live: list[str]) -> None:
+        # One live node takes over each dead node's inbox.
+        if rendezvous_owner(f"reclaim:{dead}", live) == self.node:
+            self.transport.spawn(self.transport.reclaim(dead))
+
+    def _rejoined(self) -> None:
+        ended = self._sessions.end_all(CloseCode.GOING_AWAY, "node rejoined the cluster; re-sync")
+        log.warning("ended %d sessions after rejoining", ended, extra={"node": self.node})
+
+    async def _sweep(self) -> None:
+        """Reclaim inboxes of nodes that are not live (see the module doc)."""
+        prefix = inbox("")
+        while True:
+            await asyncio.sleep(self._node_timeout)
+            if not self.membership.healthy:
+                continue
+            live = list(self.membership.live)
+            try:
+                async for raw in self.redis.scan_iter(match=prefix + "*", count=1000):
+                    name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                    node = name[len(prefix) :]
+                    if node not in live:
+                        self._reclaim_if_mine(node, live)
+            except (RedisError, OSError) as exc:
+                log.warning("inbox sweep failed: %s", exc, extra={"node": self.node})
+
+    async def leave(self) -> None:
+        """Leave the membership, first thing in a graceful shutdown once the
+        sockets are closed: every node, this one included, then routes each
+        key to its next owner, this node's activations hand off (passivate
+        and release their leases, which the next owners take at once), and
+        messages that still arrive here are passed on. No message meets an
+        actor system that is stopping."""
+        await self.membership.stop()
 
     async def stop(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._janitor
         await self.leases.stop()
         await self.transport.stop()
         await self.membership.stop()

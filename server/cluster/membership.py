@@ -4,6 +4,13 @@ Each heartbeat records the node with Redis's own clock (no skew between
 nodes) and returns the nodes seen within ``node_timeout``: that list is the
 membership every node converges on within one heartbeat. A node absent from
 it is dead. Keys are placed by rendezvous hashing over it.
+
+A heartbeat also tells the node whether the cluster may have taken it for
+dead or lost what it knew of it: its previous heartbeat is missing (Redis
+lost its data) or older than the timeout (the node was stalled or cut off),
+or Redis is another process than at the last heartbeat (restarted or failed
+over: writes of the last moments may be gone even with persistence). Then
+``on_rejoin`` runs (see :class:`server.cluster.Cluster`).
 """
 
 from __future__ import annotations
@@ -21,14 +28,40 @@ log = logging.getLogger("grover.cluster")
 
 MEMBERS_KEY = "grover:members"
 
-# Record this node's heartbeat and return the live members, in one round trip.
-_HEARTBEAT = """
+EPOCH_KEY = "grover:epoch"
+"""``<run id>:<ms>``: the Redis process (its ``run_id``) and the Redis time
+when the cluster's data there began; see :mod:`server.cluster.placement`."""
+
+EPOCH_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+local epoch_run, epoch = string.match(redis.call('GET', KEYS[2]) or '', '^(%w+):(%d+)$')
+if epoch_run == run then
+  epoch = tonumber(epoch)
+else
+  epoch = now
+  redis.call('SET', KEYS[2], run .. ':' .. now)
+end
+"""
+"""Lua that sets ``now`` (ms), ``run`` (this Redis process) and ``epoch``
+(ms), starting a new epoch when the key is missing (data lost) or names
+another process (Redis restarted or failed over, whatever it kept).
+KEYS[2] must be :data:`EPOCH_KEY`."""
+
+# Record this node's heartbeat and return {ms since its previous one (-1 if
+# none), live members, Redis run id}, in one round trip.
+_HEARTBEAT = (
+    EPOCH_LUA
+    + """
+local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local gap = -1
+if previous then gap = now - tonumber(previous) end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 10 * tonumber(ARGV[2]))
-return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[2]), '+inf')
+return {gap, redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[2]), '+inf'), run}
 """
+)
 
 
 def rendezvous_owner(key: str, nodes: list[str]) -> str:
@@ -49,12 +82,18 @@ class Membership:
         heartbeat: float,
         node_timeout: float,
         on_change: Callable[[list[str], list[str]], None],
+        on_rejoin: Callable[[], None] | None = None,
     ) -> None:
         self._redis = redis
         self.node = node
         self._heartbeat = heartbeat
         self._timeout_ms = int(node_timeout * 1000)
         self._on_change = on_change
+        self._on_rejoin = on_rejoin
+        self._redis_run: object = None
+        """The Redis run id seen by the last heartbeat (None before the first)."""
+        self.rejoins = 0
+        """How often this node rejoined the cluster (see the module doc)."""
         self.live: list[str] = [node]
         self._script = redis.register_script(_HEARTBEAT)
         self._task: asyncio.Task[None] | None = None
@@ -69,11 +108,27 @@ class Membership:
 
     async def beat(self) -> None:
         """One heartbeat; updates :attr:`live` and reports changes."""
-        members = await self._script(keys=[MEMBERS_KEY], args=[self.node, self._timeout_ms])
+        gap, members, run = await self._script(
+            keys=[MEMBERS_KEY, EPOCH_KEY], args=[self.node, self._timeout_ms]
+        )
         live = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
         if self.node not in live:
             live = sorted([*live, self.node])
         self.healthy = True
+        previous_run, self._redis_run = self._redis_run, run
+        if previous_run is not None:
+            why = ""
+            if run != previous_run:
+                why = "Redis restarted or failed over"
+            elif int(gap) < 0:
+                why = "Redis lost its data"
+            elif int(gap) > self._timeout_ms:
+                why = f"no heartbeat for {int(gap)} ms"
+            if why:
+                self.rejoins += 1
+                log.warning("rejoining the cluster: %s", why, extra={"node": self.node})
+                if self._on_rejoin is not None:
+                    self._on_rejoin()
         if live != self.live:
             before, self.live = self.live, live
             log.info("membership changed", extra={"node": self.node, "peer": ",".join(live)})
@@ -94,8 +149,18 @@ class Membership:
                 self.healthy = False
 
     async def stop(self) -> None:
+        """Stop heartbeating and leave: the other nodes see this node gone at
+        their next heartbeat rather than after the timeout, and this node's
+        own view drops it too (``on_change`` runs), so that it routes every
+        key to the others from now on. Idempotent."""
         if self._task is not None:
             self._task.cancel()
-        # Leaving politely only speeds up what the timeout does anyway.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         with contextlib.suppress(RedisError, OSError):
             await self._redis.zrem(MEMBERS_KEY, self.node)
+        others = [node for node in self.live if node != self.node]
+        if others:  # alone, there is nobody to hand over to
+            before, self.live = self.live, others
+            self._on_change(before, others)

@@ -7,15 +7,34 @@ every third of that. The holder trusts its lease only until 80% of the TTL
 after it *sent* the last successful renewal: if renewals stop (Redis down,
 node paused or partitioned) it stops handling that actor's messages before
 Redis lets anyone else take the lease (the fence; see
-:meth:`actors.runtime.Placement.holds`).
+:meth:`actors.runtime.Placement.holds`), and a watchdog ends the activation
+(:meth:`actors.runtime.ActorSystem.fence`) as soon as it is fenced.
+
+Redis may lose leases (a restart without persistence loses all; with
+``appendfsync everysec`` the last second; a failover to a replica what it
+had not received). A holder does not know until its next renewal, and until
+its trust runs out it goes on handling messages; so after such a loss nobody
+may take a *new* lease for one TTL. Redis keeps an epoch key naming the
+Redis process (its ``run_id``) and when the epoch began; the first heartbeat
+or acquire that finds it missing, or naming another process, starts a new
+epoch, and fresh leases are granted only once it is a TTL old. (A brand-new
+cluster waits that TTL once, too.)
+
+The activation log (``activation_log`` setting) records, per node, when it
+took a lease (``start``) and when the activation behind it had ended and
+let it go (``end``, with why: ``released``, ``lapsed`` when renewals failed,
+``lost`` when Redis no longer had it): a node never handles a key's messages
+outside such an interval, which is what tests check for overlaps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +43,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from actors.runtime import ActorKey
-from server.cluster.membership import Membership
+from server.cluster.membership import EPOCH_KEY, EPOCH_LUA, Membership
 from server.cluster.transport import StreamTransport
 
 log = logging.getLogger("grover.cluster")
@@ -32,14 +51,21 @@ log = logging.getLogger("grover.cluster")
 TRUST = 0.8
 """Share of the TTL a holder trusts its lease after sending a renewal."""
 
-_ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+# KEYS[1] lease, KEYS[2] epoch; ARGV[1] holder, ARGV[2] TTL in ms.
+_ACQUIRE = (
+    """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
+"""
+    + EPOCH_LUA
+    + """
+if now - epoch < tonumber(ARGV[2]) then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
+)
 
 _RENEW = """
 local lost = {}
@@ -63,12 +89,19 @@ def lease_key(key: ActorKey) -> str:
     return f"grover:lease:{key.kind}:{key.id}"
 
 
+def actor_key(lease: str) -> ActorKey:
+    """The inverse of :func:`lease_key`."""
+    _, _, kind, actor_id = lease.split(":", 3)
+    return ActorKey(kind, actor_id)
+
+
 class LeaseUnavailable(Exception):
     """Another node kept the lease beyond the acquire timeout."""
 
 
 class Leases:
-    """The leases this node holds, renewed in the background."""
+    """The leases this node holds, renewed in the background, and watched:
+    when one is lost or lapses, ``on_lapse`` is called with its key."""
 
     def __init__(
         self, redis: Redis, node: str, ttl: float, activation_log: Path | None = None
@@ -81,56 +114,77 @@ class Leases:
         self._ttl_ms = int(ttl * 1000)
         self._ttl = ttl
         self._held: dict[str, float] = {}
-        """Lease key -> monotonic time until which this node trusts it."""
+        """Lease key -> monotonic time until which this node trusts it; kept
+        until released, so that the end record says why it ended."""
+        self._gone: dict[str, str] = {}
+        """Held keys that lapsed or were lost (-> which): not renewed again."""
+        self.on_lapse: Callable[[str], None] | None = None
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._log_path = activation_log
 
     def holds(self, key: str) -> bool:
         until = self._held.get(key)
-        if until is None:
-            return False
-        if until > time.monotonic():
-            return True
-        del self._held[key]
-        self._record(key, "end", "lapsed")
-        return False
+        return until is not None and until > time.monotonic()
 
     async def try_acquire(self, key: str) -> bool:
         sent = time.monotonic()
-        if not await self._acquire(keys=[key], args=[self.holder, self._ttl_ms]):
+        if not await self._acquire(keys=[key, EPOCH_KEY], args=[self.holder, self._ttl_ms]):
             return False
         if key not in self._held:
             self._record(key, "start", "acquired")
         self._held[key] = sent + self._ttl * TRUST
+        self._gone.pop(key, None)
         return True
 
     async def release(self, key: str) -> None:
+        """The activation behind ``key`` has ended: record it, then free the
+        lease in Redis. If Redis cannot be reached the lease expires by
+        itself within a TTL."""
         if self._held.pop(key, None) is not None:
-            self._record(key, "end", "released")
-        await self._release(keys=[key], args=[self.holder])
+            self._record(key, "end", self._gone.pop(key, "released"))
+        try:
+            await self._release(keys=[key], args=[self.holder])
+        except (RedisError, OSError) as exc:
+            log.warning("lease release failed: %s", exc, extra={"node": self.node, "actor": key})
 
     async def renew_all(self) -> None:
-        keys = list(self._held)
+        keys = [key for key in self._held if key not in self._gone]
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             sent = time.monotonic()
             lost = await self._renew(keys=chunk, args=[self.holder, self._ttl_ms])
             lost_keys = {k.decode() if isinstance(k, bytes) else str(k) for k in lost}
             for key in chunk:
-                if key not in self._held:
-                    continue  # released meanwhile
+                if key not in self._held or key in self._gone:
+                    continue  # released, or fenced, meanwhile
                 if key in lost_keys:
-                    del self._held[key]
-                    self._record(key, "end", "lost")
                     log.warning("lease lost", extra={"node": self.node, "actor": key})
+                    self._fence(key, "lost")
                 else:
                     self._held[key] = sent + self._ttl * TRUST
 
+    def _fence(self, key: str, why: str) -> None:
+        self._held[key] = 0.0
+        self._gone[key] = why
+        if self.on_lapse is not None:
+            self.on_lapse(key)
+
+    def check_lapsed(self) -> int:
+        """Fence the leases whose trust ran out (renewals failing); returns
+        how many. Runs every twentieth of the TTL, so an idle activation ends
+        within 85% of the TTL, before Redis lets another node take over."""
+        now = time.monotonic()
+        lapsed = [k for k, until in self._held.items() if until <= now and k not in self._gone]
+        for key in lapsed:
+            self._fence(key, "lapsed")
+        return len(lapsed)
+
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()), loop.create_task(self._watch())]
 
     async def _run(self) -> None:
         while True:
@@ -138,12 +192,25 @@ class Leases:
             try:
                 await self.renew_all()
             except (RedisError, OSError) as exc:
-                # The fence in holds() takes over: leases lapse locally first.
+                # The watchdog fences the leases when their trust runs out.
                 log.warning("lease renewal failed: %s", exc, extra={"node": self.node})
 
+    async def _watch(self) -> None:
+        # Apart from _run: a renewal stuck on a dead connection must not hold
+        # up the fence.
+        while True:
+            await asyncio.sleep(max(self._ttl / 20, 0.01))
+            try:
+                self.check_lapsed()
+            except Exception:
+                log.exception("lease watchdog failed", extra={"node": self.node})
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _record(self, key: str, event: str, why: str) -> None:
         """Append an activation record (for tests that check single activation

@@ -1,13 +1,23 @@
 """Token buckets in Redis, shared by every node of a cluster, so a client
 cannot multiply its budget by spreading connections over nodes. Same
 semantics as :class:`server.ratelimit.MemoryRateLimiter`; Redis's clock is the
-only clock, and each call is one atomic script."""
+only clock, and each call is one atomic script.
+
+While Redis cannot be reached, each node counts in its own memory instead
+(limits then apply per node, not per cluster): a rate limiter that stalled or
+refused every request would turn a Redis outage into a full outage."""
 
 from __future__ import annotations
 
+import logging
+
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from server.config import RateRule
+from server.ratelimit import MemoryRateLimiter
+
+log = logging.getLogger("grover.cluster")
 
 # KEYS[1] bucket; ARGV rate, burst, cost (1 take, -1 refund).
 # Returns the wait in seconds (0 when allowed).
@@ -40,11 +50,26 @@ class RedisRateLimiter:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_BUCKET)
+        self._local = MemoryRateLimiter()
+        self.degraded = False
+        """The last call could not reach Redis and counted locally."""
 
     async def _call(self, key: str, rule: RateRule, cost: int) -> float:
-        wait = await self._script(
-            keys=[self._prefix + key], args=[repr(rule.rate), repr(rule.burst), cost]
-        )
+        try:
+            wait = await self._script(
+                keys=[self._prefix + key], args=[repr(rule.rate), repr(rule.burst), cost]
+            )
+        except (RedisError, OSError) as exc:
+            if not self.degraded:
+                log.warning("rate limits counted per node while Redis is away: %s", exc)
+                self.degraded = True
+            if cost < 0:
+                await self._local.refund(key, rule)
+                return 0.0
+            return await self._local.acquire(key, rule)
+        if self.degraded:
+            log.info("rate limits shared through Redis again")
+            self.degraded = False
         return float(wait.decode() if isinstance(wait, bytes) else wait)
 
     async def acquire(self, key: str, rule: RateRule) -> float:
