@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import math
 import os
+import secrets
 import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,11 @@ def _field(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
 
 
+_INCARNATION = secrets.token_hex(3)
+"""Part of the default node name: in containers host name and pid often repeat
+across restarts, and a restarted node must not be taken for its predecessor."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     host: str = _field("127.0.0.1", "interface both listeners bind to")
@@ -48,7 +54,9 @@ class Settings:
     mongo_url: str | None = _field(None, "use MongoDB at this URL instead of SQLite")
     mongo_db: str = _field("grover", "MongoDB database name")
     redis_url: str | None = _field(None, "join the cluster coordinated by this Redis")
-    node_id: str = _field("", "this node's name in the cluster (default: host-pid)")
+    node_id: str = _field(
+        "", "this node's name in the cluster, unique per start (default: host-pid-random)"
+    )
     cluster_heartbeat: float = _field(1.0, "seconds between cluster heartbeats")
     node_timeout: float = _field(5.0, "seconds without heartbeat before a node is dead")
     lease_ttl: float = _field(5.0, "seconds an actor lease lives in Redis without renewal")
@@ -88,7 +96,7 @@ class Settings:
 
     @property
     def node(self) -> str:
-        return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
+        return self.node_id or f"{socket.gethostname()}-{os.getpid()}-{_INCARNATION}"
 
     @property
     def ws_url(self) -> str:
