@@ -5,7 +5,12 @@ Examples::
     python -m bench --suite standard                  # what `make bench` runs
     python -m bench --suite quick --targets bare      # seconds
     python -m bench --only echo_100,fanout_1000 --rounds 5
+    python -m bench --targets grover,grover-cluster --cluster-nodes 3
     python -m bench --list
+
+SIGTERM or SIGINT (Ctrl-C) stops every server, generator and Redis the run
+started, by pid, and exits with 128 + the signal number without writing
+results; a second signal kills them without waiting.
 """
 
 from __future__ import annotations
@@ -20,15 +25,24 @@ import uvloop
 from bench import report
 from bench.clients import CLIENT_NAMES
 from bench.machine import machine_info
-from bench.procs import REPO_ROOT
-from bench.runner import RunOptions, run_suite
-from bench.spec import CaseSpec
+from bench.procs import CHILDREN, REPO_ROOT
+from bench.runner import Interrupted, RunOptions, run_interruptible
+from bench.spec import KINDS, CaseSpec
 from bench.suites import SUITES, build_cases, suite_defaults, with_timing
 from bench.targets import TARGET_NAMES, get_target
+from bench.targets.grover_cluster import DEFAULT_KINDS, DEFAULT_NODES
 
 
 def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split(",") if x)
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(x for x in text.split(",") if x)
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown kind(s) {unknown}; known: {', '.join(KINDS)}")
+    return kinds
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,6 +69,29 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     p.add_argument("--bare-fanout", choices=("send", "broadcast"), default="send")
+    cluster = p.add_argument_group("grover-cluster target")
+    cluster.add_argument(
+        "--cluster-nodes", type=int, default=DEFAULT_NODES, help="Grover nodes (plus one Redis)"
+    )
+    cluster.add_argument(
+        "--cluster-kinds",
+        type=_kinds,
+        default=DEFAULT_KINDS,
+        help=f"scenario kinds it runs (default: {','.join(DEFAULT_KINDS)})",
+    )
+    cluster.add_argument(
+        "--cluster-redis-pool",
+        type=int,
+        default=None,
+        help="Redis connections per node (?max_connections=N in its Redis URL); "
+        "default: the node's own",
+    )
+    cluster.add_argument(
+        "--cluster-rounds",
+        type=int,
+        default=None,
+        help="take part in the first N rounds only (default: the suite's)",
+    )
     p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     p.add_argument("--name", default="latest", help="output files are NAME.{json,md,png}")
     p.add_argument("--list", action="store_true", help="print the cases and exit")
@@ -80,7 +117,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def select_cases(args: argparse.Namespace) -> tuple[list[CaseSpec], int]:
-    base_sizes, base_timing, rounds = suite_defaults(args.suite)
+    defaults = suite_defaults(args.suite)
+    base_sizes, base_timing, rounds = defaults.sizes, defaults.timing, defaults.rounds
     overrides = {
         field: getattr(args, field)
         for field in (
@@ -116,7 +154,24 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             print(f"{case.name:28} {case.title}")
         return 0
-    targets = [get_target(n, bare_fanout=args.bare_fanout) for n in args.targets.split(",") if n]
+    cluster_rounds = args.cluster_rounds
+    if cluster_rounds is None:
+        cluster_rounds = suite_defaults(args.suite).cluster_rounds
+    try:
+        targets = [
+            get_target(
+                name,
+                bare_fanout=args.bare_fanout,
+                cluster_nodes=args.cluster_nodes,
+                cluster_kinds=args.cluster_kinds,
+                cluster_rounds=cluster_rounds,
+                cluster_redis_pool=args.cluster_redis_pool,
+            )
+            for name in args.targets.split(",")
+            if name
+        ]
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     options = RunOptions(
         rounds=rounds,
         client=args.client,
@@ -131,7 +186,23 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    run = uvloop.run(run_suite(cases, targets, options))
+    for target in targets:
+        if target.max_rounds is not None and target.max_rounds < rounds:
+            print(
+                f"bench: {target.name} takes part in the first {target.max_rounds} of "
+                f"{rounds} rounds only (--cluster-rounds), to keep the suite short",
+                file=sys.stderr,
+                flush=True,
+            )
+    try:
+        run = uvloop.run(run_interruptible(cases, targets, options))
+    except Interrupted as exc:
+        print(f"bench: {exc}; no results written", file=sys.stderr, flush=True)
+        return 128 + exc.signum
+    finally:
+        # Last resort (an exception escaping the loop, a signal in a gap):
+        # nothing this run started may outlive it.
+        CHILDREN.kill_all()
     document = report.to_document(run, args.suite, machine)
     paths = report.write_all(document, args.out_dir, args.name)
     print(report.to_markdown(document))

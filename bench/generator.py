@@ -4,7 +4,10 @@ prints its result as one JSON line on stdout (progress goes to stderr).
     python -m bench.generator --target bare --url ws://127.0.0.1:PORT/ \\
         --server-pid PID --spec '<CaseSpec JSON>'
 
-The runner starts it pinned to its own core; it is usable by hand too.
+Against a cluster, ``--url`` and ``--server-pid`` are given once per node and
+``--redis-pid`` names its Redis: connection ``i`` goes to URL ``i mod N``,
+and the CPU of every node and of Redis is sampled. The runner starts it
+pinned to its own core; it is usable by hand too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import gc
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -33,13 +37,24 @@ from bench.targets import TARGET_NAMES, Dialect, get_dialect
 async def run_case(
     spec: CaseSpec,
     target: str,
-    url: str,
+    url: str | Sequence[str],
     *,
-    server_pid: int | None,
+    server_pid: int | Sequence[int] | None,
+    redis_pid: int | None = None,
     client_name: str = "picows",
     label: str | None = None,
 ) -> dict[str, Any]:
-    """Run one case; never raises: failures come back as ``ok: false``."""
+    """Run one case; never raises: failures come back as ``ok: false``.
+
+    ``url`` and ``server_pid`` are one server's, or one per cluster node;
+    ``redis_pid`` is the cluster's Redis (sampled, never connected to)."""
+    urls = [url] if isinstance(url, str) else list(url)
+    if server_pid is None:
+        server_pids: list[int] = []
+    elif isinstance(server_pid, int):
+        server_pids = [server_pid]
+    else:
+        server_pids = list(server_pid)
     dialect = get_dialect(target)
     base: dict[str, Any] = {
         "case": spec.name,
@@ -54,8 +69,8 @@ async def run_case(
         spec=spec,
         dialect=dialect,
         client=get_client(client_name),
-        url=url,
-        procstat=ProcStat(server_pid),
+        urls=urls,
+        procstat=ProcStat(server_pids, redis_pid),
         progress=Progress(label or f"{spec.name} · {target}"),
     )
     started = time.monotonic()
@@ -86,13 +101,16 @@ def _request_size(dialect: Dialect) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", choices=TARGET_NAMES, required=True)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--server-pid", type=int, default=None)
+    parser.add_argument(
+        "--url", action="append", required=True, help="once per node; connections go round-robin"
+    )
+    parser.add_argument("--server-pid", type=int, action="append", default=[], help="per node")
+    parser.add_argument("--redis-pid", type=int, default=None, help="a cluster's Redis")
     parser.add_argument("--spec", required=True, help="CaseSpec as JSON")
     parser.add_argument("--client", choices=CLIENT_NAMES, default="picows")
     parser.add_argument("--label", default=None)
     args = parser.parse_args(argv)
-    if not args.url.startswith("ws://127.0.0.1:"):
+    if not all(url.startswith("ws://127.0.0.1:") for url in args.url):
         parser.error("the generator only talks to ws://127.0.0.1")
     spec = CaseSpec.from_json(args.spec)
     # Setup objects live for the whole case: move them out of the collector's
@@ -111,6 +129,7 @@ async def _run_frozen(spec: CaseSpec, args: argparse.Namespace) -> dict[str, Any
         args.target,
         args.url,
         server_pid=args.server_pid,
+        redis_pid=args.redis_pid,
         client_name=args.client,
         label=args.label,
     )

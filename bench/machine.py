@@ -6,6 +6,7 @@ import contextlib
 import os
 import platform
 import resource
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -38,10 +39,10 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *args],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -49,7 +50,31 @@ def _git_commit() -> str | None:
             check=False,
         )
         if out.returncode == 0:
-            return out.stdout.strip()
+            return out.stdout
+    return None
+
+
+def _git_commit() -> str | None:
+    out = _git("rev-parse", "HEAD")
+    return out.strip() if out else None
+
+
+def _git_dirty() -> list[str] | None:
+    """Paths with uncommitted changes: the servers run from this working
+    tree, so the results measured these edits, not only the commit."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else [line[3:] for line in out.splitlines() if line]
+
+
+def _redis_version() -> str | None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=5, check=False
+        )
+        return out.stdout.strip() or None
     return None
 
 
@@ -78,4 +103,6 @@ def machine_info() -> dict[str, Any]:
         "taskset": HAS_TASKSET,
         "loadavg_at_start": list(os.getloadavg()),
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
+        "redis_server": _redis_version(),
     }

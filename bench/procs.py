@@ -1,23 +1,31 @@
 """Starting, pinning, waiting for and stopping the processes of a case.
 
 Every wait is bounded; every process is stopped by its own pid (and any
-child it left behind, by that child's pid)."""
+child it left behind, by that child's pid). Every process the runner starts
+is entered in :data:`CHILDREN` until it has been stopped, so that an
+interrupted or failing run can stop whatever is still running
+(:meth:`ChildRegistry.kill_all`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
+import msgspec
 import psutil
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+_ID = re.compile(r"\b[0-9a-f]{12,}\b")
+"""Actor, user and conversation ids inside log messages (hex, 12+ digits)."""
 HAS_TASKSET = shutil.which("taskset") is not None
 
 
@@ -37,6 +45,58 @@ def pinned(argv: list[str], core: int | None) -> list[str]:
     return ["taskset", "-c", str(core), *argv]
 
 
+class ChildRegistry:
+    """The processes this runner started and has not stopped yet, by pid.
+
+    A ``psutil.Process`` is kept for each, created while the child is known
+    to be alive: psutil compares its creation time before signalling, so a
+    pid the kernel has since handed to an unrelated process is never hit.
+    """
+
+    def __init__(self) -> None:
+        self._procs: dict[int, tuple[str, psutil.Process]] = {}
+
+    def add(self, pid: int, role: str) -> None:
+        with contextlib.suppress(psutil.Error):
+            self._procs[pid] = (role, psutil.Process(pid))
+
+    def discard(self, pid: int) -> None:
+        self._procs.pop(pid, None)
+
+    def roles(self) -> dict[int, str]:
+        return {pid: role for pid, (role, _) in self._procs.items()}
+
+    def kill_all(self, grace: float = 3.0) -> list[str]:
+        """SIGTERM every registered process and its descendants (collected
+        first: a parent that exits re-parents them), wait up to ``grace``
+        seconds, then SIGKILL whatever is left and wait (bounded) again.
+        Synchronous, so it also works with no event loop running. Returns
+        ``"role pid"`` of the registered processes that were still running."""
+        targets: list[psutil.Process] = []
+        running: list[str] = []
+        for pid, (role, proc) in list(self._procs.items()):
+            with contextlib.suppress(psutil.Error):
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    running.append(f"{role} {pid}")
+                targets += proc.children(recursive=True)
+            targets.append(proc)
+        self._procs.clear()
+        for proc in targets:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+        # wait_procs reaps our own children (waitpid), so none is left a zombie.
+        _gone, alive = psutil.wait_procs(targets, timeout=grace)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5.0)
+        return running
+
+
+CHILDREN = ChildRegistry()
+"""Every server, generator and Redis this process has started and not stopped."""
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     # Children import bench/, protocol/ and server/ from this checkout.
@@ -46,11 +106,14 @@ def child_env() -> dict[str, str]:
 
 
 class ServerProcess:
-    """A target server started for one case."""
+    """A server-side process started for one case (a target's server, one
+    node of a cluster, or its Redis), registered in :data:`CHILDREN` until
+    :meth:`stop` has run."""
 
-    def __init__(self, argv: list[str], log_path: Path) -> None:
+    def __init__(self, argv: list[str], log_path: Path, role: str = "server") -> None:
         self.argv = argv
         self.log_path = log_path
+        self.role = role
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
             argv,
@@ -60,6 +123,7 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        CHILDREN.add(self.proc.pid, role)
 
     @property
     def pid(self) -> int:
@@ -102,6 +166,7 @@ class ServerProcess:
             with contextlib.suppress(psutil.Error):
                 if child.is_running():
                     child.kill()
+        CHILDREN.discard(self.pid)
         self._log.close()
         return self.proc.returncode
 
@@ -112,6 +177,32 @@ class ServerProcess:
             return self.log_path.read_bytes()[-limit:].decode(errors="replace")
         except OSError:
             return ""
+
+    def log_warnings(self, limit_bytes: int = 20_000_000) -> Counter[str]:
+        """``"level: message"`` -> count, over the JSON log lines (Grover's
+        format) at warning level or above; other lines are ignored. Ids in a
+        message become ``<id>`` and messages are cut to their first line and
+        120 characters, so that one kind of event counts as one entry, not
+        one per actor."""
+        counts: Counter[str] = Counter()
+        try:
+            with self.log_path.open("rb") as log:
+                data = log.read(limit_bytes)
+        except OSError:
+            return counts
+        for line in data.splitlines():
+            if not line.startswith(b"{"):
+                continue
+            try:
+                record = msgspec.json.decode(line)
+            except msgspec.DecodeError:
+                continue
+            level = str(record.get("level", "")).lower() if isinstance(record, dict) else ""
+            if level in ("warning", "error", "critical"):
+                first_line = str(record.get("msg", "")).partition("\n")[0]
+                text = _ID.sub("<id>", first_line)[:120]
+                counts[f"{level}: {text}"] += 1
+        return counts
 
 
 async def wait_quiet(threshold_pct: float, max_wait: float, sample: float = 0.5) -> float:

@@ -17,7 +17,18 @@ from matplotlib.figure import Figure
 from bench.runner import SuiteRun
 from bench.stats import median, ratio
 
-RATIO_PAIRS = (("grover", "bare"), ("grover", "socketio"), ("bare", "socketio"))
+RATIO_PAIRS = (
+    ("grover", "bare"),
+    ("grover", "socketio"),
+    ("bare", "socketio"),
+    ("grover-cluster", "grover"),
+    ("grover-cluster", "bare"),
+    ("grover-cluster", "socketio"),
+)
+"""Ratios of the headline metric computed for every case; the tables show
+those whose two targets took part in the run."""
+
+CLUSTER_TARGETS = ("grover-cluster",)
 
 _PRIMARY_LABEL = {
     "acks_per_s": "round trips or messages/s",
@@ -111,15 +122,33 @@ def _target_summary(
         "delivery_p99_ms": med("metrics", "delivery", "p99_ms"),
         "delivery_p999_ms": med("metrics", "delivery", "p999_ms"),
         "server_pct": med("cpu", "server_pct"),
+        "redis_pct": med("cpu", "redis_pct"),
+        "nodes_pct": _median_per_node(measured),
         "generator_pct": med("cpu", "generator_pct"),
         "other_pct": med("cpu", "other_pct"),
         "bound": bounds.most_common(1)[0][0],
         "errors_total": sum(int(r.get("errors_total") or 0) for r in measured),
         "error_kinds": sorted({k for r in measured for k in (r.get("errors") or {})}),
         "request_bytes": measured[0].get("request_bytes"),
+        "server_warnings": _sum_warnings(results),
         "offered_rate": med("offered_rate"),
         "failures": failures,
     }
+
+
+def _sum_warnings(results: list[dict[str, Any]]) -> dict[str, int]:
+    """What the server logged at warning level or above, summed over rounds."""
+    total: Counter[str] = Counter()
+    for result in results:
+        total.update(result.get("server_warnings") or {})
+    return dict(total.most_common())
+
+
+def _median_per_node(measured: list[dict[str, Any]]) -> list[float | None]:
+    """Median CPU of node 1, node 2, ... over the rounds."""
+    per_round = [_get(r, "cpu", "nodes_pct") or [] for r in measured]
+    count = max((len(nodes) for nodes in per_round), default=0)
+    return [median(nodes[i] for nodes in per_round if len(nodes) > i) for i in range(count)]
 
 
 # ------------------------------------------------------------------ JSON
@@ -134,10 +163,18 @@ def to_document(run: SuiteRun, suite: str, machine: dict[str, Any]) -> dict[str,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "duration_s": round((run.finished_at or time.time()) - run.started_at, 1),
-        "layout": "server pinned to core 0, generator to core 1 (taskset)"
+        "layout": "server side (a cluster's nodes and Redis too) pinned to core 0, "
+        "generator to core 1 (taskset)"
         if run.options.pin
         else "unpinned",
-        "targets": {t.name: {"label": t.label, "settings": t.describe()} for t in run.targets},
+        "targets": {
+            t.name: {
+                "label": t.label,
+                "settings": t.describe(),
+                "rounds": min(run.options.rounds, t.max_rounds or run.options.rounds),
+            }
+            for t in run.targets
+        },
         "cases": [msgspec.to_builtins(c) for c in run.cases],
         "runs": [dataclasses.asdict(r) for r in run.records],
         "summary": summarize(run),
@@ -177,11 +214,41 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _redis_short(version: str) -> str:
+    """``Redis server v=7.0.15 sha=...`` -> ``redis-server 7.0.15``."""
+    for word in version.split():
+        if word.startswith("v="):
+            return f"redis-server {word[2:]}"
+    return version
+
+
+def _code_line(machine: dict[str, Any]) -> str:
+    """Which code was measured: the commit, and uncommitted server-side edits
+    (the servers run from the working tree, edits included)."""
+    commit = (machine.get("git_commit") or "unknown")[:10]
+    dirty = [
+        path for path in machine.get("git_dirty") or [] if not path.startswith(("bench/", "tests/"))
+    ]
+    if not dirty:
+        return f"Code: commit `{commit}`."
+    return (
+        f"Code: commit `{commit}` plus uncommitted changes to {', '.join(dirty)} "
+        "(the servers ran from the working tree)."
+    )
+
+
 def to_markdown(document: dict[str, Any]) -> str:
     machine = document["machine"]
     targets = list(document["targets"])
     summary: dict[str, Any] = document["summary"]
     pkgs = machine["packages"]
+    pairs = [f"{a}/{b}" for a, b in RATIO_PAIRS if a in targets and b in targets]
+    rounds = document["options"]["rounds"]
+    fewer = [
+        f"{name}: {info['rounds']}"
+        for name, info in document["targets"].items()
+        if info.get("rounds", rounds) < rounds
+    ]
     lines = [
         f"# Grover bench: suite `{document['suite']}`",
         "",
@@ -189,17 +256,22 @@ def to_markdown(document: dict[str, Any]) -> str:
         f"{document['duration_s']:.0f} s. **Machine:** {machine['cpu_model']}, "
         f"{machine['logical_cores']} logical cores, Python {machine['python']}, "
         f"{machine['platform']}. {document['layout']}; generator client "
-        f"`{document['options']['client']}`. Medians of {document['options']['rounds']} "
-        "round(s); each ratio is the median of ratios between runs made back to back "
+        f"`{document['options']['client']}`. Medians of {rounds} round(s)"
+        + (f" ({', '.join(fewer)}, to keep the suite short)" if fewer else "")
+        + "; each ratio is the median of ratios between runs made back to back "
         "in the same round.",
         "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in pkgs.items() if v) + ".",
+        "Versions: "
+        + ", ".join(f"{k} {v}" for k, v in pkgs.items() if v)
+        + (f"; {_redis_short(machine['redis_server'])}" if machine.get("redis_server") else "")
+        + ".",
+        "",
+        _code_line(machine),
         "",
         "## Headline",
         "",
-        "| scenario | metric | " + " | ".join(targets) + " | grover/bare | grover/socketio "
-        "| bare/socketio |",
-        "| --- | --- | " + " | ".join("---:" for _ in targets) + " | ---: | ---: | ---: |",
+        "| scenario | metric | " + " | ".join([*targets, *pairs]) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in [*targets, *pairs]) + " |",
     ]
     for name, entry in summary.items():
         cells = []
@@ -211,13 +283,10 @@ def to_markdown(document: dict[str, Any]) -> str:
                 continue
             metric = metric or _PRIMARY_LABEL.get(t["primary_metric"], t["primary_metric"])
             cells.append(_num(t["primary"]))
-        ratios = [
-            _ratio(entry["ratios"].get(pair, {}).get("median"))
-            for pair in ("grover/bare", "grover/socketio", "bare/socketio")
-        ]
-        lines.append(
-            f"| {name} | {metric} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |"
-        )
+        ratios = [_ratio(entry["ratios"].get(pair, {}).get("median")) for pair in pairs]
+        lines.append(f"| {name} | {metric} | " + " | ".join([*cells, *ratios]) + " |")
+    clustered = [t for t in targets if t in CLUSTER_TARGETS]
+    redis_col = bool(clustered)
     lines += [
         "",
         "## Latency, CPU, bounds",
@@ -226,11 +295,20 @@ def to_markdown(document: dict[str, Any]) -> str:
         "message it did not send (delivery, from the send timestamp inside the "
         "payload), or the connect+handshake time (connect storm). CPU is percent "
         "of one core over the measured window; **bound** says which process was "
-        "saturated (≥90%): a result is the server's only when it says `server`.",
+        "saturated (≥90%): a result is the server's only when it says `server`."
+        + (
+            " A cluster's server CPU is the sum of its nodes and its Redis, all on "
+            "the server core; Redis's part is also shown on its own."
+            if redis_col
+            else ""
+        ),
         "",
         "| scenario | target | throughput | latency | p50 ms | p99 ms | p99.9 ms | server CPU "
-        "| generator CPU | other CPU | bound | errors |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        + ("| of which Redis " if redis_col else "")
+        + "| generator CPU | other CPU | bound | errors |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | "
+        + ("---: | " if redis_col else "")
+        + "---: | ---: | --- | ---: |",
     ]
     for name, entry in summary.items():
         for target in targets:
@@ -244,13 +322,17 @@ def to_markdown(document: dict[str, Any]) -> str:
                 if t["conns_per_s"]
                 else f"{_num(t['acks_per_s'])} acks/s"
             )
+            redis = t.get("redis_pct")
             lines.append(
                 f"| {name} | {target} | {throughput} | {t['latency_kind']} "
                 f"| {_ms(t['latency_p50_ms'])} | {_ms(t['latency_p99_ms'])} "
                 f"| {_ms(t['latency_p999_ms'])} | {_num(t['server_pct'])}% "
-                f"| {_num(t['generator_pct'])}% | {_num(t['other_pct'])}% | {t['bound']} "
+                + (f"| {'-' if redis is None else _num(redis) + '%'} " if redis_col else "")
+                + f"| {_num(t['generator_pct'])}% | {_num(t['other_pct'])}% | {t['bound']} "
                 f"| {t['errors_total']} |"
             )
+    if clustered:
+        lines += _cluster_section(summary, document["targets"], clustered)
     storm = [(n, e) for n, e in summary.items() if e["kind"] == "connect_storm"]
     if storm:
         lines += [
@@ -271,14 +353,38 @@ def to_markdown(document: dict[str, Any]) -> str:
                         f"| {_ms(t['time_to_n_s'])} s | {_num(t['conns_per_s'])} "
                         f"| {'-' if kb is None else f'{kb / 1024:.1f} KB'} |"
                     )
-    missing = [
-        f"- {name} · {target}: {t.get('reason')}"
+    warned = [
+        (name, target, t["server_warnings"])
         for name, entry in summary.items()
         for target, t in entry["targets"].items()
-        if not t.get("available")
+        if t.get("server_warnings")
     ]
+    if warned:
+        lines += [
+            "",
+            "## Server log warnings",
+            "",
+            "Warnings and errors the server logged during a case (setup, window and "
+            "shutdown), summed over its rounds: a server that degraded shows it here "
+            "even when no client saw an error.",
+            "",
+        ]
+        for name, target, warnings in warned:
+            top = "; ".join(f"{count} x {text}" for text, count in list(warnings.items())[:4])
+            lines.append(f"- {name} · {target}: {sum(warnings.values())} ({top})")
+    # One line per target and reason: a target that skips most cases on
+    # purpose (the cluster) would otherwise fill a screen.
+    missing: dict[tuple[str, str], list[str]] = {}
+    for name, entry in summary.items():
+        for target, t in entry["targets"].items():
+            if not t.get("available"):
+                missing.setdefault((target, str(t.get("reason"))), []).append(name)
     if missing:
-        lines += ["", "## Not measured", "", *missing]
+        lines += ["", "## Not measured", ""]
+        lines += [
+            f"- {', '.join(names)} · {target}: {reason}"
+            for (target, reason), names in missing.items()
+        ]
     notes = ["", "## Notes", ""]
     for target, info in document["targets"].items():
         settings = "; ".join(f"{k}: {v}" for k, v in info["settings"].items())
@@ -302,6 +408,41 @@ def to_markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cluster_section(
+    summary: dict[str, Any], targets: dict[str, Any], clustered: list[str]
+) -> list[str]:
+    """Where a cluster's server CPU went (per node, Redis) and how its
+    throughput compares with one node on the same core."""
+    lines = [
+        "",
+        "## Cluster",
+        "",
+        "Every node and the Redis run on the one server core, so these are per-core "
+        "figures: what spreading a conversation's members over nodes costs, not how "
+        "adding machines scales. Messages/s are acked sends; deliveries/s below "
+        "messages/s times (members - 1) mean cross-node delivery lagged the acks.",
+        "",
+        "| scenario | target | messages/s | deliveries/s | server CPU | per node | Redis "
+        "| vs grover | rounds |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for name, entry in summary.items():
+        for target in clustered:
+            t = entry["targets"].get(target, {})
+            if not t.get("available"):
+                continue
+            nodes = " + ".join(f"{_num(pct)}%" for pct in t.get("nodes_pct") or [])
+            redis = t.get("redis_pct")
+            versus = entry["ratios"].get(f"{target}/grover", {}).get("median")
+            lines.append(
+                f"| {name} | {target} | {_num(t['acks_per_s'])} | {_num(t['deliveries_per_s'])} "
+                f"| {_num(t['server_pct'])}% | {nodes} "
+                f"| {'-' if redis is None else _num(redis) + '%'} | {_ratio(versus)} "
+                f"| {t['rounds_measured']} |"
+            )
+    return lines
+
+
 def write_markdown(document: dict[str, Any], path: Path) -> None:
     _write_atomic(path, to_markdown(document).encode())
 
@@ -313,7 +454,12 @@ def write_plot(document: dict[str, Any], path: Path) -> None:
     summary: dict[str, Any] = document["summary"]
     targets = list(document["targets"])
     names = list(summary)
-    colors = {"bare": "#4C72B0", "socketio": "#C44E52", "grover": "#55A868"}
+    colors = {
+        "bare": "#4C72B0",
+        "socketio": "#C44E52",
+        "grover": "#55A868",
+        "grover-cluster": "#8172B2",
+    }
     # The object API renders with Agg directly: no pyplot state, no backend switch.
     fig = Figure(figsize=(max(8.0, 1.3 * len(names) + 3), 8.5))
     top, bottom = fig.subplots(2, 1)

@@ -1,9 +1,15 @@
 """Runs a suite: for each round, for each case, each target back to back on a
-fresh server pinned to core 0, driven by a generator pinned to core 1.
+fresh server side (one server, or a cluster's nodes and Redis) pinned to
+core 0, driven by a generator pinned to core 1.
 
 Targets of one case run back to back so that their ratios compare runs made
 minutes, not rounds, apart; a run that other processes disturbed (their CPU
 during the window above a threshold) is repeated, a bounded number of times.
+
+Nothing outlives the runner: each case stops its processes in ``finally``,
+and :func:`run_interruptible` turns SIGTERM and SIGINT into a cancellation
+(so those ``finally`` blocks run) followed by a sweep of every process still
+registered in :data:`bench.procs.CHILDREN`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -21,9 +28,9 @@ from typing import Any
 
 import msgspec
 
-from bench.procs import REPO_ROOT, ServerProcess, child_env, free_port, pinned, wait_quiet
+from bench.procs import CHILDREN, REPO_ROOT, child_env, pinned, wait_quiet
 from bench.spec import CaseSpec
-from bench.targets import Target
+from bench.targets import Deployment, Target
 
 SERVER_CORE = 0
 GENERATOR_CORE = 1
@@ -77,14 +84,67 @@ def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+class Interrupted(Exception):
+    """The run was stopped by a signal (after its processes were stopped)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+async def run_interruptible(
+    cases: list[CaseSpec], targets: list[Target], options: RunOptions
+) -> SuiteRun:
+    """:func:`run_suite`, stopping every process it started when it ends in
+    any way: on SIGTERM or SIGINT the suite is cancelled (each case's
+    ``finally`` stops its servers and generator) and :class:`Interrupted` is
+    raised; a second signal stops waiting for clean exits and kills at once.
+    Whatever is still registered afterwards is killed by pid."""
+    loop = asyncio.get_running_loop()
+    suite = asyncio.current_task()
+    assert suite is not None
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if received:
+            _log(f"bench: {signal.Signals(signum).name} again: killing every process now")
+            CHILDREN.kill_all(grace=0.0)
+            return
+        received.append(signum)
+        _log(f"bench: {signal.Signals(signum).name}: stopping every process it started")
+        suite.cancel()
+
+    handled = (signal.SIGTERM, signal.SIGINT)
+    for signum in handled:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        return await run_suite(cases, targets, options)
+    except asyncio.CancelledError:
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
+    finally:
+        # The cases' own finally blocks normally leave nothing; this catches
+        # what they could not (e.g. a stop cut short by the second signal).
+        # Synchronous on purpose: no await here, so no further cancellation
+        # can skip the rest of this block.
+        left = CHILDREN.kill_all()
+        if left:
+            _log(f"bench: stopped leftover processes: {', '.join(left)}")
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
 async def run_suite(cases: list[CaseSpec], targets: list[Target], options: RunOptions) -> SuiteRun:
     run = SuiteRun(cases, targets, options)
-    total = options.rounds * len(cases) * len(targets)
+    total = sum(len(cases) for r in range(options.rounds) for t in targets if _in_round(t, r))
     done = 0
     suite_started = time.monotonic()
     for round_index in range(options.rounds):
         for case in cases:
             for target in targets:
+                if not _in_round(target, round_index):
+                    continue
                 done += 1
                 elapsed = time.monotonic() - suite_started
                 _log(
@@ -96,13 +156,23 @@ async def run_suite(cases: list[CaseSpec], targets: list[Target], options: RunOp
     return run
 
 
+def _in_round(target: Target, round_index: int) -> bool:
+    return target.max_rounds is None or round_index < target.max_rounds
+
+
 async def _run_with_retries(
     run: SuiteRun, round_index: int, case: CaseSpec, target: Target
 ) -> None:
     options = run.options
-    resolved = _resolve_rate(run, round_index, case, target.name)
+    skipped = target.skip(case)
+    resolved = skipped or _resolve_rate(run, round_index, case, target.name)
     for attempt in range(options.max_retries + 1):
-        cpu_before = await wait_quiet(options.quiet_threshold_pct, options.quiet_max_wait)
+        # A case that will not run does not need a quiet machine.
+        cpu_before = (
+            0.0
+            if isinstance(resolved, str)
+            else await wait_quiet(options.quiet_threshold_pct, options.quiet_max_wait)
+        )
         record = RunRecord(
             round=round_index,
             case=case.name,
@@ -159,75 +229,82 @@ def _summarize(record: RunRecord) -> None:
         return
     primary = result.get("primary", {})
     cpu = result.get("cpu", {})
+    server = f"server {cpu.get('server_pct')}%"
+    if cpu.get("redis_pct") is not None:
+        nodes = " + ".join(f"{pct}%" for pct in cpu.get("nodes_pct") or [])
+        server += f" (nodes {nodes}, redis {cpu['redis_pct']}%)"
     _log(
-        f"    => {primary.get('metric')}={primary.get('value')}  server {cpu.get('server_pct')}%"
+        f"    => {primary.get('metric')}={primary.get('value')}  {server}"
         f"  generator {cpu.get('generator_pct')}%  other {cpu.get('other_pct')}%"
         f"  bound={result.get('bound')}  errors={result.get('errors_total')}"
     )
 
 
 async def run_case(case: CaseSpec, target: Target, options: RunOptions) -> dict[str, Any]:
-    """One case against one target: fresh server, one generator, both stopped."""
+    """One case against one target: a fresh server side, one generator, all
+    stopped before returning (also when cancelled)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"grover-bench-{target.name}-"))
-    port = free_port()
-    server: ServerProcess | None = None
+    deployment: Deployment | None = None
+    result: dict[str, Any] = {}
     try:
-        server = ServerProcess(
-            pinned(target.command(port, workdir / "data"), SERVER_CORE if options.pin else None),
-            workdir / "server.log",
-        )
-        await server.wait_listening(port, target.startup_timeout())
-        result = await _run_generator(case, target, port, server.pid, options)
+        deployment = await target.start(workdir, SERVER_CORE if options.pin else None)
+        _log(f"    started {deployment.describe()}")
+        result = await _run_generator(case, target, deployment, options)
         if not result.get("ok") and "error" in result:
-            result["server_log_tail"] = server.log_tail()
-        return result
+            result["server_log_tail"] = deployment.log_tail()
     except Exception as exc:
-        return {
+        result = {
             "case": case.name,
             "target": target.name,
             "ok": False,
             "error": f"{type(exc).__name__}: {exc}",
-            "server_log_tail": server.log_tail() if server else "",
+            "server_log_tail": deployment.log_tail() if deployment else "",
         }
     finally:
-        if server is not None:
-            code = await server.stop()
-            if code not in (0, None, -15):
-                _log(f"    server exited with {code}")
+        if deployment is not None:
+            for note in await deployment.stop():
+                _log(f"    {note}")
+            # Read after the stop: shutdown warnings (e.g. leases a node
+            # could not release) belong to the case too.
+            warnings = deployment.log_warnings()
+            if warnings:
+                result["server_warnings"] = warnings
+                total = sum(warnings.values())
+                top = next(iter(warnings))
+                _log(f"    server logged {total} warning(s), most often {top!r}")
         shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 async def _run_generator(
-    case: CaseSpec, target: Target, port: int, server_pid: int, options: RunOptions
+    case: CaseSpec, target: Target, deployment: Deployment, options: RunOptions
 ) -> dict[str, Any]:
-    argv = pinned(
-        [
-            sys.executable,
-            "-m",
-            "bench.generator",
-            "--target",
-            target.name,
-            "--url",
-            target.url(port),
-            "--server-pid",
-            str(server_pid),
-            "--spec",
-            case.to_json(),
-            "--client",
-            options.client,
-            "--label",
-            f"{case.name} · {target.name}",
-        ],
-        GENERATOR_CORE if options.pin else None,
-    )
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.generator",
+        "--target",
+        target.name,
+        "--spec",
+        case.to_json(),
+        "--client",
+        options.client,
+        "--label",
+        f"{case.name} · {target.name}",
+    ]
+    for url, pid in zip(deployment.urls, deployment.node_pids, strict=True):
+        argv += ["--url", url, "--server-pid", str(pid)]
+    if deployment.redis is not None:
+        argv += ["--redis-pid", str(deployment.redis.pid)]
     proc = await asyncio.create_subprocess_exec(
-        *argv,
+        *pinned(argv, GENERATOR_CORE if options.pin else None),
         cwd=REPO_ROOT,
         env=child_env(),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    CHILDREN.add(proc.pid, "generator")
     assert proc.stdout is not None and proc.stderr is not None
 
     async def relay(stream: asyncio.StreamReader) -> None:
@@ -242,16 +319,22 @@ async def _run_generator(
             await proc.wait()
             await relay_task
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        relay_task.cancel()
         return {
             "case": case.name,
             "target": target.name,
             "ok": False,
             "error": "generator exceeded its hard time limit and was killed",
         }
+    finally:
+        # Reached also on cancellation (a signal): the generator must not
+        # outlive the case, whatever ended it.
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5.0)
+        relay_task.cancel()
+        CHILDREN.discard(proc.pid)
     lines = stdout.decode(errors="replace").strip().splitlines()
     if proc.returncode != 0 or not lines:
         return {

@@ -1,29 +1,42 @@
 """Smoke tests of the bench harness itself: real sockets against the bare
-baseline server, short windows, and the report writers. Numbers are not
-asserted against targets here (the bench reports them); only that they are
-sane: something was measured, percentiles are ordered, nothing failed."""
+baseline server, short windows, and the report writers; the grover-cluster
+target against a real Redis and two nodes; and the runner stopping every
+process it started when it is signalled. Numbers are not asserted against
+targets here (the bench reports them); only that they are sane: something
+was measured, percentiles are ordered, nothing failed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import psutil
 import pytest
 
 from bench import report
 from bench.generator import run_case
 from bench.machine import machine_info
-from bench.procs import ServerProcess, free_port
+from bench.procs import CHILDREN, REPO_ROOT, ServerProcess, free_port
 from bench.runner import RunOptions, RunRecord, run_suite
 from bench.spec import CaseSpec, Timing
 from bench.stats import Histogram
 from bench.targets import get_target
 
 pytestmark = pytest.mark.slow
+
+T = TypeVar("T")
 
 TIMING = Timing(warmup=0.2, window=0.6, drain=1.0, connect_timeout=10.0, per_conn_timeout=5.0)
 
@@ -206,3 +219,168 @@ def test_case_spec_round_trips_through_json() -> None:
     assert CaseSpec.from_json(spec.to_json()) == spec
     with pytest.raises(ValueError, match="unknown scenario kind"):
         CaseSpec("x", "nope", "x")
+
+
+# ------------------------------------------------------------------ cluster
+
+
+needs_redis = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server is not installed"
+)
+
+
+@needs_redis
+async def test_cluster_target_spreads_chat_over_its_nodes(tmp_path: Path) -> None:
+    """Both chat kinds against Redis + 2 nodes beside one node: every message
+    delivered, both nodes busy (connections went round-robin), Redis's CPU
+    reported on its own, other kinds skipped before anything starts, and the
+    report puts the cluster beside one node with its ratio."""
+    cases = [CASES[1], CASES[4], CASES[5]]  # echo_8, chat_direct_4, chat_group_2x4
+    targets = [get_target("grover"), get_target("grover-cluster", cluster_nodes=2)]
+    options = RunOptions(rounds=1, quiet_threshold_pct=100.0, max_retries=0)
+    before = CHILDREN.roles()  # the module's bare server may be running
+    async with asyncio.timeout(120):
+        run = await run_suite(cases, targets, options)
+    assert CHILDREN.roles() == before, "every process the run started was stopped"
+    results = {(r.case, r.target): r.result for r in run.records}
+    assert results["echo_8", "grover-cluster"]["unavailable"].startswith("not run:")
+    for case in ("chat_direct_4", "chat_group_2x4"):
+        single, cluster = results[case, "grover"], results[case, "grover-cluster"]
+        assert single["ok"] and single["errors_total"] == 0, single
+        assert cluster["ok"] and cluster["errors_total"] == 0, cluster
+        assert cluster["missing_deliveries"] == cluster["extra_deliveries"] == 0
+        assert cluster["metrics"]["acks_per_s"] > 50
+        _assert_sane_latency(cluster["metrics"]["delivery"])
+        cpu = cluster["cpu"]
+        assert len(cpu["nodes_pct"]) == 2
+        # Heartbeats alone stay near 0%: each node carried part of the load.
+        assert all(pct > 5 for pct in cpu["nodes_pct"]), cpu
+        assert cpu["redis_pct"] is not None and cpu["redis_pct"] > 0
+        assert cpu["server_pct"] == pytest.approx(sum(cpu["nodes_pct"]) + cpu["redis_pct"], abs=0.5)
+        assert single["cpu"]["redis_pct"] is None
+
+    document = report.to_document(run, "smoke", machine_info())
+    markdown = report.to_markdown(document)
+    header = next(line for line in markdown.splitlines() if line.startswith("| scenario | metric"))
+    assert "| grover | grover-cluster | grover-cluster/grover |" in header
+    assert "## Cluster" in markdown
+    assert "echo_8 · grover-cluster: not run:" in markdown
+    ratio = document["summary"]["chat_direct_4"]["ratios"]["grover-cluster/grover"]["median"]
+    assert ratio is not None and ratio > 0
+
+
+# ------------------------------------------------------------------ signals
+
+
+def _marked(marker: str) -> dict[int, str]:
+    """pid -> command line of every process whose environment holds
+    ``marker`` (the runner passes its environment on to all it starts)."""
+    found: dict[int, str] = {}
+    needle = marker.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        found[int(entry.name)] = cmdline.decode(errors="replace")
+    return found
+
+
+def _reported(log: Path) -> dict[str, int]:
+    """role -> pid from the runner's "started <role> pid <pid>, ..." lines.
+    Needed besides the marker: redis-server rewrites its process title over
+    its environment, so /proc no longer shows the marker for it."""
+    text = log.read_text(errors="replace")
+    return {m[1]: int(m[2]) for m in re.finditer(r"(?:started |, )([\w-]+) pid (\d+)", text)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait_for(check: Callable[[], T], timeout: float, step: float = 0.1) -> T:
+    """``check()`` until it returns something truthy, at most ``timeout`` s."""
+    for _ in range(int(timeout / step)):
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    return check()
+
+
+def _signal_mid_run(tmp_path: Path, signum: int, argv: list[str], roles: list[str]) -> None:
+    """Start the runner with a unique marker in its environment; once it has
+    reported starting every role in ``roles`` and its generator runs, signal
+    it. It must exit with 128 + signum, write no results, and leave neither a
+    marked process nor any process it reported."""
+    name, value = "GROVER_BENCH_SMOKE", uuid.uuid4().hex
+    marker = f"{name}={value}"
+    env = {**os.environ, name: value, "PYTHONPATH": str(REPO_ROOT)}
+    log_path = tmp_path / "runner.log"
+    log = log_path.open("wb")
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--out-dir",
+            str(tmp_path),
+            "--quiet-threshold",
+            "100",
+            *argv,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def mid_case() -> dict[int, str]:
+            marked = _marked(marker)
+            generator = any("bench.generator" in line for line in marked.values())
+            started = set(roles) <= set(_reported(log_path))
+            return marked if generator and started else {}
+
+        before = _wait_for(mid_case, 60.0)
+        assert before, log_path.read_text()
+        pids = _reported(log_path)
+        assert all(_alive(pid) for pid in pids.values()), (pids, log_path.read_text())
+        runner.send_signal(signum)
+        code = runner.wait(30)
+        assert code == 128 + signum, log_path.read_text()
+        # The runner waited for its children: nothing should be left at all.
+        assert _wait_for(lambda: _marked(marker) == {}, 5.0), (_marked(marker), before)
+        assert not [pid for pid in pids.values() if _alive(pid)], (pids, log_path.read_text())
+        assert not (tmp_path / "latest.json").exists()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(10)
+        # Only when the test failed: leak nothing into the next tests.
+        for pid in [*_marked(marker), *_reported(log_path).values()]:
+            with contextlib.suppress(OSError):
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+        log.close()
+
+
+def test_sigterm_stops_every_process_the_runner_started(tmp_path: Path) -> None:
+    _signal_mid_run(tmp_path, signal.SIGTERM, ["--suite", "quick", "--targets", "bare"], ["bare"])
+
+
+@needs_redis
+def test_sigint_stops_a_cluster_with_its_redis(tmp_path: Path) -> None:
+    _signal_mid_run(
+        tmp_path,
+        signal.SIGINT,
+        ["--suite", "quick", "--targets", "grover-cluster", "--only", "chat_group_3x5"],
+        ["redis", "n1", "n2"],
+    )

@@ -37,13 +37,19 @@ class CaseContext:
     spec: CaseSpec
     dialect: Dialect
     client: ClientLayer
-    url: str
+    urls: Sequence[str]
+    """One per server node; a single server has one."""
     procstat: ProcStat
     progress: Progress
 
     @property
     def timing(self) -> Timing:
         return self.spec.timing
+
+    def url_for(self, index: int) -> str:
+        """Session ``index``'s node, round-robin: consecutive sessions (the two
+        sides of a pair, the members of a group) land on different nodes."""
+        return self.urls[index % len(self.urls)]
 
     def param(self, name: str, default: Any) -> Any:
         return self.spec.params.get(name, default)
@@ -101,7 +107,7 @@ async def open_sessions(
         async with limit:
             t0 = time.monotonic_ns()
             try:
-                await session.open(ctx.client, ctx.url, timing.per_conn_timeout)
+                await session.open(ctx.client, ctx.url_for(session.index), timing.per_conn_timeout)
             except Exception as exc:
                 failures += 1
                 session.recorder.error(f"connect:{type(exc).__name__}")

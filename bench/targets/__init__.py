@@ -1,22 +1,38 @@
-"""The targets a run compares: the two baselines and Grover."""
+"""The targets a run compares: the two baselines, Grover, and Grover as a
+cluster of nodes over Redis."""
 
 from __future__ import annotations
 
+from bench.spec import KINDS
 from bench.targets.bare import BareTarget
-from bench.targets.base import Dialect, Room, Target
+from bench.targets.base import Deployment, Dialect, Room, Target
 from bench.targets.grover import GroverTarget
+from bench.targets.grover_cluster import DEFAULT_KINDS, DEFAULT_NODES, GroverClusterTarget
 from bench.targets.socketio import SocketioTarget
 
-TARGET_NAMES = ("bare", "socketio", "grover")
+TARGET_NAMES = ("bare", "socketio", "grover", "grover-cluster")
 
 
-def get_target(name: str, *, bare_fanout: str = "send") -> Target:
+def get_target(
+    name: str,
+    *,
+    bare_fanout: str = "send",
+    cluster_nodes: int = DEFAULT_NODES,
+    cluster_kinds: tuple[str, ...] = DEFAULT_KINDS,
+    cluster_rounds: int | None = None,
+    cluster_redis_pool: int | None = None,
+) -> Target:
     if name == "bare":
         return BareTarget(fanout=bare_fanout)
     if name == "socketio":
         return SocketioTarget()
     if name == "grover":
         return GroverTarget()
+    if name == "grover-cluster":
+        unknown = sorted(set(cluster_kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown scenario kind(s) {unknown} ({', '.join(KINDS)})")
+        return GroverClusterTarget(cluster_nodes, cluster_kinds, cluster_rounds, cluster_redis_pool)
     raise ValueError(f"unknown target {name!r} ({', '.join(TARGET_NAMES)})")
 
 
@@ -24,4 +40,12 @@ def get_dialect(name: str) -> Dialect:
     return get_target(name).dialect()
 
 
-__all__ = ["TARGET_NAMES", "Dialect", "Room", "Target", "get_dialect", "get_target"]
+__all__ = [
+    "TARGET_NAMES",
+    "Deployment",
+    "Dialect",
+    "Room",
+    "Target",
+    "get_dialect",
+    "get_target",
+]

@@ -1,17 +1,19 @@
 """What the generator and the runner need to know about a target: how to
-start its server (runner side) and how to speak to it (generator side)."""
+start its server side (runner side) and how to speak to it (generator side)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.payload import Payload
+from bench.procs import ServerProcess, free_port, pinned
 from bench.session import Decoded, Session
 from bench.spec import CaseSpec
 
@@ -61,15 +63,70 @@ class Dialect(ABC):
         return None
 
 
+@dataclass
+class Deployment:
+    """The server side of one case, started: the URLs the generator connects
+    to, the processes it measures, and how to stop them."""
+
+    urls: list[str]
+    """One per node, in node order."""
+    nodes: list[ServerProcess]
+    redis: ServerProcess | None = None
+
+    @property
+    def node_pids(self) -> list[int]:
+        return [node.pid for node in self.nodes]
+
+    def describe(self) -> str:
+        """``role pid :port`` of every process, for the progress output."""
+        parts = [] if self.redis is None else [f"{self.redis.role} pid {self.redis.pid}"]
+        for node, url in zip(self.nodes, self.urls, strict=True):
+            port = url.removeprefix("ws://127.0.0.1:").split("/")[0]
+            parts.append(f"{node.role} pid {node.pid} :{port}")
+        return ", ".join(parts)
+
+    async def stop(self) -> list[str]:
+        """Stop the nodes (together), then Redis: nodes shut down cleanly only
+        while Redis still answers. Returns a note per unclean exit."""
+        codes = await asyncio.gather(*(node.stop() for node in self.nodes))
+        processes = list(self.nodes)
+        if self.redis is not None:
+            codes.append(await self.redis.stop())
+            processes.append(self.redis)
+        # 0 or -SIGTERM: stopped as asked; None: never started.
+        return [
+            f"{proc.role} exited with {code}"
+            for proc, code in zip(processes, codes, strict=True)
+            if code not in (0, None, -15)
+        ]
+
+    def log_warnings(self) -> dict[str, int]:
+        """Warnings and errors the nodes logged (summed over nodes), most
+        frequent first: a server that degraded during a case says so here
+        even when no client saw an error."""
+        total: Counter[str] = Counter()
+        for node in self.nodes:
+            total.update(node.log_warnings())
+        return dict(total.most_common())
+
+    def log_tail(self, limit: int = 1500) -> str:
+        processes = [*self.nodes, *([self.redis] if self.redis else [])]
+        if len(processes) == 1:
+            return processes[0].log_tail(limit)
+        return "\n".join(f"[{p.role}] {p.log_tail(limit // len(processes))}" for p in processes)
+
+
 class Target(ABC):
     """Server side: how the runner starts one target."""
 
     name: str
     label: str
+    max_rounds: int | None = None
+    """Rounds of a suite this target takes part in (the first ones); None: all."""
 
     @abstractmethod
     def command(self, port: int, workdir: Path) -> list[str]:
-        """argv that starts the server listening on 127.0.0.1:``port``."""
+        """argv that starts the server (or one node) on 127.0.0.1:``port``."""
 
     def url(self, port: int) -> str:
         return f"ws://127.0.0.1:{port}{self.dialect().path()}"
@@ -79,6 +136,29 @@ class Target(ABC):
 
     def startup_timeout(self) -> float:
         return 20.0
+
+    def skip(self, spec: CaseSpec) -> str | None:
+        """Why the runner should not even start this target for a case, or None.
+        Unlike :meth:`Dialect.unavailable` (asked by the generator), this is
+        checked before any process starts."""
+        return None
+
+    async def start(self, workdir: Path, core: int | None) -> Deployment:
+        """Start the server side pinned to ``core`` (None: unpinned) and return
+        once it accepts connections; on failure, stop what was started.
+        The default is one process from :meth:`command`, with its data in
+        ``workdir/data``."""
+        port = free_port()
+        server = ServerProcess(
+            pinned(self.command(port, workdir / "data"), core), workdir / "server.log", self.name
+        )
+        deployment = Deployment([self.url(port)], [server])
+        try:
+            await server.wait_listening(port, self.startup_timeout())
+        except BaseException:
+            await deployment.stop()
+            raise
+        return deployment
 
     def describe(self) -> dict[str, str]:
         """Settings worth recording with the results."""

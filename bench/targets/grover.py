@@ -169,9 +169,13 @@ class GroverTarget(Target):
     label = "Grover"
 
     def command(self, port: int, workdir: Path) -> list[str]:
+        return self.node_command(port, free_port(), workdir)
+
+    def node_command(self, port: int, sidecar_port: int, workdir: Path, *extra: str) -> list[str]:
+        """argv of one node: the bench's settings, then ``extra`` flags."""
         flags = {
             "--port": str(port),
-            "--sidecar-port": str(free_port()),
+            "--sidecar-port": str(sidecar_port),
             "--data-dir": str(workdir),
             "--log-level": "WARNING",
             "--rate-connect": _UNLIMITED,
@@ -182,7 +186,14 @@ class GroverTarget(Target):
             "--argon2-time-cost": "1",
             "--argon2-memory-kib": "64",
         }
-        return [PYTHON, "-m", "server.cli", "serve", *(x for kv in flags.items() for x in kv)]
+        return [
+            PYTHON,
+            "-m",
+            "server.cli",
+            "serve",
+            *(x for kv in flags.items() for x in kv),
+            *extra,
+        ]
 
     def dialect(self) -> Dialect:
         return GroverDialect()
