@@ -26,7 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from actors.runtime import ActorSystem
@@ -41,13 +41,22 @@ from server.session import SessionRegistry
 
 log = logging.getLogger("grover.cluster")
 
+REDIS_MAX_CONNECTIONS = 256
+
 
 class Cluster:
     def __init__(self, settings: Settings, sessions: SessionRegistry) -> None:
         assert settings.redis_url
         self.node = settings.node
-        self.redis: Redis = Redis.from_url(
+        # A blocking pool: under load a call waits (bounded) for a free
+        # connection. redis-py's default pool raises "Too many connections"
+        # at once instead, which failed heartbeats, lease renewals and
+        # activations under the cluster bench. `?max_connections=N` in the URL
+        # overrides the size.
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=settings.node_timeout,
             health_check_interval=10,
             # Bounded, so that a Redis that stops answering (rather than
             # refusing) fails calls instead of hanging them; above the 1 s
@@ -55,6 +64,7 @@ class Cluster:
             socket_timeout=settings.node_timeout + 1.0,
             socket_connect_timeout=settings.node_timeout,
         )
+        self.redis: Redis = Redis.from_pool(pool)
         self._node_timeout = settings.node_timeout
         self.membership = Membership(
             self.redis,
