@@ -21,6 +21,7 @@ from actors.user import (
     UserActor,
     user_key,
 )
+from server import gcwatch
 from server.auth import Passwords, Tokens
 from server.cluster import Cluster
 from server.config import Settings
@@ -166,6 +167,7 @@ async def serve_forever(settings: Settings) -> None:
         flush=True,
     )
     await stop.wait()
+    gcwatch.uninstall()
     await grover.stop()
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import uvloop
 
-from server import config, logs
+from server import config, gcwatch, logs
 from server.app import serve_forever
 
 
@@ -23,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     logs.configure(settings.log_level)
+    gcwatch.install()
     uvloop.run(serve_forever(settings))
     return 0
 
