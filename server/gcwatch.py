@@ -19,7 +19,10 @@ log = logging.getLogger("grover.gc")
 
 THRESHOLDS = (10_000, 50, 100)
 """gen0 allocations per young collection; young collections per gen1 one;
-gen1 collections per full one (CPython also waits for 25% heap growth)."""
+gen1 collections per full one (CPython also waits for 25% heap growth).
+Measured on the chat bench against (2000, 10, 100): more throughput (6.5k vs
+5.1k messages/s) and a lower p99, at the price of rarer but longer gen1
+pauses while connections are being set up (up to ~110 ms, logged)."""
 
 SLOW_PAUSE = 0.02
 """Seconds; a collection longer than this is logged as a warning."""
