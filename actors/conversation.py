@@ -158,7 +158,9 @@ class _Entry:
         self.record = record
         self.recipients = recipients
         self.origin = origin
-        self.done: asyncio.Future[MessageRecord] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        """Resolved when the entry is durable, or when the unique index shows
+        its key was stored before (then with ``duplicate`` set)."""
 
 
 # ------------------------------------------------------------------ views
@@ -309,7 +311,7 @@ class ConversationActor(Actor):
         await self._ensure_numbering()
         if not msg.text and not msg.media_url:
             raise ProtocolError(ErrorCode.INVALID_FIELD, "a message needs text or media_url")
-        previous = await self._find_key(msg.sender_id, msg.client_key, msg.origin)
+        previous = self._find_key(msg.sender_id, msg.client_key, msg.origin)
         if previous is not None:
             return previous
         if self._blocked:
@@ -329,13 +331,14 @@ class ConversationActor(Actor):
         self._trim(self._keys, RECENT_KEYS)
         return _ack_when_done(entry, duplicate=False)
 
-    async def _find_key(
+    def _find_key(
         self, sender_id: str, client_key: str, origin: SessionRef | None = None
     ) -> asyncio.Future[Ack] | None:
+        """The earlier send with this key, from hot state only. A key older than
+        what activation loaded is caught by the store's unique index when the
+        batch is written (:meth:`_drop_duplicates`): looking it up here would
+        cost every send a read, awaited inside the actor."""
         hit = self._keys.get((sender_id, client_key))
-        if hit is None and self.durable_seq > RECENT_MESSAGES:
-            # Older than what activation loaded: ask the unique index.
-            hit = await self._store.messages.get_by_client_key(self.key.id, sender_id, client_key)
         if hit is None:
             return None
         if isinstance(hit, _Entry):
@@ -485,7 +488,7 @@ class ConversationActor(Actor):
         for entry in batch:
             self.durable_seq = entry.record.seq
             if not entry.done.done():
-                entry.done.set_result(entry.record)
+                entry.done.set_result(Ack(entry.record, False))
             body = encode_event_body(m.MessageNew(message=message_view(entry.record)))
             for uid in entry.recipients:
                 per_user.setdefault(uid, []).append((body, entry.origin))
@@ -519,7 +522,8 @@ class ConversationActor(Actor):
                     self.key.id, record.sender_id, record.client_key
                 )
             if stored is not None:
-                entry.done.set_result(stored)
+                entry.done.set_result(Ack(stored, True))
+                self._redeliver(stored, entry.origin)
                 self._keys[(record.sender_id, record.client_key or "")] = stored
                 self._recent.pop(record.seq, None)
             else:
@@ -655,17 +659,19 @@ class ConversationActor(Actor):
 
 
 def _ack_when_done(entry: _Entry, *, duplicate: bool) -> asyncio.Future[Ack]:
-    """A future for the sender: resolves once ``entry`` is durable."""
+    """A future for one asker: resolves once ``entry`` is durable. Each asker
+    gets its own, so a timed-out or cancelled asker never touches the entry."""
     future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
 
-    def done(source: asyncio.Future[MessageRecord]) -> None:
+    def done(source: asyncio.Future[Ack]) -> None:
         if future.done():
             return
         error = source.exception()
         if error is not None:
             future.set_exception(error)
         else:
-            future.set_result(Ack(source.result(), duplicate))
+            ack = source.result()
+            future.set_result(Ack(ack.record, duplicate or ack.duplicate))
 
     entry.done.add_done_callback(done)
     return future

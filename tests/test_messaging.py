@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from actors import conversation as conversation_actor
 from protocol import messages as m
 from protocol.client import Client, GroverError
 from server.app import Grover
@@ -243,6 +244,39 @@ async def test_retry_after_restart_is_recognized_from_the_store(
     fresh = await send(again, conv, "k-new", "next")
     assert fresh.seq == first.seq + 1
     await again.close()
+
+
+async def test_retry_of_a_key_older_than_hot_state_is_caught_by_the_unique_index(
+    start_grover: StartGrover, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Activation loads only the last two entries' keys, so the first message's
+    # key is known to the store alone.
+    monkeypatch.setattr(conversation_actor, "RECENT_MESSAGES", 2)
+    data = tmp_path / "window"
+    grover = await start_grover(data_dir=data)
+    alice = Client()
+    await alice.connect(ws_url(grover))
+    await register(alice)
+    bob = Client()
+    await bob.connect(ws_url(grover))
+    bob_id = (await register(bob)).user.id
+    conv = (await direct(alice, bob_id)).id
+    acks = [await send(alice, conv, f"w{i}", f"w{i}") for i in range(5)]
+    await alice.close()
+    await bob.close()
+    await grover.stop()
+
+    again = await start_grover(data_dir=data)
+    client = Client()
+    await client.connect(ws_url(again), token=alice.token)
+    retry, fresh = await asyncio.gather(
+        send(client, conv, "w0", "w0 again"), send(client, conv, "w5", "w5")
+    )
+    assert retry.duplicate and (retry.id, retry.seq) == (acks[0].id, acks[0].seq)
+    assert not fresh.duplicate and fresh.seq == 6, "renumbered without a gap"
+    log = await client.request("msg.since", conversation_id=conv, after_seq=0)
+    assert [v.client_key for v in log.messages] == [f"w{i}" for i in range(6)]
+    await client.close()
 
 
 # ------------------------------------------------------- edits and deletes
