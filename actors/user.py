@@ -153,11 +153,7 @@ class UserActor(Actor):
     async def receive(self, message: object) -> object:
         match message:
             case PushMany(items=items):
-                for ref in list(self.sessions):
-                    for body, origin in items:
-                        if ref != origin and self._sink.push(ref, body) is False:
-                            await self._forget(ref)
-                            break
+                await self._deliver(items)
                 return None
             case Attach(session=ref):
                 self.sessions.add(ref)
@@ -181,6 +177,15 @@ class UserActor(Actor):
                 return sorted(self.sessions)
         raise TypeError(f"UserActor cannot handle {type(message).__name__}")
 
+    async def _deliver(self, items: list[tuple[bytes, SessionRef | None]]) -> None:
+        """Push each event to every session but its origin, in order; forget
+        a session the sink reports unreachable."""
+        for ref in list(self.sessions):
+            for body, origin in items:
+                if ref != origin and self._sink.push(ref, body) is False:
+                    await self._forget(ref)
+                    break
+
     async def _forget(self, ref: SessionRef) -> None:
         self.sessions.discard(ref)
         if self._directory is not None:
@@ -198,7 +203,5 @@ class UserActor(Actor):
             raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
         self.user = updated
         body = encode_event_body(messages.ProfileUpdated(user=me_view(updated)))
-        for ref in list(self.sessions):
-            if ref != origin and self._sink.push(ref, body) is False:
-                await self._forget(ref)
+        await self._deliver([(body, origin)])
         return updated

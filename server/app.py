@@ -30,7 +30,7 @@ from server.handlers import HANDLERS
 from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.session import Session, SessionRegistry
 from server.sidecar import make_app
-from server.storage import make_store
+from server.storage import SQLITE_FILE_NAME, make_store
 
 log = logging.getLogger("grover.app")
 
@@ -155,7 +155,11 @@ async def serve_forever(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    store = f"MongoDB {settings.mongo_db}" if settings.mongo_url else str(settings.sqlite_path)
+    store = (
+        f"MongoDB {settings.mongo_db}"
+        if settings.mongo_url
+        else str(settings.data_dir / SQLITE_FILE_NAME)
+    )
     websocket = settings.public_url or f"ws://{_display_host(settings.host)}:{grover.gateway.port}"
     print(
         f"Grover is running (node {settings.node}).\n"

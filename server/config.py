@@ -91,10 +91,6 @@ class Settings:
     abuse_strikes: RateRule = _field(RateRule(1, 20), "bad frames/limit hits before 1008")
 
     @property
-    def sqlite_path(self) -> Path:
-        return self.data_dir / "grover.sqlite3"
-
-    @property
     def node(self) -> str:
         return self.node_id or f"{socket.gethostname()}-{os.getpid()}-{_INCARNATION}"
 

@@ -37,12 +37,19 @@ from actors.store import ConversationRecord, MemberRecord, MessageRecord
 from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
 from server.gateway import Connection, Handler
+from server.session import Session
+
+
+def _logged_in(conn: Connection) -> tuple[Session, str]:
+    """The connection's session and its user (the gateway checks login before
+    any of these handlers runs)."""
+    session = conn.session
+    assert session is not None and session.user_id is not None, "login is checked by the gateway"
+    return session, session.user_id
 
 
 def _user_id(conn: Connection) -> str:
-    session = conn.session
-    assert session is not None and session.user_id is not None, "login is checked by the gateway"
-    return session.user_id
+    return _logged_in(conn)[1]
 
 
 async def _ask(conn: Connection, conversation_id: str, message: Any) -> Any:
@@ -64,7 +71,7 @@ def _ack(ack: Ack) -> m.MessageAck:
 
 
 async def open_direct(conn: Connection, req: m.OpenDirect) -> m.ConversationView:
-    me = _user_id(conn)
+    session, me = _logged_in(conn)
     if req.user_id == me:
         raise ProtocolError(ErrorCode.INVALID_FIELD, "a direct conversation needs another user")
     if await conn.app.store.users.get(req.user_id) is None:
@@ -84,8 +91,6 @@ async def open_direct(conn: Connection, req: m.OpenDirect) -> m.ConversationView
         for uid in sorted((me, req.user_id))
     ]
     _, created = await conn.app.store.conversations.get_or_create_direct(record, members)
-    session = conn.session
-    assert session is not None
     if created:
         view: m.ConversationView = await _ask(
             conn, conversation_id, Announce(user_id=me, origin=session.ref)
@@ -96,7 +101,7 @@ async def open_direct(conn: Connection, req: m.OpenDirect) -> m.ConversationView
 
 
 async def create_group(conn: Connection, req: m.CreateGroup) -> m.ConversationView:
-    me = _user_id(conn)
+    session, me = _logged_in(conn)
     app = conn.app
     others = [uid for uid in dict.fromkeys(req.member_ids) if uid != me]
     if len(others) + 1 > app.settings.group_max_members:
@@ -123,8 +128,6 @@ async def create_group(conn: Connection, req: m.CreateGroup) -> m.ConversationVi
         for uid in others
     ]
     await app.store.conversations.create(record, members)
-    session = conn.session
-    assert session is not None
     view: m.ConversationView = await _ask(
         conn, conversation_id, Announce(user_id=me, origin=session.ref)
     )
@@ -205,10 +208,9 @@ async def sync_changes(conn: Connection, req: m.SyncChanges) -> m.Changes:
 
 
 async def send_message(conn: Connection, req: m.SendMessage) -> m.MessageAck:
-    session = conn.session
-    assert session is not None and session.user_id is not None
+    session, me = _logged_in(conn)
     message = Send(
-        sender_id=session.user_id,
+        sender_id=me,
         client_key=req.client_key,
         text=req.text,
         media_url=req.media_url,
@@ -218,16 +220,14 @@ async def send_message(conn: Connection, req: m.SendMessage) -> m.MessageAck:
 
 
 async def edit_message(conn: Connection, req: m.EditMessage) -> m.MessageAck:
-    session = conn.session
-    assert session is not None and session.user_id is not None
-    message = Edit(sender_id=session.user_id, seq=req.seq, text=req.text, origin=session.ref)
+    session, me = _logged_in(conn)
+    message = Edit(sender_id=me, seq=req.seq, text=req.text, origin=session.ref)
     return _ack(await _ask(conn, req.conversation_id, message))
 
 
 async def delete_message(conn: Connection, req: m.DeleteMessage) -> m.MessageAck:
-    session = conn.session
-    assert session is not None and session.user_id is not None
-    message = Delete(sender_id=session.user_id, seq=req.seq, origin=session.ref)
+    session, me = _logged_in(conn)
+    message = Delete(sender_id=me, seq=req.seq, origin=session.ref)
     return _ack(await _ask(conn, req.conversation_id, message))
 
 
@@ -257,11 +257,8 @@ async def messages_since(conn: Connection, req: m.MessagesSince) -> m.MessageLis
 
 
 async def mark_read(conn: Connection, req: m.MarkRead) -> m.Empty:
-    session = conn.session
-    assert session is not None and session.user_id is not None
-    await _ask(
-        conn, req.conversation_id, Read(user_id=session.user_id, seq=req.seq, origin=session.ref)
-    )
+    session, me = _logged_in(conn)
+    await _ask(conn, req.conversation_id, Read(user_id=me, seq=req.seq, origin=session.ref))
     return m.Empty()
 
 
