@@ -325,9 +325,12 @@ async def test_successful_logins_are_not_counted(start_grover: StartGrover) -> N
         await client.connect(ws_url(node))
         name = unique_name()
         await register_as(client, name, f"{name}@example.com")
+        # A budget of 2 failures: five successes in a row would be refused
+        # (rate_limited raises here) if successes were counted.
         for _ in range(5):
             await client.request("auth.logout")
-            await client.request("auth.login", login=name, password=PASSWORD)
+            reply = await client.request("auth.login", login=name, password=PASSWORD)
+            assert isinstance(reply, AuthOk) and reply.user.username == name
     finally:
         await client.close()
 
