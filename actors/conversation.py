@@ -32,15 +32,15 @@ import msgspec
 
 from actors.ids import new_id
 from actors.runtime import Actor, ActorKey, MailboxFull, SystemStopped
-from actors.store import (
-    Conflict,
+from actors.sessions import SessionRef
+from actors.store import Conflict, Store
+from actors.store.messaging import (
     ConversationRecord,
     ConversationSummaryUpdate,
     MemberRecord,
     MessageRecord,
-    Store,
 )
-from actors.user import PushMany, SessionRef, user_key
+from actors.user import PushMany, user_key
 from protocol import messages as m
 from protocol.codec import encode_event_body
 from protocol.errors import ErrorCode, ProtocolError

@@ -9,12 +9,12 @@ over Redis.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
-
 import msgspec
 
 from actors.runtime import Actor, ActorKey
-from actors.store import ProfileUpdate, Store, UserRecord
+from actors.sessions import SessionDirectory, SessionRef, SessionSink
+from actors.store import Store
+from actors.store.accounts import ProfileUpdate, UserRecord
 from protocol import messages
 from protocol.codec import encode_event_body
 from protocol.errors import ErrorCode, ProtocolError
@@ -24,57 +24,6 @@ KIND = "user"
 
 def user_key(user_id: str) -> ActorKey:
     return ActorKey(KIND, user_id)
-
-
-class SessionRef(NamedTuple):
-    """A session and the node holding its socket."""
-
-    node: str
-    session_id: str
-
-
-class SessionSink(Protocol):
-    """Where the UserActor hands events for a session."""
-
-    def push(self, ref: SessionRef, body: bytes) -> bool | None:
-        """Queue an encoded event for the session; the session assigns its
-        ``seq``. Unknown sessions are ignored (they ended meanwhile). ``False``
-        means the session can never be reached again (its node is gone) and
-        the caller should forget it."""
-
-    def close(self, ref: SessionRef, code: int, reason: str) -> None:
-        """Close the session's connection and forget the session."""
-
-
-class SessionDirectory(Protocol):
-    """Where a user's sessions are recorded outside the actor, so that a
-    UserActor can passivate or move to another node without losing them.
-    In-process (:class:`MemorySessionDirectory`) on one node, Redis in a
-    cluster."""
-
-    async def load(self, user_id: str) -> set[SessionRef]: ...
-
-    async def add(self, user_id: str, ref: SessionRef) -> None: ...
-
-    async def remove(self, user_id: str, ref: SessionRef) -> None: ...
-
-
-class MemorySessionDirectory:
-    def __init__(self) -> None:
-        self._sessions: dict[str, set[SessionRef]] = {}
-
-    async def load(self, user_id: str) -> set[SessionRef]:
-        return set(self._sessions.get(user_id, ()))
-
-    async def add(self, user_id: str, ref: SessionRef) -> None:
-        self._sessions.setdefault(user_id, set()).add(ref)
-
-    async def remove(self, user_id: str, ref: SessionRef) -> None:
-        refs = self._sessions.get(user_id)
-        if refs is not None:
-            refs.discard(ref)
-            if not refs:
-                del self._sessions[user_id]
 
 
 # ---------------------------------------------------------------- messages

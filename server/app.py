@@ -12,15 +12,9 @@ from aiohttp import web
 from actors.conversation import KIND as CONVERSATION_KIND
 from actors.conversation import ConversationActor
 from actors.runtime import ActorKey, ActorSystem
+from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
 from actors.user import KIND as USER_KIND
-from actors.user import (
-    Detach,
-    MemorySessionDirectory,
-    SessionDirectory,
-    SessionSink,
-    UserActor,
-    user_key,
-)
+from actors.user import Detach, UserActor, user_key
 from server import gcwatch
 from server.auth import Passwords, Tokens
 from server.cluster import Cluster

@@ -15,7 +15,8 @@ import time
 
 import argon2
 
-from actors.store import AuthSessionRecord, Store
+from actors.store import Store
+from actors.store.accounts import AuthSessionRecord
 from protocol.errors import ErrorCode, ProtocolError
 
 

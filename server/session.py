@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from actors.user import SessionRef
+from actors.sessions import SessionRef
 from protocol.codec import encode_event_frame
 
 log = logging.getLogger("grover.sessions")

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from actors.store import AuthSessionRecord
+from actors.store.accounts import AuthSessionRecord
 from protocol import codec, limits
 from protocol.client import Client, GroverError
 from protocol.errors import CloseCode, ErrorCode

@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.user import ListSessions, SessionRef, user_key
+from actors.sessions import SessionRef
+from actors.user import ListSessions, user_key
 from protocol import codec
 from protocol.client import Client, ConnectionLost, GroverError, Resync
 from protocol.errors import ErrorCode

@@ -32,8 +32,9 @@ from actors.runtime import (
     MailboxFull,
     SystemStopped,
 )
-from actors.store import UserRecord
-from actors.user import GetUser, SessionRef, UserActor, user_key
+from actors.sessions import SessionRef
+from actors.store.accounts import UserRecord
+from actors.user import GetUser, UserActor, user_key
 from protocol.errors import ErrorCode, ProtocolError
 from server.storage.sqlite import SqliteStore
 

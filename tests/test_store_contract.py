@@ -16,17 +16,13 @@ import pytest
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from actors.ids import new_id
-from actors.store import (
-    AuthSessionRecord,
-    Conflict,
+from actors.store import Conflict, Store, StoreError
+from actors.store.accounts import AuthSessionRecord, ProfileUpdate, UserRecord
+from actors.store.messaging import (
     ConversationRecord,
     ConversationSummaryUpdate,
     MemberRecord,
     MessageRecord,
-    ProfileUpdate,
-    Store,
-    StoreError,
-    UserRecord,
 )
 from server.storage import SQLITE_FILE_NAME, MongoStore, SqliteStore, make_store
 from server.storage.mongo import INDEXES, MongoConversationStore

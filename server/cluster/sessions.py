@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from actors.user import SessionRef
+from actors.sessions import SessionRef
 from server.cluster.membership import Membership
 from server.cluster.transport import StreamTransport
 from server.session import SessionRegistry

@@ -52,7 +52,7 @@ from actors.runtime import (
     MailboxFull,
     SystemStopped,
 )
-from actors.user import SessionRef
+from actors.sessions import SessionRef
 from protocol.errors import ErrorCode, ProtocolError
 from server.cluster import wire
 from server.cluster.membership import MEMBERS_KEY

@@ -15,7 +15,8 @@ import msgspec
 
 from actors import conversation as conv
 from actors import user
-from actors.store import UserRecord
+from actors.sessions import SessionRef
+from actors.store.accounts import UserRecord
 from protocol import messages as m
 
 
@@ -94,7 +95,7 @@ REPLY_TYPES: dict[str, Any] = {
     "UserRecord": UserRecord,
     "ConversationView": m.ConversationView,
     "Ack": conv.Ack,
-    "sessions": list[user.SessionRef],
+    "sessions": list[SessionRef],
 }
 
 _encoder = msgspec.msgpack.Encoder()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from actors.ids import new_id
-from actors.store import Conflict, ProfileUpdate, UserRecord
+from actors.store import Conflict
+from actors.store.accounts import ProfileUpdate, UserRecord
 from actors.user import CloseSessions, UpdateProfile, me_view, profile_view, user_key
 from protocol import messages as m
 from protocol.errors import CloseCode, ErrorCode, ProtocolError

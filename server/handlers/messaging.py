@@ -33,7 +33,7 @@ from actors.conversation import (
     message_view,
 )
 from actors.ids import new_id
-from actors.store import ConversationRecord, MemberRecord, MessageRecord
+from actors.store.messaging import ConversationRecord, MemberRecord, MessageRecord
 from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
 from server.gateway import Connection, Handler

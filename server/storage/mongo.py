@@ -60,21 +60,22 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
-from actors.store import (
+from actors.store import Conflict, StoreError
+from actors.store.accounts import (
     AuthSessionRecord,
     AuthSessionStore,
     BlockStore,
-    Conflict,
+    ProfileUpdate,
+    UserRecord,
+    UserStore,
+)
+from actors.store.messaging import (
     ConversationRecord,
     ConversationStore,
     ConversationSummaryUpdate,
     MemberRecord,
     MessageRecord,
     MessageStore,
-    ProfileUpdate,
-    StoreError,
-    UserRecord,
-    UserStore,
 )
 
 __all__ = ["INDEXES", "MongoStore"]

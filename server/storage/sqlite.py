@@ -33,21 +33,22 @@ from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
-from actors.store import (
+from actors.store import Conflict, StoreError
+from actors.store.accounts import (
     AuthSessionRecord,
     AuthSessionStore,
     BlockStore,
-    Conflict,
+    ProfileUpdate,
+    UserRecord,
+    UserStore,
+)
+from actors.store.messaging import (
     ConversationRecord,
     ConversationStore,
     ConversationSummaryUpdate,
     MemberRecord,
     MessageRecord,
     MessageStore,
-    ProfileUpdate,
-    StoreError,
-    UserRecord,
-    UserStore,
 )
 
 __all__ = ["SqliteDatabase", "SqliteStore", "WriteStats"]

@@ -1,131 +1,10 @@
-"""Storage ports: what the domain needs from persistence, free of any engine.
-
-Each aggregate has one small interface here; ``server/storage`` implements all of
-them twice (SQLite, MongoDB) and ``tests/test_store_contract.py`` runs one
-contract suite against both. Records are plain msgspec structs so that they
-cross thread and process boundaries cheaply.
-
-Conventions every backend follows:
-
-* ids are strings made by :func:`actors.ids.new_id` (time-sortable);
-* times are UNIX seconds as ``float``;
-* a write that would break a uniqueness rule raises :class:`Conflict` naming
-  the field and changes nothing;
-* schema and indexes are created by :meth:`Store.open`, idempotently.
-"""
+"""Storage ports of the messaging domain: conversations, members, the log."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 import msgspec
-
-
-class StoreError(Exception):
-    """Base class of storage errors the domain is expected to handle."""
-
-
-class Conflict(StoreError):
-    """A uniqueness rule was violated; ``field`` names the rule (e.g. ``"email"``)."""
-
-    def __init__(self, field: str) -> None:
-        super().__init__(f"conflict on {field}")
-        self.field = field
-
-
-class UserRecord(msgspec.Struct, kw_only=True):
-    """An account. ``username`` is stored lower-case, which makes it unique
-    case-insensitively; ``email`` likewise."""
-
-    id: str
-    username: str
-    email: str
-    password_hash: str
-    display_name: str = ""
-    bio: str = ""
-    avatar_url: str = ""
-    created_at: float
-
-
-class ProfileUpdate(msgspec.Struct, kw_only=True):
-    """Fields of a profile update; ``None`` leaves a field unchanged."""
-
-    display_name: str | None = None
-    bio: str | None = None
-    avatar_url: str | None = None
-
-
-class AuthSessionRecord(msgspec.Struct, kw_only=True):
-    """A login. Only the SHA-256 of the bearer token is stored."""
-
-    token_hash: str
-    user_id: str
-    created_at: float
-    expires_at: float
-
-
-class UserStore(Protocol):
-    async def create(self, user: UserRecord) -> None:
-        """Insert; raises ``Conflict("username")`` or ``Conflict("email")``."""
-
-    async def get(self, user_id: str) -> UserRecord | None: ...
-
-    async def get_by_username(self, username: str) -> UserRecord | None:
-        """Look up by username (already lower-cased by the caller)."""
-
-    async def get_by_email(self, email: str) -> UserRecord | None:
-        """Look up by email (already lower-cased by the caller)."""
-
-    async def update_profile(self, user_id: str, update: ProfileUpdate) -> UserRecord | None:
-        """Apply the non-``None`` fields; return the new record, ``None`` if absent."""
-
-    async def search_prefix(self, prefix: str, limit: int) -> list[UserRecord]:
-        """Users whose username or display name starts with ``prefix``
-        (case-insensitive), ordered by username."""
-
-    async def search_text(self, query: str, limit: int) -> list[UserRecord]:
-        """Full-text search over username and display name, best match first."""
-
-
-class AuthSessionStore(Protocol):
-    async def create(self, session: AuthSessionRecord) -> None: ...
-
-    async def get(self, token_hash: str) -> AuthSessionRecord | None:
-        """The session, expired or not (the caller decides what expiry means)."""
-
-    async def delete(self, token_hash: str) -> bool:
-        """Remove one session; ``True`` if it existed."""
-
-    async def delete_for_user(self, user_id: str) -> int:
-        """Remove every session of a user; return how many there were."""
-
-    async def delete_expired(self, now: float) -> int: ...
-
-
-class Store(Protocol):
-    """One handle per backend, with one attribute per aggregate.
-
-    Aggregates to come (follows, posts, comments, likes, conversations,
-    messages, streams, products, orders, payouts, media, webhook events) are
-    added as further attributes with their own port above.
-    """
-
-    users: UserStore
-    auth_sessions: AuthSessionStore
-    conversations: ConversationStore
-    messages: MessageStore
-    blocks: BlockStore
-
-    async def open(self) -> None:
-        """Connect and create schema and indexes (idempotent)."""
-
-    async def close(self) -> None: ...
-
-    async def ping(self) -> bool:
-        """``True`` when the backend answers; used by ``/readyz``."""
-
-
-# ----------------------------------------------------------------- messaging
 
 
 class ConversationRecord(msgspec.Struct, kw_only=True):
@@ -282,13 +161,3 @@ class MessageStore(Protocol):
     async def unread_count(self, conversation_id: str, user_id: str, read_seq: int) -> int:
         """Messages (kind ``message``, not deleted) after ``read_seq`` sent by
         someone other than ``user_id``."""
-
-
-class BlockStore(Protocol):
-    async def block(self, user_id: str, blocked_id: str, at: float) -> None:
-        """``user_id`` blocks ``blocked_id``; blocking twice is a no-op."""
-
-    async def unblock(self, user_id: str, blocked_id: str) -> None: ...
-
-    async def is_blocked(self, user_id: str, blocked_id: str) -> bool:
-        """Whether ``user_id`` has blocked ``blocked_id``."""

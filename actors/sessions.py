@@ -1,0 +1,64 @@
+"""Session ports: how actors reach a user's live sessions, wherever they are.
+
+A session lives on the node that holds its socket. The UserActor records
+where each of its user's sessions is (:class:`SessionDirectory`) and hands
+events to a :class:`SessionSink`, which pushes to a session on this node or
+forwards to the node that holds it. The memory twins are here; the Redis
+twins are in :mod:`server.cluster.sessions`, and this node's sink is the
+gateway's :class:`server.gateway.sessions.SessionRegistry`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+
+class SessionRef(NamedTuple):
+    """A session and the node holding its socket."""
+
+    node: str
+    session_id: str
+
+
+class SessionSink(Protocol):
+    """Where the UserActor hands events for a session."""
+
+    def push(self, ref: SessionRef, body: bytes) -> bool | None:
+        """Queue an encoded event for the session; the session assigns its
+        ``seq``. Unknown sessions are ignored (they ended meanwhile). ``False``
+        means the session can never be reached again (its node is gone) and
+        the caller should forget it."""
+
+    def close(self, ref: SessionRef, code: int, reason: str) -> None:
+        """Close the session's connection and forget the session."""
+
+
+class SessionDirectory(Protocol):
+    """Where a user's sessions are recorded outside the actor, so that a
+    UserActor can passivate or move to another node without losing them.
+    In-process (:class:`MemorySessionDirectory`) on one node, Redis in a
+    cluster."""
+
+    async def load(self, user_id: str) -> set[SessionRef]: ...
+
+    async def add(self, user_id: str, ref: SessionRef) -> None: ...
+
+    async def remove(self, user_id: str, ref: SessionRef) -> None: ...
+
+
+class MemorySessionDirectory:
+    def __init__(self) -> None:
+        self._sessions: dict[str, set[SessionRef]] = {}
+
+    async def load(self, user_id: str) -> set[SessionRef]:
+        return set(self._sessions.get(user_id, ()))
+
+    async def add(self, user_id: str, ref: SessionRef) -> None:
+        self._sessions.setdefault(user_id, set()).add(ref)
+
+    async def remove(self, user_id: str, ref: SessionRef) -> None:
+        refs = self._sessions.get(user_id)
+        if refs is not None:
+            refs.discard(ref)
+            if not refs:
+                del self._sessions[user_id]

@@ -1,0 +1,59 @@
+"""Storage ports: what the domain needs from persistence, free of any engine.
+
+One module per domain holds its records and ports (:mod:`actors.store.accounts`,
+:mod:`actors.store.messaging`, ...); ``server/storage`` implements every port
+twice (``sqlite/`` and ``mongo/``, one module per domain in each) and
+``tests/store/`` runs one contract suite per domain against both. Records are
+plain msgspec structs so that they cross thread and process boundaries cheaply.
+
+Conventions every backend follows:
+
+* ids are strings made by :func:`actors.ids.new_id` (time-sortable);
+* times are UNIX seconds as ``float``;
+* a write that would break a uniqueness rule raises :class:`Conflict` naming
+  the field and changes nothing;
+* schema and indexes are created by :meth:`Store.open`, idempotently;
+* one port method is one consistency boundary: one transaction on SQLite, one
+  ordered, idempotent sequence of writes on MongoDB.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.messaging import ConversationStore, MessageStore
+
+
+class StoreError(Exception):
+    """Base class of storage errors the domain is expected to handle."""
+
+
+class Conflict(StoreError):
+    """A uniqueness rule was violated; ``field`` names the rule (e.g. ``"email"``)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"conflict on {field}")
+        self.field = field
+
+
+class Store(Protocol):
+    """One handle per backend, with one attribute per aggregate.
+
+    A new domain adds its ports in ``actors/store/<domain>.py`` and one
+    attribute per aggregate here.
+    """
+
+    users: UserStore
+    auth_sessions: AuthSessionStore
+    conversations: ConversationStore
+    messages: MessageStore
+    blocks: BlockStore
+
+    async def open(self) -> None:
+        """Connect and create schema and indexes (idempotent)."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """``True`` when the backend answers; used by ``/readyz``."""
