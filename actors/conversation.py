@@ -1,7 +1,9 @@
 """The ConversationActor: one per conversation; owns its log and members.
 
 Hot state: the conversation record, its members with their read positions,
-the next ``seq``, recent messages, and recent client keys.
+the next ``seq``, recent messages, and recent client keys. The actor is the
+only writer of its conversation: it creates it (``OpenDirect``,
+``CreateGroup``), so its hot state can never miss a row someone else wrote.
 
 Writes use **group commit**. A send is validated, numbered with the next
 ``seq`` and queued; the handler returns at once with a future, so the mailbox
@@ -15,23 +17,44 @@ message, from hot state or, after a reactivation, from the store (and then
 fans it out again, in case the earlier activation died before it could); the store's
 unique index on the key is the last line, and a batch it refuses is
 re-numbered without the duplicates (nothing in it was acked yet, so no seq
-that anyone saw changes).
+that anyone saw changes). Once committed, a key is remembered as its ``seq``
+alone: the window of recent keys must not keep whole entries (their
+recipient lists and futures) alive.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import msgspec
 
-from actors.ids import new_id
-from actors.runtime import Actor, ActorKey, MailboxFull, SystemStopped
+from actors.ids import ActorKey, new_id
+from actors.messaging import (
+    KIND,
+    AddMembers,
+    CreateGroup,
+    Delete,
+    Edit,
+    Leave,
+    OpenDirect,
+    Read,
+    RefreshBlocks,
+    RemoveMember,
+    Send,
+    TypingNotice,
+    View,
+    ack,
+    direct_conversation_id,
+    direct_key,
+    message_view,
+    preview,
+)
+from actors.runtime import Actor, MailboxFull, SystemStopped
 from actors.sessions import SessionRef
 from actors.store import Conflict, Store
 from actors.store.messaging import (
@@ -47,104 +70,15 @@ from protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger("grover.actors.conversation")
 
-KIND = "conversation"
 MAX_BATCH = 256
 RECENT_KEYS = 4096
 RECENT_MESSAGES = 1024
-PREVIEW_CHARS = 80
-
-
-def conversation_key(conversation_id: str) -> ActorKey:
-    return ActorKey(KIND, conversation_id)
-
-
-def direct_key(a: str, b: str) -> str:
-    """The unique key of the direct conversation between two users."""
-    low, high = sorted((a, b))
-    return f"{low}:{high}"
-
-
-def direct_conversation_id(a: str, b: str) -> str:
-    """The id of the direct conversation between two users, derived from the
-    pair: two users creating it at once create the same id, and a block can
-    reach the conversation's actor without a lookup."""
-    return hashlib.sha256(direct_key(a, b).encode()).hexdigest()[:24]
 
 
 class Teller(Protocol):
     """What the actor needs of the runtime: fire-and-forget to other actors."""
 
     def tell(self, key: ActorKey, message: Any) -> None: ...
-
-
-# ---------------------------------------------------------------- messages
-
-
-class Send(msgspec.Struct, frozen=True):
-    sender_id: str
-    client_key: str
-    text: str
-    media_url: str
-    origin: SessionRef | None = None
-
-
-class Edit(msgspec.Struct, frozen=True):
-    sender_id: str
-    seq: int
-    text: str
-    origin: SessionRef | None = None
-
-
-class Delete(msgspec.Struct, frozen=True):
-    sender_id: str
-    seq: int
-    origin: SessionRef | None = None
-
-
-class Read(msgspec.Struct, frozen=True):
-    user_id: str
-    seq: int
-    origin: SessionRef | None = None
-
-
-class TypingNotice(msgspec.Struct, frozen=True):
-    user_id: str
-
-
-class View(msgspec.Struct, frozen=True):
-    """The conversation as ``user_id`` (a member) sees it."""
-
-    user_id: str
-
-
-class Announce(msgspec.Struct, frozen=True):
-    """Just created: tell every member (but ``origin``) it exists; reply a view."""
-
-    user_id: str
-    origin: SessionRef | None = None
-
-
-class AddMembers(msgspec.Struct, frozen=True):
-    by: str
-    user_ids: list[str]
-
-
-class RemoveMember(msgspec.Struct, frozen=True):
-    by: str
-    user_id: str
-
-
-class Leave(msgspec.Struct, frozen=True):
-    user_id: str
-
-
-class RefreshBlocks(msgspec.Struct, frozen=True):
-    """Block state between the two members of a direct conversation changed."""
-
-
-class Ack(NamedTuple):
-    record: MessageRecord
-    duplicate: bool
 
 
 class _Entry:
@@ -158,22 +92,9 @@ class _Entry:
         self.record = record
         self.recipients = recipients
         self.origin = origin
-        self.done: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
         """Resolved when the entry is durable, or when the unique index shows
         its key was stored before (then with ``duplicate`` set)."""
-
-
-# ------------------------------------------------------------------ views
-
-
-def message_view(record: MessageRecord) -> m.MessageView:
-    return msgspec.convert(record, m.MessageView, from_attributes=True)
-
-
-def _preview(record: MessageRecord) -> str:
-    if record.text:
-        return record.text[:PREVIEW_CHARS]
-    return "[media]" if record.media_url else ""
 
 
 class ConversationActor(Actor):
@@ -191,7 +112,12 @@ class ConversationActor(Actor):
         self.next_seq = 1
         self.durable_seq = 0
         self._blocked = False
-        self._keys: OrderedDict[tuple[str, str], _Entry | MessageRecord] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, str], _Entry | int] = OrderedDict()
+        """Recent ``(sender, client_key)``: the entry while its batch is being
+        written, then only its ``seq``."""
+        self._loaded_seq = 0
+        """The log's end at activation: a key with a seq up to here was stored
+        by an earlier activation (see :meth:`_redeliver`)."""
         self._recent: OrderedDict[int, MessageRecord] = OrderedDict()
         self._redelivered: set[int] = set()
         self._pending: list[_Entry] = []
@@ -212,6 +138,7 @@ class ConversationActor(Actor):
         self.members = {r.user_id: r for r in await store.conversations.members(self.key.id)}
         self.durable_seq = await store.messages.last_seq(self.key.id)
         self.next_seq = self.durable_seq + 1
+        self._loaded_seq = self.durable_seq
         # Retries come soon after the original: recent keys cover nearly all,
         # and the store's unique index covers the rest.
         recent = await store.messages.since(
@@ -264,12 +191,10 @@ class ConversationActor(Actor):
             case View(user_id=user_id):
                 self._require_member(user_id)
                 return self.view()
-            case Announce(user_id=user_id, origin=origin):
-                self._require_member(user_id)
-                view = self.view()
-                body = encode_event_body(m.ConversationUpdated(conversation=view))
-                self._push(list(self.members), [(body, origin)])
-                return view
+            case OpenDirect():
+                return await self._open_direct(message)
+            case CreateGroup():
+                return await self._create_group(message)
             case AddMembers():
                 return await self._add_members(message)
             case RemoveMember(by=by, user_id=user_id):
@@ -304,14 +229,78 @@ class ConversationActor(Actor):
         if self._require_member(user_id).role != "admin" or conversation.kind != "group":
             raise ProtocolError(ErrorCode.FORBIDDEN, "only group admins may do that")
 
+    async def _require_users(self, user_ids: Iterable[str]) -> None:
+        for uid in user_ids:
+            if await self._store.users.get(uid) is None:
+                raise ProtocolError(ErrorCode.NOT_FOUND, f"no such user {uid}")
+
+    # -------------------------------------------------------------- creation
+
+    async def _open_direct(self, msg: OpenDirect) -> m.ConversationView:
+        if self.conversation is None:
+            if direct_conversation_id(msg.user_id, msg.other_id) != self.key.id:
+                raise ValueError(f"{self.key} is not the direct conversation of that pair")
+            await self._require_users([msg.other_id])
+            now = time.time()
+            record = ConversationRecord(
+                id=self.key.id,
+                kind="direct",
+                created_by=msg.user_id,
+                created_at=now,
+                direct_key=direct_key(msg.user_id, msg.other_id),
+                last_activity_at=now,
+            )
+            members = [
+                MemberRecord(conversation_id=self.key.id, user_id=uid, joined_at=now)
+                for uid in sorted((msg.user_id, msg.other_id))
+            ]
+            _, created = await self._store.conversations.get_or_create_direct(record, members)
+            await self.activate()
+            if created:
+                self._announce(msg.origin)
+        self._require_member(msg.user_id)
+        return self.view()
+
+    async def _create_group(self, msg: CreateGroup) -> m.ConversationView:
+        if self.conversation is not None:
+            raise ValueError(f"{self.key} exists already")
+        others = [uid for uid in dict.fromkeys(msg.member_ids) if uid != msg.by]
+        if len(others) + 1 > self._max_members:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, f"a group has at most {self._max_members} members"
+            )
+        await self._require_users(others)
+        now = time.time()
+        record = ConversationRecord(
+            id=self.key.id,
+            kind="group",
+            title=msg.title,
+            created_by=msg.by,
+            created_at=now,
+            last_activity_at=now,
+        )
+        members = [
+            MemberRecord(conversation_id=self.key.id, user_id=uid, role=role, joined_at=now)
+            for uid, role in [(msg.by, "admin"), *((uid, "member") for uid in others)]
+        ]
+        await self._store.conversations.create(record, members)
+        await self.activate()
+        self._announce(msg.origin)
+        return self.view()
+
+    def _announce(self, origin: SessionRef | None) -> None:
+        """Just created: every member's sessions but ``origin`` learn of it."""
+        body = encode_event_body(m.ConversationUpdated(conversation=self.view()))
+        self._push(list(self.members), [(body, origin)])
+
     # ---------------------------------------------------------------- sends
 
-    async def _send(self, msg: Send) -> asyncio.Future[Ack]:
+    async def _send(self, msg: Send) -> asyncio.Future[m.MessageAck]:
         self._require_member(msg.sender_id)
         await self._ensure_numbering()
         if not msg.text and not msg.media_url:
             raise ProtocolError(ErrorCode.INVALID_FIELD, "a message needs text or media_url")
-        previous = self._find_key(msg.sender_id, msg.client_key, msg.origin)
+        previous = await self._find_key(msg.sender_id, msg.client_key, msg.origin)
         if previous is not None:
             return previous
         if self._blocked:
@@ -331,21 +320,26 @@ class ConversationActor(Actor):
         self._trim(self._keys, RECENT_KEYS)
         return _ack_when_done(entry, duplicate=False)
 
-    def _find_key(
+    async def _find_key(
         self, sender_id: str, client_key: str, origin: SessionRef | None = None
-    ) -> asyncio.Future[Ack] | None:
+    ) -> asyncio.Future[m.MessageAck] | None:
         """The earlier send with this key, from hot state only. A key older than
         what activation loaded is caught by the store's unique index when the
         batch is written (:meth:`_drop_duplicates`): looking it up here would
-        cost every send a read, awaited inside the actor."""
+        cost every send a read, awaited inside the actor. A hit on a committed
+        key reads the store only if its message left the recent window."""
         hit = self._keys.get((sender_id, client_key))
         if hit is None:
             return None
         if isinstance(hit, _Entry):
             return _ack_when_done(hit, duplicate=True)
-        self._redeliver(hit, origin)
-        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
-        future.set_result(Ack(hit, True))
+        record = self._recent.get(hit) or await self._store.messages.get(self.key.id, hit)
+        if record is None:  # cannot happen: the log is append-only
+            raise ValueError(f"{self.key}: committed seq {hit} is missing")
+        if hit <= self._loaded_seq:
+            self._redeliver(record, origin)
+        future: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
+        future.set_result(ack(record, duplicate=True))
         return future
 
     def _redeliver(self, record: MessageRecord, origin: SessionRef | None) -> None:
@@ -362,7 +356,7 @@ class ConversationActor(Actor):
         body = encode_event_body(m.MessageNew(message=message_view(record)))
         self._push(list(self.members), [(body, origin)])
 
-    async def _edit(self, msg: Edit) -> asyncio.Future[Ack]:
+    async def _edit(self, msg: Edit) -> asyncio.Future[m.MessageAck]:
         target = await self._own_message(msg.sender_id, msg.seq)
         now = time.time()
         record = MessageRecord(
@@ -378,7 +372,7 @@ class ConversationActor(Actor):
         self._recent[target.seq] = msgspec.structs.replace(target, text=msg.text, edited_at=now)
         return _ack_when_done(self._append(record, msg.origin), duplicate=False)
 
-    async def _delete(self, msg: Delete) -> asyncio.Future[Ack]:
+    async def _delete(self, msg: Delete) -> asyncio.Future[m.MessageAck]:
         target = await self._own_message(msg.sender_id, msg.seq)
         record = MessageRecord(
             conversation_id=self.key.id,
@@ -473,7 +467,7 @@ class ConversationActor(Actor):
         return ConversationSummaryUpdate(
             last_seq=last.seq,
             last_activity_at=last.created_at,
-            last_preview=_preview(messages[-1]) if messages else None,
+            last_preview=preview(messages[-1]) if messages else None,
             last_sender_id=messages[-1].sender_id if messages else None,
         )
 
@@ -486,10 +480,15 @@ class ConversationActor(Actor):
         """The batch is durable: ack, then fan out in seq order."""
         per_user: dict[str, list[tuple[bytes, SessionRef | None]]] = {}
         for entry in batch:
-            self.durable_seq = entry.record.seq
+            record = entry.record
+            self.durable_seq = record.seq
             if not entry.done.done():
-                entry.done.set_result(Ack(entry.record, False))
-            body = encode_event_body(m.MessageNew(message=message_view(entry.record)))
+                entry.done.set_result(ack(record, duplicate=False))
+            if record.client_key is not None:
+                key = (record.sender_id, record.client_key)
+                if self._keys.get(key) is entry:
+                    self._keys[key] = record.seq  # drop the entry, keep what dedup needs
+            body = encode_event_body(m.MessageNew(message=message_view(record)))
             for uid in entry.recipients:
                 per_user.setdefault(uid, []).append((body, entry.origin))
         for uid, (seq, origin) in reads.items():
@@ -522,9 +521,9 @@ class ConversationActor(Actor):
                     self.key.id, record.sender_id, record.client_key
                 )
             if stored is not None:
-                entry.done.set_result(Ack(stored, True))
+                entry.done.set_result(ack(stored, duplicate=True))
                 self._redeliver(stored, entry.origin)
-                self._keys[(record.sender_id, record.client_key or "")] = stored
+                self._keys[(record.sender_id, record.client_key or "")] = stored.seq
                 self._recent.pop(record.seq, None)
             else:
                 keep.append(entry)
@@ -578,9 +577,7 @@ class ConversationActor(Actor):
             raise ProtocolError(
                 ErrorCode.FORBIDDEN, f"a group has at most {self._max_members} members"
             )
-        for uid in new_ids:
-            if await self._store.users.get(uid) is None:
-                raise ProtocolError(ErrorCode.NOT_FOUND, f"no such user {uid}")
+        await self._require_users(new_ids)
         now = time.time()
         records = [
             MemberRecord(conversation_id=self.key.id, user_id=uid, joined_at=now, read_seq=0)
@@ -598,28 +595,27 @@ class ConversationActor(Actor):
         conversation = self._require_conversation()
         if conversation.kind != "group":
             raise ProtocolError(ErrorCode.FORBIDDEN, "direct conversations have fixed members")
-        if user_id not in self.members:
+        removed = self.members.get(user_id)
+        if removed is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, "not a member")
-        await self._store.conversations.remove_member(self.key.id, user_id)
-        removed = self.members.pop(user_id)
-        if removed.role == "admin" and not any(r.role == "admin" for r in self.members.values()):
-            await self._promote_oldest()
+        # A group keeps an admin: when its last one goes, the longest-standing
+        # member becomes one, in the same write as the removal.
+        rest = [r for r in self.members.values() if r.user_id != user_id]
+        heir = None
+        if removed.role == "admin" and rest and not any(r.role == "admin" for r in rest):
+            heir = min(rest, key=lambda r: (r.joined_at, r.user_id))
+        await self._store.conversations.remove_member(
+            self.key.id, user_id, promote=heir.user_id if heir else None
+        )
+        del self.members[user_id]
+        if heir is not None:
+            heir.role = "admin"
         view = self.view()
         updated = encode_event_body(m.ConversationUpdated(conversation=view))
         self._push(list(self.members), [(updated, None)])
         gone = encode_event_body(m.ConversationUpdated(conversation=view, removed=True))
         self._push([user_id], [(gone, None)])
         return view
-
-    async def _promote_oldest(self) -> None:
-        """A group keeps an admin: the longest-standing member becomes one."""
-        if not self.members:
-            return
-        oldest = min(self.members.values(), key=lambda r: (r.joined_at, r.user_id))
-        promoted = msgspec.structs.replace(oldest, role="admin")
-        await self._store.conversations.remove_member(self.key.id, oldest.user_id)
-        await self._store.conversations.add_members([promoted])
-        self.members[oldest.user_id] = promoted
 
     def view(self) -> m.ConversationView:
         fields = msgspec.structs.asdict(self._require_conversation())
@@ -655,15 +651,15 @@ class ConversationActor(Actor):
         if record.kind == "message":
             self._recent[record.seq] = record
             if record.client_key is not None:
-                self._keys[(record.sender_id, record.client_key)] = record
+                self._keys[(record.sender_id, record.client_key)] = record.seq
 
 
-def _ack_when_done(entry: _Entry, *, duplicate: bool) -> asyncio.Future[Ack]:
+def _ack_when_done(entry: _Entry, *, duplicate: bool) -> asyncio.Future[m.MessageAck]:
     """A future for one asker: resolves once ``entry`` is durable. Each asker
     gets its own, so a timed-out or cancelled asker never touches the entry."""
-    future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
 
-    def done(source: asyncio.Future[Ack]) -> None:
+    def done(source: asyncio.Future[m.MessageAck]) -> None:
         if future.done():
             return
         error = source.exception()
@@ -671,7 +667,7 @@ def _ack_when_done(entry: _Entry, *, duplicate: bool) -> asyncio.Future[Ack]:
             future.set_exception(error)
         else:
             ack = source.result()
-            future.set_result(Ack(ack.record, duplicate or ack.duplicate))
+            future.set_result(msgspec.structs.replace(ack, duplicate=duplicate or ack.duplicate))
 
     entry.done.add_done_callback(done)
     return future

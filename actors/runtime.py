@@ -16,8 +16,13 @@ bug: it is logged, the asker gets :class:`ActorCrashed`, and the actor is
 rebuilt from the store before it handles the next message. Nothing escapes the
 runtime, so the process never dies of a handler.
 
-Where an actor runs is decided by a :class:`Placement`; this module ships the
-in-process one, and the cluster implements the same interface over Redis.
+Messages are msgspec structs deriving from :class:`Message`; one that answers
+derives from :class:`Ask` with its reply type (``class GetUser(Ask[UserRecord])``),
+so that :meth:`ActorSystem.ask` is typed by what it sends and the cluster can
+decode a remote reply knowing only what was asked.
+
+Where an actor runs is decided by a :class:`actors.placement.Placement`: the
+in-process one by default, the Redis cluster's in a cluster.
 """
 
 from __future__ import annotations
@@ -29,19 +34,17 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, TypeVar, cast
 
+from actors.ids import ActorKey
+from actors.message import Ask, Message
+from actors.placement import LocalPlacement, Placement
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("grover.actors")
 
 
-class ActorKey(NamedTuple):
-    kind: str
-    id: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.id}"
+R = TypeVar("R")
 
 
 class ActorError(Exception):
@@ -105,49 +108,6 @@ class Actor(ABC):
 
 
 ActorFactory = Callable[[ActorKey], Actor]
-
-
-class Placement(Protocol):
-    """Decides where an actor key lives and guards single activation.
-
-    The in-process implementation owns everything; the Redis cluster maps keys
-    to nodes and holds a lease per activation.
-    """
-
-    def is_local(self, key: ActorKey) -> bool: ...
-
-    async def forward(self, key: ActorKey, message: Any, *, reply: bool, timeout: float) -> Any:
-        """Deliver to the node that owns ``key``; with ``reply`` wait for the answer."""
-
-    async def acquire(self, key: ActorKey) -> None:
-        """Called before activation; raises if this node may not activate ``key``."""
-
-    async def release(self, key: ActorKey) -> None:
-        """Called after passivation."""
-
-    def holds(self, key: ActorKey) -> bool:
-        """Whether this node may still handle messages for ``key`` (its lease
-        has not lapsed). Checked before every message: this is the fence that
-        stops a node that lost a lease before another node takes over."""
-
-
-class LocalPlacement:
-    """Every actor lives in this process."""
-
-    def is_local(self, key: ActorKey) -> bool:
-        return True
-
-    async def forward(self, key: ActorKey, message: Any, *, reply: bool, timeout: float) -> Any:
-        raise AssertionError("LocalPlacement owns every key; nothing is forwarded")
-
-    async def acquire(self, key: ActorKey) -> None:
-        return None
-
-    async def release(self, key: ActorKey) -> None:
-        return None
-
-    def holds(self, key: ActorKey) -> bool:
-        return True
 
 
 class _Envelope(NamedTuple):
@@ -218,12 +178,9 @@ class ActorSystem:
         self.activation_count = 0
         """Activations started since the system started (for tests and metrics)."""
 
-    def register(self, kind: str, factory: ActorFactory) -> None:
-        self._factories[kind] = factory
-
     # ------------------------------------------------------------- messaging
 
-    def tell(self, key: ActorKey, message: Any) -> None:
+    def tell(self, key: ActorKey, message: Message) -> None:
         """Queue ``message`` for ``key`` without waiting. Raises
         :class:`MailboxFull` when the mailbox is at capacity and
         :class:`SystemStopped` once :meth:`stop` has been called."""
@@ -232,7 +189,7 @@ class ActorSystem:
             return
         self._enqueue(key, _Envelope(message, None))
 
-    async def ask(self, key: ActorKey, message: Any, timeout: float | None = None) -> Any:
+    async def ask(self, key: ActorKey, message: Ask[R], timeout: float | None = None) -> R:
         """Send ``message`` and wait for the handler's return value.
 
         Raises what the handler raised if it is a ``ProtocolError``,
@@ -244,10 +201,11 @@ class ActorSystem:
         """
         limit = self._ask_timeout if timeout is None else timeout
         if not self._placement.is_local(key):
-            return await self._placement.forward(key, message, reply=True, timeout=limit)
-        return await self.ask_local(key, message, limit)
+            answer = await self._placement.forward(key, message, reply=True, timeout=limit)
+            return cast(R, answer)
+        return cast(R, await self.ask_local(key, message, limit))
 
-    async def ask_local(self, key: ActorKey, message: Any, timeout: float | None = None) -> Any:
+    async def ask_local(self, key: ActorKey, message: Message, timeout: float | None = None) -> Any:
         """:meth:`ask` on this node whoever owns ``key``: for the cluster
         transport, which delivers what another node routed here (the lease,
         not the routing, guarantees a single activation)."""
@@ -280,7 +238,7 @@ class ActorSystem:
             timer.cancel()
 
     def tell_local(
-        self, key: ActorKey, message: Any, handled: asyncio.Future[Any] | None = None
+        self, key: ActorKey, message: Message, handled: asyncio.Future[Any] | None = None
     ) -> None:
         """:meth:`tell` on this node whoever owns ``key`` (see :meth:`ask_local`).
 
@@ -292,7 +250,7 @@ class ActorSystem:
         redelivered rather than lost."""
         self._enqueue(key, _Envelope(message, handled))
 
-    def _spawn_forward(self, key: ActorKey, message: Any) -> None:
+    def _spawn_forward(self, key: ActorKey, message: Message) -> None:
         task = asyncio.get_running_loop().create_task(
             self._placement.forward(key, message, reply=False, timeout=self._ask_timeout)
         )

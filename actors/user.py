@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.runtime import Actor, ActorKey
+from actors.ids import ActorKey
+from actors.message import Ask, Message
+from actors.runtime import Actor
 from actors.sessions import SessionDirectory, SessionRef, SessionSink
 from actors.store import Store
 from actors.store.accounts import ProfileUpdate, UserRecord
@@ -29,31 +31,31 @@ def user_key(user_id: str) -> ActorKey:
 # ---------------------------------------------------------------- messages
 
 
-class Attach(msgspec.Struct, frozen=True):
+class Attach(Ask[None], frozen=True):
     session: SessionRef
 
 
-class Detach(msgspec.Struct, frozen=True):
+class Detach(Message, frozen=True):
     session: SessionRef
 
 
-class PushMany(msgspec.Struct, frozen=True):
+class PushMany(Message, frozen=True):
     """Deliver several encoded events in order; each skips its own origin
     session (the sender's device already has the ack)."""
 
     items: list[tuple[bytes, SessionRef | None]]
 
 
-class UpdateProfile(msgspec.Struct, frozen=True):
+class UpdateProfile(Ask[UserRecord], frozen=True):
     update: ProfileUpdate
     origin: SessionRef | None = None
 
 
-class GetUser(msgspec.Struct, frozen=True):
+class GetUser(Ask[UserRecord], frozen=True):
     pass
 
 
-class CloseSessions(msgspec.Struct, frozen=True):
+class CloseSessions(Ask[None], frozen=True):
     """Close every session of the user but ``keep`` (logout everywhere)."""
 
     code: int
@@ -61,8 +63,20 @@ class CloseSessions(msgspec.Struct, frozen=True):
     keep: SessionRef | None = None
 
 
-class ListSessions(msgspec.Struct, frozen=True):
+class ListSessions(Ask[list[SessionRef]], frozen=True):
     pass
+
+
+MESSAGES: tuple[type[Message], ...] = (
+    Attach,
+    Detach,
+    PushMany,
+    UpdateProfile,
+    GetUser,
+    CloseSessions,
+    ListSessions,
+)
+"""Every message a UserActor takes (the cluster's wire registry is built from it)."""
 
 
 def me_view(user: UserRecord) -> messages.Me:

@@ -13,13 +13,23 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bench.clients.base import ClientLayer, WireConnection
 from bench.stats import Histogram
 
-if TYPE_CHECKING:
-    from bench.targets.base import Dialect
+
+class SessionDialect(Protocol):
+    """What a session needs of its target's dialect (``bench.targets.base.Dialect``
+    implements it; naming that class here would make the two modules import
+    each other)."""
+
+    raw_handshake: bool
+
+    async def handshake(self, session: Session) -> None: ...
+
+    def decode(self, session: Session, data: bytes, is_text: bool) -> Decoded: ...
+
 
 # What a dialect's decode() says a frame is.
 REPLY = 1
@@ -103,7 +113,7 @@ class Recorder:
 class Session:
     """A generator connection speaking one target's dialect."""
 
-    def __init__(self, index: int, dialect: Dialect, recorder: Recorder) -> None:
+    def __init__(self, index: int, dialect: SessionDialect, recorder: Recorder) -> None:
         self.index = index
         self.dialect = dialect
         self.recorder = recorder

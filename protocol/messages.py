@@ -179,9 +179,10 @@ class ConversationList(msgspec.Struct, kw_only=True):
 
 class Changes(msgspec.Struct, kw_only=True):
     conversations: list[ConversationSummary]
-    cursor: float
-    """Pass as ``since`` next time. Changes at the boundary may repeat; a
-    client de-duplicates by conversation id and ``last_seq``."""
+    cursor: str | None
+    """Pass as ``cursor`` next time (and keep it for the next sync): the
+    position after the last conversation returned. ``None`` only when there
+    has been no change at all yet."""
     has_more: bool
 
 
@@ -355,10 +356,12 @@ class ListConversations(Request, tag="conv.list", kw_only=True):
 
 
 class SyncChanges(Request, tag="sync.changes", kw_only=True):
-    """Conversations that changed since ``since`` (a previous ``cursor``; 0 for
-    all), with their ``last_seq``: fetch what is new with ``msg.since``."""
+    """Conversations that changed after ``cursor`` (a previous reply's
+    ``cursor``; omitted for all), oldest change first, with their
+    ``last_seq``: fetch what is new with ``msg.since``. A conversation that
+    changes again moves past the cursor and comes again."""
 
-    since: Annotated[float, Meta(ge=0)] = 0.0
+    cursor: Annotated[str, Meta(max_length=128)] | None = None
     limit: PageLimit = 50
 
     reply = Changes

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 
 import uvloop
 
-from server import config, gcwatch, logs
-from server.app import serve_forever
+from server import config
+from server.app import Grover
+from server.config import Settings
+from server.observability import gcwatch, logs
+from server.storage import SQLITE_FILE_NAME
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +31,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     gcwatch.install()
     uvloop.run(serve_forever(settings))
     return 0
+
+
+async def serve_forever(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    grover = Grover(settings)
+    await grover.start()
+    # Handlers first: whoever reads the banner below may signal at once.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    store = (
+        f"MongoDB {settings.mongo_db}"
+        if settings.mongo_url
+        else str(settings.data_dir / SQLITE_FILE_NAME)
+    )
+    websocket = settings.public_url or f"ws://{_display_host(settings.host)}:{grover.gateway.port}"
+    print(
+        f"Grover is running (node {settings.node}).\n"
+        f"  websocket: {websocket}\n"
+        f"  sidecar:   http://{_display_host(settings.host)}:{grover.sidecar_port}"
+        " (/healthz, /readyz)\n"
+        f"  store:     {store}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    await stop.wait()
+    gcwatch.uninstall()
+    await grover.stop()
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
 if __name__ == "__main__":

@@ -32,11 +32,11 @@ from protocol.messages import (
     Resume,
     Welcome,
 )
-from server import gateway
 from server.app import Grover
 from server.auth import hash_token
 from server.config import RateRule
-from server.gateway import Connection
+from server.gateway import connection as gateway_connection
+from server.gateway.connection import Connection
 from server.storage.sqlite import SqliteStore
 from tests.conftest import Connect, StartGrover, make_settings, register, ws_url
 
@@ -610,7 +610,7 @@ async def test_a_consumer_that_reads_nothing_more_is_cut_off(
 ) -> None:
     """Even the close frame cannot be written to it: the server gives up on
     the closing handshake and aborts the TCP connection."""
-    monkeypatch.setattr(gateway, "FLUSH_TIMEOUT", 0.3)
+    monkeypatch.setattr(gateway_connection, "FLUSH_TIMEOUT", 0.3)
     node = await start_grover(outbox_size=8, rate_request=RateRule(100_000, 100_000))
     writer = Client()
     await writer.connect(ws_url(node))

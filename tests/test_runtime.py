@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
+from actors.ids import ActorKey
 from actors.runtime import (
     ActivationFailed,
     Actor,
     ActorCrashed,
-    ActorKey,
     ActorSystem,
     AskTimeout,
     MailboxFull,

@@ -37,7 +37,7 @@ from server.cluster.ratelimit import RedisRateLimiter
 from server.cluster.sessions import ClusterSessionSink, RedisSessionDirectory
 from server.cluster.transport import StreamTransport, inbox
 from server.config import Settings
-from server.session import SessionRegistry
+from server.gateway.sessions import SessionRegistry
 
 log = logging.getLogger("grover.cluster")
 

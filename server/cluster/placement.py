@@ -42,7 +42,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from actors.runtime import ActorKey
+from actors.ids import ActorKey
+from actors.message import Message
 from server.cluster.membership import EPOCH_KEY, EPOCH_LUA, Membership
 from server.cluster.transport import StreamTransport
 
@@ -245,7 +246,7 @@ class ClusterPlacement:
     def is_local(self, key: ActorKey) -> bool:
         return self.owner(key) == self.node
 
-    async def forward(self, key: ActorKey, message: Any, *, reply: bool, timeout: float) -> Any:
+    async def forward(self, key: ActorKey, message: Message, *, reply: bool, timeout: float) -> Any:
         node = self.owner(key)
         if not reply:
             self._transport.tell(node, key, message)

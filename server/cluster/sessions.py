@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from actors.sessions import SessionRef
 from server.cluster.membership import Membership
 from server.cluster.transport import StreamTransport
-from server.session import SessionRegistry
+from server.gateway.sessions import SessionRegistry
 
 
 def _user_sessions_key(user_id: str) -> str:

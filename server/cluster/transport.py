@@ -43,11 +43,12 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from actors.ids import ActorKey
+from actors.message import Message
 from actors.runtime import (
     ActivationFailed,
     ActorCrashed,
     ActorError,
-    ActorKey,
     AskTimeout,
     MailboxFull,
     SystemStopped,
@@ -60,7 +61,7 @@ from server.cluster.wire import Envelope, Op
 
 if TYPE_CHECKING:
     from actors.runtime import ActorSystem
-    from server.session import SessionRegistry
+    from server.gateway.sessions import SessionRegistry
 
 log = logging.getLogger("grover.cluster")
 
@@ -154,7 +155,9 @@ class StreamTransport:
         self.actors: ActorSystem | None = None
         self.sessions: SessionRegistry | None = None
         self._corr = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._pending: dict[int, tuple[asyncio.Future[Any], type[Message]]] = {}
+        """Asks waiting for a reply, by correlation id, with what was asked
+        (the reply is decoded as that message's reply type)."""
         self._outgoing: dict[str, list[Outgoing]] = {}
         self._acks: dict[str, list[bytes]] = {}
         self._in_hand: set[tuple[str, bytes]] = set()
@@ -179,17 +182,17 @@ class StreamTransport:
 
     # --------------------------------------------------------------- sending
 
-    def tell(self, node: str, key: ActorKey, message: Any) -> None:
+    def tell(self, node: str, key: ActorKey, message: Message) -> None:
         name, body = wire.encode_message(message)
         self._send(
             node,
             Envelope(op=Op.TELL, src=self.node, kind=key.kind, id=key.id, type=name, body=body),
         )
 
-    async def ask(self, node: str, key: ActorKey, message: Any, timeout: float) -> Any:
+    async def ask(self, node: str, key: ActorKey, message: Message, timeout: float) -> Any:
         corr = next(self._corr)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[corr] = future
+        self._pending[corr] = (future, type(message))
         name, body = wire.encode_message(message)
         self._send(
             node,
@@ -347,9 +350,9 @@ class StreamTransport:
             self._route(stream, entry_id, envelope)
             return
         if op == Op.REPLY and not dead:
-            future = self._pending.pop(envelope.corr, None)
-            if future is not None and not future.done():
-                self._settle(future, envelope)
+            waiting = self._pending.pop(envelope.corr, None)
+            if waiting is not None and not waiting[0].done():
+                self._settle(*waiting, envelope)
         elif dead:
             log.info("dropped session traffic for a dead node", extra={"node": self.node})
         elif op == Op.PUSH:
@@ -436,7 +439,7 @@ class StreamTransport:
         reply = Envelope(op=Op.REPLY, src=self.node, corr=envelope.corr)
         try:
             result = await self.actors.reply(key, handled, self._ask_timeout)
-            reply.type, reply.body = wire.encode_reply(result)
+            reply.body = wire.encode_reply(result)
         except ProtocolError as exc:
             reply.error = wire.RemoteError("protocol", exc.code.value, exc.message, exc.retry_after)
         except ActorError as exc:
@@ -449,10 +452,13 @@ class StreamTransport:
         self._ack(stream, entry_id)
 
     @staticmethod
-    def _settle(future: asyncio.Future[Any], envelope: Envelope) -> None:
+    def _settle(future: asyncio.Future[Any], asked: type[Message], envelope: Envelope) -> None:
         error = envelope.error
         if error is None:
-            future.set_result(wire.decode_reply(envelope.type, envelope.body))
+            try:
+                future.set_result(wire.decode_reply(asked, envelope.body))
+            except msgspec.ValidationError as exc:
+                future.set_exception(ActorCrashed(f"undecodable reply: {exc}"))
         elif error.kind == "protocol":
             future.set_exception(
                 ProtocolError(ErrorCode(error.code), error.message, retry_after=error.retry_after)
@@ -566,6 +572,6 @@ class StreamTransport:
         await self._flush()
         for task in list(self._tasks):
             task.cancel()
-        for future in self._pending.values():
+        for future, _ in self._pending.values():
             if not future.done():
                 future.set_exception(SystemStopped("node stopping"))

@@ -1,23 +1,23 @@
 """How actor messages, replies and session pushes cross nodes.
 
 Every entry of a node's inbox stream holds one :class:`Envelope`, msgpack
-encoded. Actor messages and replies travel as ``(type name, msgpack bytes)``
-and are decoded against the registries below: only known types cross, so a
-stream entry can never make a node instantiate anything else.
+encoded. An actor message travels as ``(qualified type name, msgpack bytes)``
+and is decoded against :data:`MESSAGE_TYPES`, built from the actor modules'
+``MESSAGES`` lists: only known types cross, so a stream entry can never make
+a node instantiate anything else. A reply names no type: the asker decodes it
+as the reply type its message declares (``Ask[R]``).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
-from actors import conversation as conv
-from actors import user
-from actors.sessions import SessionRef
-from actors.store.accounts import UserRecord
-from protocol import messages as m
+from actors import messaging, user
+from actors.message import Message, reply_type
 
 
 class Op(enum.IntEnum):
@@ -66,37 +66,26 @@ class SessionClose(msgspec.Struct, array_like=True):
     reason: str
 
 
-MESSAGE_TYPES: dict[str, type[msgspec.Struct]] = {
-    cls.__name__: cls
-    for cls in (
-        user.Attach,
-        user.Detach,
-        user.PushMany,
-        user.UpdateProfile,
-        user.GetUser,
-        user.CloseSessions,
-        user.ListSessions,
-        conv.Send,
-        conv.Edit,
-        conv.Delete,
-        conv.Read,
-        conv.TypingNotice,
-        conv.View,
-        conv.Announce,
-        conv.AddMembers,
-        conv.RemoveMember,
-        conv.Leave,
-        conv.RefreshBlocks,
-    )
-}
+def build_registry(*message_lists: Iterable[type[Message]]) -> dict[str, type[Message]]:
+    """Map each message type's qualified name (``actors.user.GetUser``) to it.
+    Two types under one name would make a node decode one as the other, so a
+    collision raises ``ValueError`` (at import, i.e. at startup)."""
+    registry: dict[str, type[Message]] = {}
+    for messages in message_lists:
+        for cls in messages:
+            name = qualified_name(cls)
+            if name in registry and registry[name] is not cls:
+                raise ValueError(f"two actor message types are named {name}")
+            registry[name] = cls
+    return registry
 
-REPLY_TYPES: dict[str, Any] = {
-    "none": None,
-    "UserRecord": UserRecord,
-    "ConversationView": m.ConversationView,
-    "Ack": conv.Ack,
-    "sessions": list[SessionRef],
-}
+
+def qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = build_registry(user.MESSAGES, messaging.MESSAGES)
+"""Every actor message that may cross nodes, from the actor modules' own lists."""
 
 _encoder = msgspec.msgpack.Encoder()
 _envelope_decoder = msgspec.msgpack.Decoder(Envelope)
@@ -113,36 +102,30 @@ def decode_envelope(data: bytes) -> Envelope:
     return envelope
 
 
-def encode_message(message: Any) -> tuple[str, bytes]:
-    name = type(message).__name__
-    if name not in MESSAGE_TYPES:
-        raise TypeError(f"{name} cannot cross nodes: add it to MESSAGE_TYPES")
+def encode_message(message: Message) -> tuple[str, bytes]:
+    name = qualified_name(type(message))
+    if MESSAGE_TYPES.get(name) is not type(message):
+        raise TypeError(f"{name} cannot cross nodes: add it to its actor module's MESSAGES")
     return name, _encoder.encode(message)
 
 
-def decode_message(name: str, body: bytes) -> Any:
+def decode_message(name: str, body: bytes) -> Message:
     cls = MESSAGE_TYPES.get(name)
     if cls is None:
         raise ValueError(f"unknown actor message type {name!r}")
-    return msgspec.msgpack.decode(body, type=cls)
+    message: Message = msgspec.msgpack.decode(body, type=cls)
+    return message
 
 
-def encode_reply(value: Any) -> tuple[str, bytes]:
-    if value is None:
-        return "none", b""
-    if isinstance(value, list):
-        return "sessions", _encoder.encode(value)
-    name = type(value).__name__
-    if name not in REPLY_TYPES:
-        raise TypeError(f"{name} cannot cross nodes: add it to REPLY_TYPES")
-    return name, _encoder.encode(value)
+def encode_reply(value: Any) -> bytes:
+    return _encoder.encode(value)
 
 
-def decode_reply(name: str, body: bytes) -> Any:
-    if name not in REPLY_TYPES:
-        raise ValueError(f"unknown reply type {name!r}")
-    cls = REPLY_TYPES[name]
-    return None if cls is None else msgspec.msgpack.decode(body, type=cls)
+def decode_reply(asked: type[Message], body: bytes) -> Any:
+    """Decode the answer to an ``asked`` message as the type it declares
+    (``Ask[R]``): the reply itself names no type, so it can only ever decode
+    into what the asker expects."""
+    return msgspec.msgpack.decode(body, type=reply_type(asked))
 
 
 def decode_pushes(body: bytes) -> list[SessionPush]:

@@ -1,14 +1,17 @@
-"""Request handlers: one coroutine per request type, ``(connection, request)
--> reply struct``. Stateless ones talk to the store; stateful ones ask the
-entity's actor. Refusals are raised as :class:`protocol.errors.ProtocolError`.
+"""Request handlers, one module per domain: ``async (services, caller,
+request) -> reply`` (see :mod:`server.context`). Stateless features go to the
+store; an entity with an actor is changed only through its actor.
 
-Each feature module exports ``HANDLERS``; :data:`HANDLERS` here is their union
-and covers every request type but ``hello``, which the connection handles.
+Each domain module exports ``HANDLERS``; :data:`HANDLERS` merges them, failing
+on a request type handled twice, and covers every request type but ``hello``,
+which the connection handles.
 """
 
 from __future__ import annotations
 
-from server.gateway import Handler
-from server.handlers import accounts, messaging
+from server.context import Handler, merge_handlers
+from server.handlers import accounts, messaging, session
 
-HANDLERS: dict[type, Handler] = {**accounts.HANDLERS, **messaging.HANDLERS}
+HANDLERS: dict[type, Handler] = merge_handlers(
+    session.HANDLERS, accounts.HANDLERS, messaging.HANDLERS
+)

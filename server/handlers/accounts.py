@@ -1,28 +1,25 @@
-"""Handlers for accounts, login sessions, profiles and user search."""
+"""Handlers of the accounts domain: sign-up, login sessions, profiles, user
+search and blocks."""
 
 from __future__ import annotations
 
 import time
 
 from actors.ids import new_id
+from actors.messaging import RefreshBlocks, conversation_key, direct_conversation_id
 from actors.store import Conflict
 from actors.store.accounts import ProfileUpdate, UserRecord
 from actors.user import CloseSessions, UpdateProfile, me_view, profile_view, user_key
 from protocol import messages as m
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
 from server.config import RateRule
-from server.gateway import Connection, Handler
+from server.context import Caller, Handler, Services
 from server.ratelimit import RateLimiter
 
 
-async def ping(conn: Connection, req: m.Ping) -> m.Pong:
-    return m.Pong(server_time=time.time())
-
-
-async def register(conn: Connection, req: m.Register) -> m.AuthOk:
-    app = conn.app
-    _refuse_if_logged_in(conn)
-    password_hash = await app.passwords.hash(req.password)
+async def register(services: Services, caller: Caller, req: m.Register) -> m.AuthOk:
+    _refuse_if_logged_in(caller)
+    password_hash = await services.passwords.hash(req.password)
     user = UserRecord(
         id=new_id(),
         username=req.username.lower(),
@@ -32,46 +29,47 @@ async def register(conn: Connection, req: m.Register) -> m.AuthOk:
         created_at=time.time(),
     )
     try:
-        await app.store.users.create(user)
+        await services.store.users.create(user)
     except Conflict as exc:
         code = ErrorCode.EMAIL_TAKEN if exc.field == "email" else ErrorCode.USERNAME_TAKEN
         raise ProtocolError(code, f"{exc.field} is already taken") from None
-    return await _log_in(conn, user)
+    return await _log_in(services, caller, user)
 
 
-async def login(conn: Connection, req: m.Login) -> m.AuthOk:
-    app = conn.app
-    _refuse_if_logged_in(conn)
+async def login(services: Services, caller: Caller, req: m.Login) -> m.AuthOk:
+    _refuse_if_logged_in(caller)
+    users = services.store.users
     account = req.login.lower()
     if "@" in account:
-        user = await app.store.users.get_by_email(account)
+        user = await users.get_by_email(account)
     else:
-        user = await app.store.users.get_by_username(account)
+        user = await users.get_by_username(account)
     # One bucket per account whether it is named by username or by email (an
     # unknown login gets a bucket of its own name).
-    buckets = (f"login:acct:{user.id if user else account}", f"login:ip:{conn.peer}")
-    rules = (app.settings.rate_login_account, app.settings.rate_login_ip)
+    buckets = (f"login:acct:{user.id if user else account}", f"login:ip:{caller.peer}")
+    settings, limiter = services.settings, services.limiter
+    rules = (settings.rate_login_account, settings.rate_login_ip)
     # Tokens are taken before the (slow, threaded) verification and given back
     # on success: checking first and counting after would let every
     # concurrent guess pass the check.
     taken: list[tuple[str, RateRule]] = []
     wait = 0.0
     for bucket, rule in zip(buckets, rules, strict=True):
-        bucket_wait = await app.limiter.acquire(bucket, rule)
+        bucket_wait = await limiter.acquire(bucket, rule)
         if bucket_wait > 0:
             wait = max(wait, bucket_wait)
         else:
             taken.append((bucket, rule))
     if wait > 0:
-        await _refund(app.limiter, taken)
+        await _refund(limiter, taken)
         raise ProtocolError(
             ErrorCode.RATE_LIMITED, "too many failed logins", retry_after=round(wait, 3)
         )
-    if not await app.passwords.verify(user.password_hash if user else None, req.password):
+    if not await services.passwords.verify(user.password_hash if user else None, req.password):
         raise ProtocolError(ErrorCode.INVALID_CREDENTIALS, "wrong login or password")
     assert user is not None
-    await _refund(app.limiter, taken)  # only failures count
-    return await _log_in(conn, user)
+    await _refund(limiter, taken)  # only failures count
+    return await _log_in(services, caller, user)
 
 
 async def _refund(limiter: RateLimiter, taken: list[tuple[str, RateRule]]) -> None:
@@ -79,57 +77,53 @@ async def _refund(limiter: RateLimiter, taken: list[tuple[str, RateRule]]) -> No
         await limiter.refund(bucket, rule)
 
 
-async def _log_in(conn: Connection, user: UserRecord) -> m.AuthOk:
-    token, record = await conn.app.tokens.issue(user.id)
-    await conn.login(user.id, record.token_hash)
+async def _log_in(services: Services, caller: Caller, user: UserRecord) -> m.AuthOk:
+    token, record = await services.tokens.issue(user.id)
+    await caller.login(user.id, record.token_hash)
     return m.AuthOk(token=token, expires_at=record.expires_at, user=me_view(user))
 
 
-def _refuse_if_logged_in(conn: Connection) -> None:
-    if conn.session is not None and conn.session.user_id is not None:
+def _refuse_if_logged_in(caller: Caller) -> None:
+    if caller.user_id is not None:
         raise ProtocolError(ErrorCode.FORBIDDEN, "already logged in; log out first")
 
 
-async def logout(conn: Connection, req: m.Logout) -> m.Empty:
-    session = conn.session
-    assert session is not None
-    if session.token_hash is not None:
-        await conn.app.tokens.revoke(session.token_hash)
-    await conn.logout()
+async def logout(services: Services, caller: Caller, req: m.Logout) -> m.Empty:
+    token_hash = caller.session.token_hash
+    if token_hash is not None:
+        await services.tokens.revoke(token_hash)
+    await caller.logout()
     return m.Empty()
 
 
-async def logout_all(conn: Connection, req: m.LogoutAll) -> m.Revoked:
-    session = conn.session
-    assert session is not None and session.user_id is not None
-    revoked = await conn.app.tokens.revoke_all(session.user_id)
-    await conn.app.actors.ask(
-        user_key(session.user_id),
-        CloseSessions(code=CloseCode.LOGGED_OUT, reason="logged out everywhere", keep=session.ref),
+async def logout_all(services: Services, caller: Caller, req: m.LogoutAll) -> m.Revoked:
+    me = caller.user()
+    revoked = await services.tokens.revoke_all(me)
+    await services.actors.ask(
+        user_key(me),
+        CloseSessions(code=CloseCode.LOGGED_OUT, reason="logged out everywhere", keep=caller.ref),
     )
-    await conn.logout()
+    await caller.logout()
     return m.Revoked(sessions=revoked)
 
 
-async def get_profile(conn: Connection, req: m.GetProfile) -> m.UserProfile:
-    user = await conn.app.store.users.get(req.user_id)
+async def get_profile(services: Services, caller: Caller, req: m.GetProfile) -> m.UserProfile:
+    user = await services.store.users.get(req.user_id)
     if user is None:
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
     return profile_view(user)
 
 
-async def update_profile(conn: Connection, req: m.UpdateProfile) -> m.Me:
-    session = conn.session
-    assert session is not None and session.user_id is not None
+async def update_profile(services: Services, caller: Caller, req: m.UpdateProfile) -> m.Me:
     update = ProfileUpdate(display_name=req.display_name, bio=req.bio, avatar_url=req.avatar_url)
-    user = await conn.app.actors.ask(
-        user_key(session.user_id), UpdateProfile(update=update, origin=session.ref)
+    user = await services.actors.ask(
+        user_key(caller.user()), UpdateProfile(update=update, origin=caller.ref)
     )
     return me_view(user)
 
 
-async def search_users(conn: Connection, req: m.SearchUsers) -> m.UserList:
-    users = conn.app.store.users
+async def search_users(services: Services, caller: Caller, req: m.SearchUsers) -> m.UserList:
+    users = services.store.users
     query = req.query.strip()
     if not query:
         return m.UserList(users=[])
@@ -140,8 +134,30 @@ async def search_users(conn: Connection, req: m.SearchUsers) -> m.UserList:
     return m.UserList(users=[profile_view(u) for u in found])
 
 
+async def block_user(services: Services, caller: Caller, req: m.BlockUser) -> m.Empty:
+    """Record the block, then tell the pair's direct conversation (its actor
+    refuses sends while either side blocks the other)."""
+    me = caller.user()
+    if req.user_id == me:
+        raise ProtocolError(ErrorCode.INVALID_FIELD, "you cannot block yourself")
+    await services.store.blocks.block(me, req.user_id, time.time())
+    await _refresh_direct(services, me, req.user_id)
+    return m.Empty()
+
+
+async def unblock_user(services: Services, caller: Caller, req: m.UnblockUser) -> m.Empty:
+    me = caller.user()
+    await services.store.blocks.unblock(me, req.user_id)
+    await _refresh_direct(services, me, req.user_id)
+    return m.Empty()
+
+
+async def _refresh_direct(services: Services, me: str, other: str) -> None:
+    key = conversation_key(direct_conversation_id(me, other))
+    await services.actors.ask(key, RefreshBlocks())
+
+
 HANDLERS: dict[type, Handler] = {
-    m.Ping: ping,
     m.Register: register,
     m.Login: login,
     m.Logout: logout,
@@ -149,4 +165,6 @@ HANDLERS: dict[type, Handler] = {
     m.GetProfile: get_profile,
     m.UpdateProfile: update_profile,
     m.SearchUsers: search_users,
+    m.BlockUser: block_user,
+    m.UnblockUser: unblock_user,
 }

@@ -1,168 +1,92 @@
-"""Handlers for conversations, messages, receipts, typing and blocks.
+"""Handlers of the messaging domain: conversations, messages, receipts, typing.
 
-Everything that changes a conversation goes through its ConversationActor;
-reads of durable history go to the store after a membership check. Sends,
-edits, deletes and read marks reply only once durable: the actor answers with
-a future that its batch commit resolves (a deferred reply, which ``ask``
-awaits outside the actor), so its mailbox keeps moving meanwhile.
+Everything that changes a conversation, creating it included, goes through its
+ConversationActor; reads of durable history and of conversation lists go to
+the store after a membership check. Sends, edits, deletes and read marks reply
+only once durable: the actor answers with a future that its batch commit
+resolves (a deferred reply, which ``ask`` awaits outside the actor), so its
+mailbox keeps moving meanwhile.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import msgspec
 
-from actors.conversation import (
-    Ack,
+from actors.ids import new_id
+from actors.messaging import (
     AddMembers,
-    Announce,
+    CreateGroup,
     Delete,
     Edit,
     Leave,
+    OpenDirect,
     Read,
-    RefreshBlocks,
     RemoveMember,
     Send,
     TypingNotice,
     View,
     conversation_key,
     direct_conversation_id,
-    direct_key,
     message_view,
 )
-from actors.ids import new_id
-from actors.store.messaging import ConversationRecord, MemberRecord, MessageRecord
+from actors.store.messaging import ConversationRecord, MemberRecord
 from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
-from server.gateway import Connection, Handler
-from server.session import Session
-
-
-def _logged_in(conn: Connection) -> tuple[Session, str]:
-    """The connection's session and its user (the gateway checks login before
-    any of these handlers runs)."""
-    session = conn.session
-    assert session is not None and session.user_id is not None, "login is checked by the gateway"
-    return session, session.user_id
-
-
-def _user_id(conn: Connection) -> str:
-    return _logged_in(conn)[1]
-
-
-async def _ask(conn: Connection, conversation_id: str, message: Any) -> Any:
-    return await conn.app.actors.ask(conversation_key(conversation_id), message)
-
-
-def _ack(ack: Ack) -> m.MessageAck:
-    record: MessageRecord = ack.record
-    return m.MessageAck(
-        conversation_id=record.conversation_id,
-        id=record.id,
-        seq=record.seq,
-        created_at=record.created_at,
-        duplicate=ack.duplicate,
-    )
-
+from server.context import Caller, Handler, Services
 
 # ---------------------------------------------------------- conversations
 
 
-async def open_direct(conn: Connection, req: m.OpenDirect) -> m.ConversationView:
-    session, me = _logged_in(conn)
+async def open_direct(services: Services, caller: Caller, req: m.OpenDirect) -> m.ConversationView:
+    me = caller.user()
     if req.user_id == me:
         raise ProtocolError(ErrorCode.INVALID_FIELD, "a direct conversation needs another user")
-    if await conn.app.store.users.get(req.user_id) is None:
-        raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
-    now = time.time()
-    conversation_id = direct_conversation_id(me, req.user_id)
-    record = ConversationRecord(
-        id=conversation_id,
-        kind="direct",
-        created_by=me,
-        created_at=now,
-        direct_key=direct_key(me, req.user_id),
-        last_activity_at=now,
+    key = conversation_key(direct_conversation_id(me, req.user_id))
+    return await services.actors.ask(
+        key, OpenDirect(user_id=me, other_id=req.user_id, origin=caller.ref)
     )
-    members = [
-        MemberRecord(conversation_id=conversation_id, user_id=uid, role="member", joined_at=now)
-        for uid in sorted((me, req.user_id))
-    ]
-    _, created = await conn.app.store.conversations.get_or_create_direct(record, members)
-    if created:
-        view: m.ConversationView = await _ask(
-            conn, conversation_id, Announce(user_id=me, origin=session.ref)
-        )
-        return view
-    existing: m.ConversationView = await _ask(conn, conversation_id, View(user_id=me))
-    return existing
 
 
-async def create_group(conn: Connection, req: m.CreateGroup) -> m.ConversationView:
-    session, me = _logged_in(conn)
-    app = conn.app
-    others = [uid for uid in dict.fromkeys(req.member_ids) if uid != me]
-    if len(others) + 1 > app.settings.group_max_members:
-        raise ProtocolError(
-            ErrorCode.FORBIDDEN, f"a group has at most {app.settings.group_max_members} members"
-        )
-    for uid in others:
-        if await app.store.users.get(uid) is None:
-            raise ProtocolError(ErrorCode.NOT_FOUND, f"no such user {uid}")
-    now = time.time()
-    conversation_id = new_id()
-    record = ConversationRecord(
-        id=conversation_id,
-        kind="group",
-        title=req.title,
-        created_by=me,
-        created_at=now,
-        last_activity_at=now,
+async def create_group(
+    services: Services, caller: Caller, req: m.CreateGroup
+) -> m.ConversationView:
+    message = CreateGroup(
+        by=caller.user(), title=req.title, member_ids=list(req.member_ids), origin=caller.ref
     )
-    members = [
-        MemberRecord(conversation_id=conversation_id, user_id=me, role="admin", joined_at=now)
-    ] + [
-        MemberRecord(conversation_id=conversation_id, user_id=uid, role="member", joined_at=now)
-        for uid in others
-    ]
-    await app.store.conversations.create(record, members)
-    view: m.ConversationView = await _ask(
-        conn, conversation_id, Announce(user_id=me, origin=session.ref)
-    )
-    return view
+    return await services.actors.ask(conversation_key(new_id()), message)
 
 
-async def get_conversation(conn: Connection, req: m.GetConversation) -> m.ConversationView:
-    view: m.ConversationView = await _ask(conn, req.conversation_id, View(user_id=_user_id(conn)))
-    return view
+async def get_conversation(
+    services: Services, caller: Caller, req: m.GetConversation
+) -> m.ConversationView:
+    key = conversation_key(req.conversation_id)
+    return await services.actors.ask(key, View(user_id=caller.user()))
 
 
-async def add_members(conn: Connection, req: m.AddMembers) -> m.ConversationView:
-    view: m.ConversationView = await _ask(
-        conn, req.conversation_id, AddMembers(by=_user_id(conn), user_ids=list(req.user_ids))
-    )
-    return view
+async def add_members(services: Services, caller: Caller, req: m.AddMembers) -> m.ConversationView:
+    message = AddMembers(by=caller.user(), user_ids=list(req.user_ids))
+    return await services.actors.ask(conversation_key(req.conversation_id), message)
 
 
-async def remove_member(conn: Connection, req: m.RemoveMember) -> m.ConversationView:
-    view: m.ConversationView = await _ask(
-        conn, req.conversation_id, RemoveMember(by=_user_id(conn), user_id=req.user_id)
-    )
-    return view
+async def remove_member(
+    services: Services, caller: Caller, req: m.RemoveMember
+) -> m.ConversationView:
+    message = RemoveMember(by=caller.user(), user_id=req.user_id)
+    return await services.actors.ask(conversation_key(req.conversation_id), message)
 
 
-async def leave(conn: Connection, req: m.LeaveConversation) -> m.Empty:
-    await _ask(conn, req.conversation_id, Leave(user_id=_user_id(conn)))
+async def leave(services: Services, caller: Caller, req: m.LeaveConversation) -> m.Empty:
+    await services.actors.ask(conversation_key(req.conversation_id), Leave(user_id=caller.user()))
     return m.Empty()
 
 
-def _encode_cursor(record: ConversationRecord) -> str:
+def encode_cursor(record: ConversationRecord) -> str:
+    """The position of a conversation in activity order, ``"<time>|<id>"``:
+    the id breaks ties, so pages never stall on equal times."""
     return f"{record.last_activity_at!r}|{record.id}"
 
 
-def _decode_cursor(cursor: str) -> tuple[float, str]:
+def decode_cursor(cursor: str) -> tuple[float, str]:
     stamp, _, conversation_id = cursor.partition("|")
     try:
         return float(stamp), conversation_id
@@ -171,76 +95,78 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
 
 
 async def _summaries(
-    conn: Connection, rows: list[tuple[ConversationRecord, MemberRecord]]
+    services: Services, user_id: str, rows: list[tuple[ConversationRecord, MemberRecord]]
 ) -> list[m.ConversationSummary]:
-    messages = conn.app.store.messages
+    unread = await services.store.messages.unread_counts(
+        user_id, {record.id: member.read_seq for record, member in rows}
+    )
     summaries = []
     for record, member in rows:
-        unread = await messages.unread_count(record.id, member.user_id, member.read_seq)
         fields = msgspec.structs.asdict(record)
-        fields.update(read_seq=member.read_seq, unread=unread)
+        fields.update(read_seq=member.read_seq, unread=unread[record.id])
         summaries.append(msgspec.convert(fields, m.ConversationSummary))
     return summaries
 
 
-async def list_conversations(conn: Connection, req: m.ListConversations) -> m.ConversationList:
-    before = _decode_cursor(req.cursor) if req.cursor else None
-    rows = await conn.app.store.conversations.list_for_user(
-        _user_id(conn), before=before, limit=req.limit + 1
-    )
+async def list_conversations(
+    services: Services, caller: Caller, req: m.ListConversations
+) -> m.ConversationList:
+    me = caller.user()
+    before = decode_cursor(req.cursor) if req.cursor else None
+    rows = await services.store.conversations.list_for_user(me, before=before, limit=req.limit + 1)
     page = rows[: req.limit]
-    next_cursor = _encode_cursor(page[-1][0]) if len(rows) > req.limit else None
-    return m.ConversationList(conversations=await _summaries(conn, page), next_cursor=next_cursor)
+    next_cursor = encode_cursor(page[-1][0]) if len(rows) > req.limit else None
+    return m.ConversationList(
+        conversations=await _summaries(services, me, page), next_cursor=next_cursor
+    )
 
 
-async def sync_changes(conn: Connection, req: m.SyncChanges) -> m.Changes:
-    rows = await conn.app.store.conversations.changed_since(
-        _user_id(conn), req.since, req.limit + 1
-    )
+async def sync_changes(services: Services, caller: Caller, req: m.SyncChanges) -> m.Changes:
+    me = caller.user()
+    after = decode_cursor(req.cursor) if req.cursor else None
+    rows = await services.store.conversations.changed_since(me, after=after, limit=req.limit + 1)
     page = rows[: req.limit]
-    cursor = page[-1][0].last_activity_at if page else req.since
+    cursor = encode_cursor(page[-1][0]) if page else req.cursor
     return m.Changes(
-        conversations=await _summaries(conn, page), cursor=cursor, has_more=len(rows) > req.limit
+        conversations=await _summaries(services, me, page),
+        cursor=cursor,
+        has_more=len(rows) > req.limit,
     )
 
 
 # --------------------------------------------------------------- messages
 
 
-async def send_message(conn: Connection, req: m.SendMessage) -> m.MessageAck:
-    session, me = _logged_in(conn)
+async def send_message(services: Services, caller: Caller, req: m.SendMessage) -> m.MessageAck:
     message = Send(
-        sender_id=me,
+        sender_id=caller.user(),
         client_key=req.client_key,
         text=req.text,
         media_url=req.media_url,
-        origin=session.ref,
+        origin=caller.ref,
     )
-    return _ack(await _ask(conn, req.conversation_id, message))
+    return await services.actors.ask(conversation_key(req.conversation_id), message)
 
 
-async def edit_message(conn: Connection, req: m.EditMessage) -> m.MessageAck:
-    session, me = _logged_in(conn)
-    message = Edit(sender_id=me, seq=req.seq, text=req.text, origin=session.ref)
-    return _ack(await _ask(conn, req.conversation_id, message))
+async def edit_message(services: Services, caller: Caller, req: m.EditMessage) -> m.MessageAck:
+    message = Edit(sender_id=caller.user(), seq=req.seq, text=req.text, origin=caller.ref)
+    return await services.actors.ask(conversation_key(req.conversation_id), message)
 
 
-async def delete_message(conn: Connection, req: m.DeleteMessage) -> m.MessageAck:
-    session, me = _logged_in(conn)
-    message = Delete(sender_id=me, seq=req.seq, origin=session.ref)
-    return _ack(await _ask(conn, req.conversation_id, message))
+async def delete_message(services: Services, caller: Caller, req: m.DeleteMessage) -> m.MessageAck:
+    message = Delete(sender_id=caller.user(), seq=req.seq, origin=caller.ref)
+    return await services.actors.ask(conversation_key(req.conversation_id), message)
 
 
-async def _require_member(conn: Connection, conversation_id: str) -> MemberRecord:
-    member = await conn.app.store.conversations.get_member(conversation_id, _user_id(conn))
+async def _require_member(services: Services, caller: Caller, conversation_id: str) -> None:
+    member = await services.store.conversations.get_member(conversation_id, caller.user())
     if member is None:
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such conversation")
-    return member
 
 
-async def history(conn: Connection, req: m.History) -> m.MessageList:
-    await _require_member(conn, req.conversation_id)
-    rows = await conn.app.store.messages.history(
+async def history(services: Services, caller: Caller, req: m.History) -> m.MessageList:
+    await _require_member(services, caller, req.conversation_id)
+    rows = await services.store.messages.history(
         req.conversation_id, before_seq=req.before_seq, limit=req.limit + 1
     )
     return m.MessageList(
@@ -248,49 +174,30 @@ async def history(conn: Connection, req: m.History) -> m.MessageList:
     )
 
 
-async def messages_since(conn: Connection, req: m.MessagesSince) -> m.MessageList:
-    await _require_member(conn, req.conversation_id)
-    rows = await conn.app.store.messages.since(req.conversation_id, req.after_seq, req.limit + 1)
+async def messages_since(services: Services, caller: Caller, req: m.MessagesSince) -> m.MessageList:
+    await _require_member(services, caller, req.conversation_id)
+    rows = await services.store.messages.since(req.conversation_id, req.after_seq, req.limit + 1)
     return m.MessageList(
         messages=[message_view(r) for r in rows[: req.limit]], has_more=len(rows) > req.limit
     )
 
 
-async def mark_read(conn: Connection, req: m.MarkRead) -> m.Empty:
-    session, me = _logged_in(conn)
-    await _ask(conn, req.conversation_id, Read(user_id=me, seq=req.seq, origin=session.ref))
+async def mark_read(services: Services, caller: Caller, req: m.MarkRead) -> m.Empty:
+    message = Read(user_id=caller.user(), seq=req.seq, origin=caller.ref)
+    await services.actors.ask(conversation_key(req.conversation_id), message)
     return m.Empty()
 
 
-async def typing(conn: Connection, req: m.Typing) -> m.Empty:
-    me = _user_id(conn)
-    wait = await conn.app.limiter.acquire(
-        f"typing:{me}:{req.conversation_id}", conn.app.settings.rate_typing
+async def typing(services: Services, caller: Caller, req: m.Typing) -> m.Empty:
+    me = caller.user()
+    wait = await services.limiter.acquire(
+        f"typing:{me}:{req.conversation_id}", services.settings.rate_typing
     )
     if wait > 0:
         raise ProtocolError(
             ErrorCode.RATE_LIMITED, "typing notices too often", retry_after=round(wait, 3)
         )
-    await _ask(conn, req.conversation_id, TypingNotice(user_id=me))
-    return m.Empty()
-
-
-# ----------------------------------------------------------------- blocks
-
-
-async def block_user(conn: Connection, req: m.BlockUser) -> m.Empty:
-    me = _user_id(conn)
-    if req.user_id == me:
-        raise ProtocolError(ErrorCode.INVALID_FIELD, "you cannot block yourself")
-    await conn.app.store.blocks.block(me, req.user_id, time.time())
-    await _ask(conn, direct_conversation_id(me, req.user_id), RefreshBlocks())
-    return m.Empty()
-
-
-async def unblock_user(conn: Connection, req: m.UnblockUser) -> m.Empty:
-    me = _user_id(conn)
-    await conn.app.store.blocks.unblock(me, req.user_id)
-    await _ask(conn, direct_conversation_id(me, req.user_id), RefreshBlocks())
+    await services.actors.ask(conversation_key(req.conversation_id), TypingNotice(user_id=me))
     return m.Empty()
 
 
@@ -310,6 +217,4 @@ HANDLERS: dict[type, Handler] = {
     m.MessagesSince: messages_since,
     m.MarkRead: mark_read,
     m.Typing: typing,
-    m.BlockUser: block_user,
-    m.UnblockUser: unblock_user,
 }

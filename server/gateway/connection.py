@@ -1,4 +1,4 @@
-"""The websocket gateway: one :class:`Connection` per socket.
+"""One websocket: :class:`Connection`.
 
 A connection reads frames, decodes each straight into a typed request, checks
 it (hello first, login, request id, rate limit), and runs its handler as a
@@ -15,34 +15,24 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
 
-import msgspec
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request as HttpRequest
-from websockets.http11 import Response as HttpResponse
 from websockets.protocol import State
 
 from actors.runtime import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
-from actors.user import Attach, Detach, GetUser, me_view, user_key
-from protocol import limits, messages
+from actors.user import Attach, GetUser, me_view, user_key
+from protocol import messages
 from protocol.codec import decode_request, encode_error, encode_reply
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
+from protocol.messages import Request
 from protocol.version import negotiate
-from server import logs
+from server.context import Caller, HandlerTable, Services
+from server.gateway.sessions import Session, SessionRegistry
+from server.observability import logs
 from server.ratelimit import TokenBucket
-from server.session import Session
-
-if TYPE_CHECKING:
-    from server.app import Grover
 
 log = logging.getLogger("grover.gateway")
-
-Handler = Callable[["Connection", Any], Awaitable[msgspec.Struct]]
 
 RUNTIME_ERRORS = (MailboxFull, AskTimeout, ActorCrashed, ActivationFailed, SystemStopped)
 """The actor runtime's failures that a request may meet; each becomes a
@@ -57,20 +47,29 @@ the TCP connection is aborted."""
 class Connection:
     """One websocket: its outbox, its writer, and its (resumable) session."""
 
-    def __init__(self, ws: ServerConnection, app: Grover, handlers: dict[type, Handler]) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        services: Services,
+        sessions: SessionRegistry,
+        handlers: HandlerTable,
+    ) -> None:
         self.ws = ws
-        self.app = app
+        self.services = services
+        self.settings = services.settings
+        self.sessions = sessions
         self.handlers = handlers
-        self.peer = _peer_ip(ws)
+        self.peer = peer_ip(ws)
         self.session: Session | None = None
+        self.caller: Caller | None = None
         self.last_request_id = -1
         self.outbox: deque[bytes] = deque()
         self.closing = False
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
-        self._inflight = asyncio.Semaphore(app.settings.max_inflight)
-        self._strikes = TokenBucket(app.settings.abuse_strikes)
+        self._inflight = asyncio.Semaphore(self.settings.max_inflight)
+        self._strikes = TokenBucket(self.settings.abuse_strikes)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ outbound
@@ -97,7 +96,7 @@ class Connection:
                 log.debug("write-through failed", exc_info=True)
                 self.close_soon(CloseCode.GOING_AWAY, "connection lost", discard=True)
             return
-        if len(self.outbox) >= self.app.settings.outbox_size:
+        if len(self.outbox) >= self.settings.outbox_size:
             # Called from whichever task pushed (an actor's, usually), so the
             # context variables are not this connection's: name it explicitly.
             session = self.session
@@ -218,9 +217,9 @@ class Connection:
         if session.user_id is None and not request.before_login:
             self.refuse(request.id, ErrorCode.UNAUTHENTICATED, "log in first", strike=False)
             return
-        wait = await self.app.limiter.acquire(
+        wait = await self.services.limiter.acquire(
             f"req:{session.user_id or self.peer}:{type(request).__name__}",
-            self.app.settings.rate_request,
+            self.settings.rate_request,
         )
         if wait > 0:
             self.refuse(
@@ -232,9 +231,10 @@ class Connection:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, request: messages.Request) -> None:
+    async def _run(self, request: Request) -> None:
+        assert self.caller is not None, "requests run only after hello"
         try:
-            data = await self.handlers[type(request)](self, request)
+            data = await self.handlers[type(request)](self.services, self.caller, request)
             self.send(encode_reply(request.id, data))
         except ProtocolError as exc:
             self.refuse(
@@ -261,7 +261,7 @@ class Connection:
             self.refuse(request_id, ErrorCode.INTERNAL, "internal error", strike=False)
 
     async def _hello(self, hello: messages.Hello) -> None:
-        app = self.app
+        services, sessions = self.services, self.sessions
         version = negotiate(hello.versions)
         if version is None:
             self.refuse(hello.id, ErrorCode.UNSUPPORTED_VERSION, "no common protocol version")
@@ -271,8 +271,8 @@ class Connection:
         token_hash = None
         if hello.token is not None:
             try:
-                auth = await app.tokens.resolve(hello.token)
-                user = await app.actors.ask(user_key(auth.user_id), GetUser())
+                auth = await services.tokens.resolve(hello.token)
+                user = await services.actors.ask(user_key(auth.user_id), GetUser())
             except ProtocolError as exc:
                 self.refuse(hello.id, exc.code, exc.message)
                 return
@@ -285,21 +285,21 @@ class Connection:
         resumed, resync = False, False
         session: Session | None = None
         if hello.resume is not None:
-            old = app.sessions.get(hello.resume.session_id)
+            old = sessions.get(hello.resume.session_id)
             if old is not None and old.user_id is not None and old.user_id == (user and user.id):
                 if old.missed_since(hello.resume.last_seq) is not None:
                     session, resumed = old, True
                 else:
-                    app.sessions.end(old)
+                    sessions.end(old)
             resync = not resumed
         if session is None:
-            session = app.sessions.create()
+            session = sessions.create()
             if user is not None:
                 session.user_id, session.token_hash = user.id, token_hash
                 try:
-                    await app.actors.ask(user_key(user.id), Attach(session.ref))
+                    await services.actors.ask(user_key(user.id), Attach(session.ref))
                 except RUNTIME_ERRORS as exc:
-                    app.sessions.end(session)  # tells the user's actor to forget it
+                    sessions.end(session)  # tells the user's actor to forget it
                     self._refuse_runtime(hello.id, exc)
                     return
         else:
@@ -318,7 +318,7 @@ class Connection:
         welcome = messages.Welcome(
             version=version,
             session_id=session.id,
-            heartbeat_interval=app.settings.heartbeat_interval,
+            heartbeat_interval=self.settings.heartbeat_interval,
             resumed=resumed,
             resync=resync,
             user=me_view(user) if user is not None else None,
@@ -328,32 +328,11 @@ class Connection:
         for frame in missed:
             self.send(frame)
         self.session = session
-        app.sessions.attach(session, self)
+        self.caller = Caller(session, self.peer, services.actors)
+        sessions.attach(session, self)
         logs.session_id_var.set(session.id)
         logs.user_id_var.set(session.user_id)
         log.info("session resumed" if resumed else "session opened", extra={"peer": self.peer})
-
-    # ------------------------------------------------------ login/logout
-
-    async def login(self, user_id: str, token_hash: str) -> None:
-        session = self._require_session()
-        session.user_id, session.token_hash = user_id, token_hash
-        logs.user_id_var.set(user_id)
-        await self.app.actors.ask(user_key(user_id), Attach(session.ref))
-        log.info("logged in")
-
-    async def logout(self) -> None:
-        session = self._require_session()
-        if session.user_id is not None:
-            log.info("logged out")
-            self.app.actors.tell(user_key(session.user_id), Detach(session.ref))
-        session.user_id = session.token_hash = None
-        session.forget_events()
-        logs.user_id_var.set(None)
-
-    def _require_session(self) -> Session:
-        assert self.session is not None, "handlers run only after hello"
-        return self.session
 
     # ------------------------------------------------------------ lifecycle
 
@@ -369,84 +348,21 @@ class Connection:
             writer.cancel()
             for task in list(self._tasks):
                 if not task.done():
-                    await asyncio.wait([task], timeout=self.app.settings.ask_timeout)
+                    await asyncio.wait([task], timeout=self.settings.ask_timeout)
             if self.session is not None:
-                self.app.sessions.detach(self.session, self)
+                self.sessions.detach(self.session, self)
             log.info("connection closed", extra={"peer": self.peer, "code": self.ws.close_code})
 
     async def _await_hello(self) -> None:
         """Read frames until a hello succeeds; give up after ``hello_timeout``."""
         try:
-            async with asyncio.timeout(self.app.settings.hello_timeout):
+            async with asyncio.timeout(self.settings.hello_timeout):
                 while self.session is None and not self.closing:
                     await self.on_frame(await self.ws.recv())
         except TimeoutError:
             self.close_soon(CloseCode.HELLO_TIMEOUT, "no hello in time")
 
 
-def _peer_ip(ws: ServerConnection) -> str:
+def peer_ip(ws: ServerConnection) -> str:
     address = ws.remote_address
     return str(address[0]) if address else "unknown"
-
-
-class Gateway:
-    """Accepts websockets and runs a :class:`Connection` for each."""
-
-    def __init__(self, app: Grover, handlers: dict[type, Handler]) -> None:
-        self.app = app
-        self.handlers = handlers
-        self.connections: set[Connection] = set()
-        self._server: Server | None = None
-
-    async def start(self) -> None:
-        settings = self.app.settings
-        self._server = await serve(
-            self._handle,
-            settings.host,
-            settings.port,
-            compression=None,
-            max_size=limits.MAX_FRAME_BYTES,
-            max_queue=64,
-            ping_interval=settings.heartbeat_interval,
-            ping_timeout=settings.heartbeat_interval,
-            close_timeout=2,
-            process_request=self._admit,
-        )
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        sockets = list(self._server.sockets)
-        return int(sockets[0].getsockname()[1])
-
-    async def _admit(self, ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
-        """Per-IP token bucket for new connections, answered before the upgrade."""
-        wait = await self.app.limiter.acquire(
-            f"conn:{_peer_ip(ws)}", self.app.settings.rate_connect
-        )
-        if wait <= 0:
-            return None
-        headers = Headers([("Retry-After", str(max(1, round(wait))))])
-        return HttpResponse(
-            HTTPStatus.TOO_MANY_REQUESTS, "Too Many Requests", headers, b"too many connections\n"
-        )
-
-    async def _handle(self, ws: ServerConnection) -> None:
-        connection = Connection(ws, self.app, self.handlers)
-        self.connections.add(connection)
-        try:
-            await connection.serve()
-        finally:
-            self.connections.discard(connection)
-
-    async def stop(self, grace: float) -> None:
-        """Stop accepting, let outboxes drain (bounded), then close with 1001."""
-        if self._server is None:
-            return
-        self._server.close(close_connections=False)
-        connections = list(self.connections)
-        if connections:
-            await asyncio.gather(*(c.drain(grace) for c in connections))
-            for connection in connections:
-                connection.close_soon(CloseCode.GOING_AWAY, "server shutting down")
-        await self._server.wait_closed()

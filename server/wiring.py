@@ -1,0 +1,76 @@
+"""Settings → services: one ``make_*`` per port, each choosing its
+implementation from configuration (embedded by default, the real engine when
+its URL or credentials are set). :class:`server.app.Grover` calls these in
+order; nothing else decides which implementation runs."""
+
+from __future__ import annotations
+
+from actors.conversation import ConversationActor
+from actors.ids import ActorKey
+from actors.messaging import KIND as CONVERSATION_KIND
+from actors.placement import Placement
+from actors.runtime import ActorSystem
+from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
+from actors.store import Store
+from actors.user import KIND as USER_KIND
+from actors.user import UserActor
+from server.auth import Passwords, Tokens
+from server.cluster import Cluster
+from server.config import Settings
+from server.context import Services
+from server.gateway.sessions import SessionRegistry
+from server.ratelimit import MemoryRateLimiter, RateLimiter
+from server.storage import make_store
+
+__all__ = ["make_actor_system", "make_cluster", "make_services", "make_store"]
+
+
+def make_cluster(settings: Settings, sessions: SessionRegistry) -> Cluster | None:
+    """The Redis cluster when ``redis_url`` is set; ``None``: this node is
+    its own cluster (in-process placement, sessions and rate limits)."""
+    return Cluster(settings, sessions) if settings.redis_url else None
+
+
+def make_actor_system(
+    settings: Settings,
+    store: Store,
+    sessions: SessionRegistry,
+    cluster: Cluster | None,
+) -> ActorSystem:
+    sink: SessionSink = sessions if cluster is None else cluster.sink
+    directory: SessionDirectory = MemorySessionDirectory() if cluster is None else cluster.directory
+    placement: Placement | None = cluster.placement if cluster is not None else None
+    actors: ActorSystem
+
+    def user_actor(key: ActorKey) -> UserActor:
+        return UserActor(key, store, sink, directory)
+
+    def conversation_actor(key: ActorKey) -> ConversationActor:
+        return ConversationActor(key, store, actors, max_members=settings.group_max_members)
+
+    actors = ActorSystem(
+        {USER_KIND: user_actor, CONVERSATION_KIND: conversation_actor},
+        placement=placement,
+        mailbox_size=settings.mailbox_size,
+        idle_timeout=settings.actor_idle_timeout,
+        ask_timeout=settings.ask_timeout,
+    )
+    if cluster is not None:
+        cluster.bind(actors)
+    return actors
+
+
+def make_services(
+    settings: Settings, store: Store, actors: ActorSystem, cluster: Cluster | None
+) -> Services:
+    limiter: RateLimiter = MemoryRateLimiter() if cluster is None else cluster.limiter
+    return Services(
+        settings=settings,
+        store=store,
+        actors=actors,
+        tokens=Tokens(store, settings.token_ttl),
+        passwords=Passwords(
+            time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+        ),
+        limiter=limiter,
+    )
