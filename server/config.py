@@ -94,13 +94,6 @@ class Settings:
     def node(self) -> str:
         return self.node_id or f"{socket.gethostname()}-{os.getpid()}-{_INCARNATION}"
 
-    @property
-    def ws_url(self) -> str:
-        if self.public_url:
-            return self.public_url
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"ws://{host}:{self.port}"
-
 
 def env_name(field_name: str) -> str:
     return f"GROVER_{field_name.upper()}"
