@@ -99,9 +99,15 @@ class ConversationStore(Protocol):
     async def add_members(self, members: list[MemberRecord]) -> None:
         """Insert members; those already present are left as they are."""
 
-    async def remove_member(self, conversation_id: str, user_id: str) -> bool: ...
-
-    async def set_title(self, conversation_id: str, title: str) -> None: ...
+    async def remove_member(
+        self, conversation_id: str, user_id: str, *, promote: str | None = None
+    ) -> bool:
+        """Remove ``user_id``; ``True`` if they were a member. With ``promote``,
+        that member becomes an admin in the same write (a group never stays
+        without an admin because of a crash between two writes). On MongoDB
+        the promotion goes first, so a crash midway leaves one admin too many,
+        never none, and a retry completes it. A ``promote`` who is not a member
+        is ignored; ``ValueError`` if ``promote`` is ``user_id``."""
 
     async def list_for_user(
         self, user_id: str, *, before: tuple[float, str] | None, limit: int
@@ -111,10 +117,13 @@ class ConversationStore(Protocol):
         item of the previous page, and the page starts strictly after it."""
 
     async def changed_since(
-        self, user_id: str, since: float, limit: int
+        self, user_id: str, *, after: tuple[float, str] | None, limit: int
     ) -> list[tuple[ConversationRecord, MemberRecord]]:
-        """The user's conversations with ``last_activity_at >= since``, oldest
-        change first, ties by id (so a client can page forward)."""
+        """The user's conversations ordered by ``(last_activity_at, id)``,
+        oldest change first, starting strictly after the ``after`` cursor (the
+        ``(last_activity_at, id)`` of the last item of the previous page; all
+        when ``None``). Any number of conversations with the same
+        ``last_activity_at`` can be paged past."""
 
 
 class MessageStore(Protocol):
@@ -158,6 +167,9 @@ class MessageStore(Protocol):
     async def since(self, conversation_id: str, after_seq: int, limit: int) -> list[MessageRecord]:
         """Log entries of every kind with ``seq > after_seq``, oldest first."""
 
-    async def unread_count(self, conversation_id: str, user_id: str, read_seq: int) -> int:
-        """Messages (kind ``message``, not deleted) after ``read_seq`` sent by
-        someone other than ``user_id``."""
+    async def unread_counts(self, user_id: str, read_seqs: dict[str, int]) -> dict[str, int]:
+        """For each conversation id in ``read_seqs``: its messages (kind
+        ``message``, not deleted) after that ``read_seq`` sent by someone other
+        than ``user_id``. One query for the whole page (a conversation list
+        asks for up to 100 at once); every id of ``read_seqs`` is in the
+        result, 0 when nothing is unread."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 
 from actors.ids import new_id
@@ -48,11 +49,6 @@ async def test_conversation_create_get_and_members(store: Store) -> None:
     other = make_conversation("carol")
     await store.conversations.create(other, [])
     assert await store.conversations.get(other.id) == other
-
-    await store.conversations.set_title(group.id, "Best friends")
-    stored = await store.conversations.get(group.id)
-    assert stored is not None and stored.title == "Best friends"
-    await store.conversations.set_title(new_id(), "nobody")  # no-op, no error
 
 
 async def test_second_direct_conversation_for_a_pair_is_a_conflict(store: Store) -> None:
@@ -157,6 +153,41 @@ async def test_add_members_is_idempotent_and_remove_member_reports(store: Store)
     ]
 
 
+async def test_remove_member_can_promote_another_in_the_same_write(store: Store) -> None:
+    group = make_conversation("ann")
+    await store.conversations.create(
+        group,
+        [
+            make_member(group.id, "ann", role="admin", joined_at=T0),
+            make_member(group.id, "ben", joined_at=T0 + 1),
+            make_member(group.id, "cid", joined_at=T0 + 2),
+        ],
+    )
+    await store.messages.append(group.id, [], {"ben": 5, "cid": 2}, None)
+    ben_before = await store.conversations.get_member(group.id, "ben")
+    assert ben_before is not None
+
+    assert await store.conversations.remove_member(group.id, "ann", promote="ben") is True
+
+    members = await store.conversations.members(group.id)
+    assert [(m.user_id, m.role) for m in members] == [("ben", "admin"), ("cid", "member")]
+    admins = [m for m in members if m.role == "admin"]
+    assert admins == [msgspec.structs.replace(ben_before, role="admin")]
+    assert (admins[0].read_seq, admins[0].joined_at) == (5, T0 + 1)
+
+    # Removing a non-member still promotes (a retry after a crash midway on
+    # MongoDB); promoting a non-member is ignored.
+    assert await store.conversations.remove_member(group.id, "ann", promote="cid") is False
+    assert await store.conversations.remove_member(group.id, "ben", promote="zed") is True
+    assert [(m.user_id, m.role) for m in await store.conversations.members(group.id)] == [
+        ("cid", "admin")
+    ]
+    assert await store.conversations.get_member(group.id, "zed") is None
+    with pytest.raises(ValueError):
+        await store.conversations.remove_member(group.id, "cid", promote="cid")
+    assert [m.user_id for m in await store.conversations.members(group.id)] == ["cid"]
+
+
 async def test_list_for_user_pages_by_activity_with_a_cursor(store: Store) -> None:
     # Activity times; two conversations share T0 + 30, so their ids break the tie.
     times = [T0 + 10, T0 + 30, T0 + 20, T0 + 30, T0 + 5]
@@ -197,23 +228,62 @@ async def test_list_for_user_pages_by_activity_with_a_cursor(store: Store) -> No
     assert member.read_seq == 1
 
 
-async def test_changed_since_is_inclusive_and_oldest_first(store: Store) -> None:
+async def test_changed_since_pages_oldest_first_after_a_cursor(store: Store) -> None:
     times = [T0 + 30, T0 + 10, T0 + 20, T0 + 20, T0 + 5]
     conversations = [await new_group(store, "me", at=at) for at in times]
     await new_group(store, "other", at=T0 + 20)
+    expected = sorted(conversations, key=lambda c: (c.last_activity_at, c.id))
 
-    changed = await store.conversations.changed_since("me", T0 + 10, 10)
-    expected = sorted(
-        (c for c in conversations if c.last_activity_at >= T0 + 10),
-        key=lambda c: (c.last_activity_at, c.id),
-    )
+    changed = await store.conversations.changed_since("me", after=None, limit=10)
     assert [c.id for c, _ in changed] == [c.id for c in expected]
     assert all(member.user_id == "me" for _, member in changed)
-    assert [c.id for c, _ in await store.conversations.changed_since("me", T0 + 10, 2)] == [
-        c.id for c in expected[:2]
-    ]
-    assert await store.conversations.changed_since("me", T0 + 31, 10) == []
-    assert await store.conversations.changed_since("me", T0, 0) == []
+    assert all(member.conversation_id == c.id for c, member in changed)
+    first_two = await store.conversations.changed_since("me", after=None, limit=2)
+    assert [c.id for c, _ in first_two] == [c.id for c in expected[:2]]
+    # Strictly after the cursor, the second of the two at T0 + 20 included.
+    third = expected[2]
+    assert third.last_activity_at == T0 + 20
+    after_third = await store.conversations.changed_since(
+        "me", after=(third.last_activity_at, third.id), limit=10
+    )
+    assert [c.id for c, _ in after_third] == [c.id for c in expected[3:]]
+    last = expected[-1]
+    assert (
+        await store.conversations.changed_since(
+            "me", after=(last.last_activity_at, last.id), limit=10
+        )
+        == []
+    )
+    assert await store.conversations.changed_since("me", after=(T0 + 31, ""), limit=10) == []
+    assert await store.conversations.changed_since("me", after=None, limit=0) == []
+    assert await store.conversations.changed_since("nobody", after=None, limit=10) == []
+
+
+async def test_changed_since_pages_through_many_conversations_with_one_timestamp(
+    store: Store,
+) -> None:
+    """More than a page of conversations changed at the same instant: paging
+    by ``(last_activity_at, id)`` visits each exactly once (paging by time
+    alone would repeat or skip them)."""
+    same = [await new_group(store, "me", at=T0 + 50) for _ in range(7)]
+    before = await new_group(store, "me", at=T0 + 49)
+    after = await new_group(store, "me", at=T0 + 51)
+    expected = [before.id, *sorted(c.id for c in same), after.id]
+
+    seen: list[str] = []
+    pages = 0
+    cursor: tuple[float, str] | None = None
+    while True:
+        page = await store.conversations.changed_since("me", after=cursor, limit=3)
+        if not page:
+            break
+        pages += 1
+        seen += [c.id for c, _ in page]
+        last = page[-1][0]
+        cursor = (last.last_activity_at, last.id)
+
+    assert seen == expected  # no repeats, no gaps, oldest change first
+    assert pages == 3
 
 
 async def test_append_batches_then_read_the_log(store: Store) -> None:
@@ -267,10 +337,10 @@ async def test_append_batches_then_read_the_log(store: Store) -> None:
     assert await store.messages.last_seq(new_id()) == 0
 
     # Unread: messages, not deleted, from others, after read_seq.
-    assert await store.messages.unread_count(cid, "ann", 0) == 1  # 6 (2 is deleted)
-    assert await store.messages.unread_count(cid, "ben", 0) == 2  # 1 and 3
-    assert await store.messages.unread_count(cid, "ben", 1) == 1
-    assert await store.messages.unread_count(cid, "ben", 7) == 0
+    assert await store.messages.unread_counts("ann", {cid: 0}) == {cid: 1}  # 6 (2 is deleted)
+    assert await store.messages.unread_counts("ben", {cid: 0}) == {cid: 2}  # 1 and 3
+    assert await store.messages.unread_counts("ben", {cid: 1}) == {cid: 1}
+    assert await store.messages.unread_counts("ben", {cid: 7}) == {cid: 0}
 
     members = {m.user_id: m.read_seq for m in await store.conversations.members(cid)}
     assert members == {"ann": 3, "ben": 6}  # no member made for "stranger"
@@ -278,6 +348,52 @@ async def test_append_batches_then_read_the_log(store: Store) -> None:
     assert summary is not None
     assert (summary.last_seq, summary.last_activity_at) == (7, T0 + 7)
     assert (summary.last_preview, summary.last_sender_id) == ("later", "ben")
+
+
+async def test_unread_counts_of_several_conversations_at_once(store: Store) -> None:
+    busy = await new_group(store, "ann", "ben")
+    quiet = await new_group(store, "ann", "ben")
+    mine = await new_group(store, "ann", "ben")
+    empty = await new_group(store, "ann")
+    batch = [
+        make_entry(busy.id, 1, "ben", text="one"),
+        make_entry(busy.id, 2, "ben", text="two"),
+        make_entry(busy.id, 3, "ann", text="mine"),
+        make_entry(busy.id, 4, "ben", text="gone"),
+        make_entry(busy.id, 5, "ben", kind="delete", target_seq=4),
+        make_entry(busy.id, 6, "ben", kind="edit", text="uno", target_seq=1),
+    ]
+    await store.messages.append(busy.id, batch, {}, summary_of(batch))
+    await store.messages.append(quiet.id, [make_entry(quiet.id, 1, "ben")], {}, None)
+    await store.messages.append(mine.id, [make_entry(mine.id, 1, "ann")], {}, None)
+    unknown = new_id()
+
+    counts = await store.messages.unread_counts(
+        "ann", {busy.id: 0, quiet.id: 1, mine.id: 0, empty.id: 0, unknown: 0}
+    )
+
+    # busy: 1 and 2 (3 is ann's own, 4 is deleted, 5 and 6 are not messages).
+    assert counts == {busy.id: 2, quiet.id: 0, mine.id: 0, empty.id: 0, unknown: 0}
+    assert await store.messages.unread_counts("ann", {busy.id: 1, quiet.id: 0}) == {
+        busy.id: 1,
+        quiet.id: 1,
+    }
+    assert await store.messages.unread_counts("ben", {busy.id: 0}) == {busy.id: 1}
+    assert await store.messages.unread_counts("ann", {}) == {}
+
+
+async def test_unread_counts_of_a_page_of_100_conversations(store: Store) -> None:
+    """A conversation list asks for a whole page at once."""
+    groups = [await new_group(store, "ann", "ben") for _ in range(100)]
+    for i, group in enumerate(groups):
+        entries = [make_entry(group.id, seq, "ben") for seq in range(1, i % 5 + 1)]
+        if entries:
+            await store.messages.append(group.id, entries, {}, None)
+    read_seqs = {group.id: i % 2 for i, group in enumerate(groups)}
+
+    counts = await store.messages.unread_counts("ann", read_seqs)
+
+    assert counts == {group.id: max(0, i % 5 - i % 2) for i, group in enumerate(groups)}
 
 
 async def test_edit_applies_to_live_messages_only(store: Store) -> None:

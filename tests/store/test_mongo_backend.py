@@ -13,9 +13,9 @@ from server.storage.mongo import INDEXES
 from server.storage.mongo.accounts import MongoUserStore
 from server.storage.mongo.documents import conversation_document
 from server.storage.mongo.indexes import CONFLICT_FIELDS, conflict_of, conflicts
-from server.storage.mongo.messaging import MongoConversationStore
+from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
 from tests.store.backends import Backend
-from tests.store.records import make_conversation, make_member, pair_key
+from tests.store.records import make_conversation, make_entry, make_member, pair_key
 
 
 def index_shape(index: dict[str, Any]) -> tuple[Any, ...]:
@@ -209,6 +209,41 @@ def test_mongo_other_write_errors_are_not_conflicts() -> None:
     assert conflict_of(other, "messages") is None
     unknown = bulk_duplicate({"errmsg": "E11000 something about { _id: 1 }"})
     assert conflict_of(unknown, "messages") is None
+
+
+class CountingCalls:
+    """Forwards to a collection and counts the calls of each method."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return getattr(self._collection, name)
+
+
+async def test_mongo_unread_counts_of_a_page_is_one_aggregate(
+    mongo: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = mongo.new_store()
+    await store.open()
+    try:
+        groups = [make_conversation("ann") for _ in range(3)]
+        for group in groups:
+            await store.conversations.create(group, [make_member(group.id, "ann")])
+            await store.messages.append(group.id, [make_entry(group.id, 1, "ben")], {}, None)
+        messages = store.messages
+        assert isinstance(messages, MongoMessageStore)
+        counting = CountingCalls(mongo.mongo_db["messages"])
+        monkeypatch.setattr(messages, "_messages", counting)
+
+        counts = await messages.unread_counts("ann", {g.id: 0 for g in groups})
+
+        assert counts == {g.id: 1 for g in groups}
+        assert counting.calls == {"aggregate": 1}
+    finally:
+        await store.close()
 
 
 class LosingUpsert:

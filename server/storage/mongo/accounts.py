@@ -53,14 +53,9 @@ class MongoUserStore:
     async def update_profile(self, user_id: str, update: ProfileUpdate) -> UserRecord | None:
         """``$set`` the non-``None`` fields atomically; return the document after
         the update, ``None`` if no such user."""
-        fields: Document = {}
+        fields: Document = update.changes()
         if update.display_name is not None:
-            fields["display_name"] = update.display_name
             fields["display_name_key"] = search_key(update.display_name)
-        if update.bio is not None:
-            fields["bio"] = update.bio
-        if update.avatar_url is not None:
-            fields["avatar_url"] = update.avatar_url
         if not fields:
             return await self.get(user_id)
         doc = await self._users.find_one_and_update(

@@ -130,71 +130,75 @@ class MongoConversationStore:
         and ``read_seq``."""
         await self._insert_members(members)
 
-    async def remove_member(self, conversation_id: str, user_id: str) -> bool:
-        """``True`` if the user was a member."""
+    async def remove_member(
+        self, conversation_id: str, user_id: str, *, promote: str | None = None
+    ) -> bool:
+        """``True`` if the user was a member. With ``promote``, that member's
+        role becomes ``"admin"`` first, then the user is removed: two writes
+        without a transaction, ordered so that a crash between them leaves one
+        admin too many, never none, and a retry completes it. A ``promote`` who
+        is not a member is ignored. ``ValueError`` if ``promote`` is
+        ``user_id``."""
+        if promote == user_id:
+            raise ValueError("cannot promote the member being removed")
+        if promote is not None:
+            await self._members.update_one(
+                {"conversation_id": conversation_id, "user_id": promote},
+                {"$set": {"role": "admin"}},
+            )
         result = await self._members.delete_one(
             {"conversation_id": conversation_id, "user_id": user_id}
         )
         return result.deleted_count > 0
 
-    async def set_title(self, conversation_id: str, title: str) -> None:
-        """Set the title; no-op for an unknown conversation."""
-        await self._conversations.update_one({"_id": conversation_id}, {"$set": {"title": title}})
-
-    async def _memberships(self, user_id: str) -> dict[str, MemberRecord]:
-        """The user's member records by conversation id (served by ``user_id_1``)."""
-        return {
-            doc["conversation_id"]: to_member(doc)
-            async for doc in self._members.find({"user_id": user_id})
-        }
-
     async def list_for_user(
         self, user_id: str, *, before: tuple[float, str] | None, limit: int
     ) -> list[tuple[ConversationRecord, MemberRecord]]:
         """The user's conversations ordered by ``(last_activity_at, _id)``
-        descending, strictly after the ``before`` cursor; at most ``limit``.
-
-        Two queries, no ``$lookup``: the user's memberships, then their
-        conversations by ``_id`` with the cursor, sorted. Each page costs one
-        read of all the user's memberships, bounded by how many conversations
-        one user is in."""
-        if limit <= 0:
-            return []
-        memberships = await self._memberships(user_id)
-        if not memberships:
-            return []
-        query: Document = {"_id": {"$in": list(memberships)}}
-        if before is not None:
-            at, last_id = before
-            query["$or"] = [
-                {"last_activity_at": {"$lt": at}},
-                {"last_activity_at": at, "_id": {"$lt": last_id}},
-            ]
-        cursor = (
-            self._conversations.find(query)
-            .sort([("last_activity_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit)
-        )
-        return [(to_conversation(doc), memberships[doc["_id"]]) async for doc in cursor]
+        descending, strictly after the ``before`` cursor; at most ``limit``."""
+        return await self._page(user_id, before, limit, newest_first=True)
 
     async def changed_since(
-        self, user_id: str, since: float, limit: int
+        self, user_id: str, *, after: tuple[float, str] | None, limit: int
     ) -> list[tuple[ConversationRecord, MemberRecord]]:
-        """The user's conversations with ``last_activity_at >= since`` ordered
-        by ``(last_activity_at, _id)`` ascending; at most ``limit``."""
+        """The user's conversations ordered by ``(last_activity_at, _id)``
+        ascending, strictly after the ``after`` cursor; at most ``limit``."""
+        return await self._page(user_id, after, limit, newest_first=False)
+
+    async def _page(
+        self, user_id: str, cursor: tuple[float, str] | None, limit: int, *, newest_first: bool
+    ) -> list[tuple[ConversationRecord, MemberRecord]]:
+        """One page of the user's conversations in ``(last_activity_at, _id)``
+        order (descending if ``newest_first``), strictly past ``cursor``: the
+        id breaks ties, so any number of conversations with one
+        ``last_activity_at`` can be paged past.
+
+        Two queries, no ``$lookup``: the user's memberships (served by
+        ``user_id_1``), then their conversations by ``_id`` with the cursor,
+        sorted. Each page costs one read of all the user's memberships,
+        bounded by how many conversations one user is in."""
         if limit <= 0:
             return []
-        memberships = await self._memberships(user_id)
+        memberships = {
+            doc["conversation_id"]: to_member(doc)
+            async for doc in self._members.find({"user_id": user_id})
+        }
         if not memberships:
             return []
-        cursor = (
-            self._conversations.find(
-                {"_id": {"$in": list(memberships)}, "last_activity_at": {"$gte": since}}
-            )
-            .sort([("last_activity_at", ASCENDING), ("_id", ASCENDING)])
+        past, direction = ("$lt", DESCENDING) if newest_first else ("$gt", ASCENDING)
+        query: Document = {"_id": {"$in": list(memberships)}}
+        if cursor is not None:
+            at, last_id = cursor
+            query["$or"] = [
+                {"last_activity_at": {past: at}},
+                {"last_activity_at": at, "_id": {past: last_id}},
+            ]
+        found = (
+            self._conversations.find(query)
+            .sort([("last_activity_at", direction), ("_id", direction)])
             .limit(limit)
         )
-        return [(to_conversation(doc), memberships[doc["_id"]]) async for doc in cursor]
+        return [(to_conversation(doc), memberships[doc["_id"]]) async for doc in found]
 
 
 class MongoMessageStore:
@@ -361,16 +365,31 @@ class MongoMessageStore:
         )
         return [to_message(doc) async for doc in cursor]
 
-    async def unread_count(self, conversation_id: str, user_id: str, read_seq: int) -> int:
-        """Entries of kind ``message``, not deleted, with ``seq > read_seq`` and
-        a sender other than ``user_id`` (``$nin`` rather than ``$ne``: see the
-        dependency notes on stand-ins)."""
-        return await self._messages.count_documents(
+    async def unread_counts(self, user_id: str, read_seqs: dict[str, int]) -> dict[str, int]:
+        """For each conversation of ``read_seqs``: entries of kind ``message``,
+        not deleted, with ``seq`` above its read position and a sender other
+        than ``user_id``. One ``aggregate`` for the whole dict: ``$match`` on an
+        ``$or`` of per-conversation ``seq`` ranges (each served by the
+        ``(conversation_id, seq)`` index), then ``$group`` by conversation;
+        every id is in the result. (``{$nin: [x]}`` means ``{$ne: x}``; it is
+        kept as the former one-conversation count wrote it, for the stand-in.)"""
+        if not read_seqs:
+            return {}
+        pipeline: list[Document] = [
             {
-                "conversation_id": conversation_id,
-                "seq": {"$gt": read_seq},
-                "kind": "message",
-                "deleted": {"$nin": [True]},
-                "sender_id": {"$nin": [user_id]},
-            }
-        )
+                "$match": {
+                    "$or": [
+                        {"conversation_id": conversation_id, "seq": {"$gt": read_seq}}
+                        for conversation_id, read_seq in read_seqs.items()
+                    ],
+                    "kind": "message",
+                    "deleted": {"$nin": [True]},
+                    "sender_id": {"$nin": [user_id]},
+                }
+            },
+            {"$group": {"_id": "$conversation_id", "unread": {"$sum": 1}}},
+        ]
+        counts = dict.fromkeys(read_seqs, 0)
+        async for doc in await self._messages.aggregate(pipeline):
+            counts[doc["_id"]] = int(doc["unread"])
+        return counts

@@ -108,18 +108,13 @@ class SqliteUserStore:
     async def update_profile(self, user_id: str, update: ProfileUpdate) -> UserRecord | None:
         """Set the non-``None`` fields (and the derived ``display_name_key``) in
         one statement; return the record as committed, ``None`` if no such user."""
-        assignments: dict[str, str] = {}
+        assignments = update.changes()
         if update.display_name is not None:
-            assignments["display_name"] = update.display_name
             assignments["display_name_key"] = search_key(update.display_name)
-        if update.bio is not None:
-            assignments["bio"] = update.bio
-        if update.avatar_url is not None:
-            assignments["avatar_url"] = update.avatar_url
 
         def job(conn: sqlite3.Connection) -> UserRecord | None:
             if assignments:
-                # Column names come from the fixed set above, never from input.
+                # Column names come from ProfileUpdate.changes(), never from input.
                 sets = ", ".join(f"{column} = ?" for column in assignments)
                 rows = conn.execute(
                     f"UPDATE users SET {sets} WHERE id = ? RETURNING {USER_COLUMNS}",

@@ -3,6 +3,7 @@ conversations with their members, and the message log."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Final
@@ -33,7 +34,7 @@ __all__ = [
     "HISTORY_SQL",
     "LAST_SEQ_SQL",
     "SINCE_SQL",
-    "UNREAD_SQL",
+    "UNREAD_COUNTS_SQL",
     "SqliteConversationStore",
     "SqliteMessageStore",
 ]
@@ -168,10 +169,22 @@ class SqliteConversationStore:
             return
         await self._db.write(lambda conn: _insert_members(conn, members))
 
-    async def remove_member(self, conversation_id: str, user_id: str) -> bool:
-        """``True`` if the user was a member."""
+    async def remove_member(
+        self, conversation_id: str, user_id: str, *, promote: str | None = None
+    ) -> bool:
+        """``True`` if the user was a member. With ``promote``, that member's
+        role becomes ``"admin"`` in the same write job (one transaction); a
+        ``promote`` who is not a member is ignored. ``ValueError`` if
+        ``promote`` is ``user_id``."""
+        if promote == user_id:
+            raise ValueError("cannot promote the member being removed")
 
         def job(conn: sqlite3.Connection) -> bool:
+            if promote is not None:
+                conn.execute(
+                    "UPDATE members SET role = 'admin' WHERE conversation_id = ? AND user_id = ?",
+                    (conversation_id, promote),
+                )
             cursor = conn.execute(
                 "DELETE FROM members WHERE conversation_id = ? AND user_id = ?",
                 (conversation_id, user_id),
@@ -180,57 +193,46 @@ class SqliteConversationStore:
 
         return await self._db.write(job)
 
-    async def set_title(self, conversation_id: str, title: str) -> None:
-        """Set the title; no-op for an unknown conversation."""
-
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id)
-            )
-
-        await self._db.write(job)
-
     async def list_for_user(
         self, user_id: str, *, before: tuple[float, str] | None, limit: int
     ) -> list[tuple[ConversationRecord, MemberRecord]]:
         """The user's conversations ordered by ``(last_activity_at, id)``
-        descending, strictly after the ``before`` cursor; at most ``limit``.
-        Served by ``members_user_id`` then a sort of the user's conversations."""
-        if limit <= 0:
-            return []
-        where, args = "m.user_id = :user", {"user": user_id, "limit": limit}
-        if before is not None:
-            where += " AND (c.last_activity_at < :at OR (c.last_activity_at = :at AND c.id < :id))"
-            args.update(at=before[0], id=before[1])
-
-        def job(conn: sqlite3.Connection) -> list[tuple[ConversationRecord, MemberRecord]]:
-            rows = conn.execute(
-                f"SELECT {prefixed(CONVERSATION_COLUMNS, 'c')},"
-                " m.user_id, m.role, m.joined_at, m.read_seq"
-                " FROM members AS m JOIN conversations AS c ON c.id = m.conversation_id"
-                f" WHERE {where} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT :limit",
-                args,
-            ).fetchall()
-            return [conversation_and_member(row) for row in rows]
-
-        return await self._db.read(job)
+        descending, strictly after the ``before`` cursor; at most ``limit``."""
+        return await self._page(user_id, before, limit, newest_first=True)
 
     async def changed_since(
-        self, user_id: str, since: float, limit: int
+        self, user_id: str, *, after: tuple[float, str] | None, limit: int
     ) -> list[tuple[ConversationRecord, MemberRecord]]:
-        """The user's conversations with ``last_activity_at >= since`` ordered
-        by ``(last_activity_at, id)`` ascending; at most ``limit``."""
+        """The user's conversations ordered by ``(last_activity_at, id)``
+        ascending, strictly after the ``after`` cursor; at most ``limit``."""
+        return await self._page(user_id, after, limit, newest_first=False)
+
+    async def _page(
+        self, user_id: str, cursor: tuple[float, str] | None, limit: int, *, newest_first: bool
+    ) -> list[tuple[ConversationRecord, MemberRecord]]:
+        """One page of the user's conversations in ``(last_activity_at, id)``
+        order (descending if ``newest_first``), strictly past ``cursor``: the
+        id breaks ties, so any number of conversations with one
+        ``last_activity_at`` can be paged past. Served by ``members_user_id``
+        then a sort of the user's conversations."""
         if limit <= 0:
             return []
+        past, order = ("<", "DESC") if newest_first else (">", "ASC")
+        where, args = "m.user_id = :user", {"user": user_id, "limit": limit}
+        if cursor is not None:
+            where += (
+                f" AND (c.last_activity_at {past} :at"
+                f" OR (c.last_activity_at = :at AND c.id {past} :id))"
+            )
+            args.update(at=cursor[0], id=cursor[1])
 
         def job(conn: sqlite3.Connection) -> list[tuple[ConversationRecord, MemberRecord]]:
             rows = conn.execute(
                 f"SELECT {prefixed(CONVERSATION_COLUMNS, 'c')},"
                 " m.user_id, m.role, m.joined_at, m.read_seq"
                 " FROM members AS m JOIN conversations AS c ON c.id = m.conversation_id"
-                " WHERE m.user_id = ? AND c.last_activity_at >= ?"
-                " ORDER BY c.last_activity_at, c.id LIMIT ?",
-                (user_id, since, limit),
+                f" WHERE {where} ORDER BY c.last_activity_at {order}, c.id {order} LIMIT :limit",
+                args,
             ).fetchall()
             return [conversation_and_member(row) for row in rows]
 
@@ -248,9 +250,14 @@ SINCE_SQL: Final = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages"
     " WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
-UNREAD_SQL: Final = (
-    "SELECT count(*) FROM messages WHERE conversation_id = ? AND seq > ?"
-    " AND kind = 'message' AND deleted = 0 AND sender_id != ?"
+#: Unread counts of many conversations in one statement: ``:reads`` is a JSON
+#: object ``{conversation_id: read_seq}``; each of its entries gets a count by a
+#: range scan of the primary key ``(conversation_id, seq)``.
+UNREAD_COUNTS_SQL: Final = (
+    "SELECT r.key AS conversation_id,"
+    " (SELECT count(*) FROM messages WHERE conversation_id = r.key AND seq > r.value"
+    " AND kind = 'message' AND deleted = 0 AND sender_id != :user) AS unread"
+    " FROM json_each(:reads) AS r"
 )
 CLIENT_KEY_SQL: Final = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages"
@@ -416,12 +423,17 @@ class SqliteMessageStore:
 
         return await self._db.read(job)
 
-    async def unread_count(self, conversation_id: str, user_id: str, read_seq: int) -> int:
-        """Entries of kind ``message``, not deleted, with ``seq > read_seq`` and
-        a sender other than ``user_id`` (a primary-key range scan)."""
+    async def unread_counts(self, user_id: str, read_seqs: dict[str, int]) -> dict[str, int]:
+        """For each conversation of ``read_seqs``: entries of kind ``message``,
+        not deleted, with ``seq`` above its read position and a sender other
+        than ``user_id``. One statement for the whole dict
+        (:data:`UNREAD_COUNTS_SQL`), every id in the result."""
+        if not read_seqs:
+            return {}
+        args = {"user": user_id, "reads": json.dumps(read_seqs)}
 
-        def job(conn: sqlite3.Connection) -> int:
-            row = conn.execute(UNREAD_SQL, (conversation_id, read_seq, user_id)).fetchone()
-            return int(row[0])
+        def job(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(UNREAD_COUNTS_SQL, args).fetchall()
+            return {str(row["conversation_id"]): int(row["unread"]) for row in rows}
 
         return await self._db.read(job)
