@@ -5,6 +5,8 @@ One module per domain holds its records and ports (:mod:`actors.store.accounts`,
 twice (``sqlite/`` and ``mongo/``, one module per domain in each) and
 ``tests/store/`` runs one contract suite per domain against both. Records are
 plain msgspec structs so that they cross thread and process boundaries cheaply.
+:mod:`actors.store.search` defines what a search query means, once for every
+backend.
 
 Conventions every backend follows:
 

@@ -28,6 +28,11 @@ class ProfileUpdate(msgspec.Struct, kw_only=True):
     bio: str | None = None
     avatar_url: str | None = None
 
+    def changes(self) -> dict[str, str]:
+        """The fields to set, by name: the non-``None`` ones."""
+        fields = {"display_name": self.display_name, "bio": self.bio, "avatar_url": self.avatar_url}
+        return {name: value for name, value in fields.items() if value is not None}
+
 
 class AuthSessionRecord(msgspec.Struct, kw_only=True):
     """A login. Only the SHA-256 of the bearer token is stored."""

@@ -106,7 +106,8 @@ class ConversationStore(Protocol):
         that member becomes an admin in the same write (a group never stays
         without an admin because of a crash between two writes). On MongoDB
         the promotion goes first, so a crash midway leaves one admin too many,
-        never none, and a retry completes it."""
+        never none, and a retry completes it. A ``promote`` who is not a member
+        is ignored; ``ValueError`` if ``promote`` is ``user_id``."""
 
     async def list_for_user(
         self, user_id: str, *, before: tuple[float, str] | None, limit: int

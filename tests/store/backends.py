@@ -6,7 +6,9 @@ database of its own, dropped afterwards), otherwise the in-process stand-in
 only a real server can show are skipped on the stand-in with one of the
 ``STANDIN_*`` reasons below, never faked.
 
-Any suite can reuse :func:`backend_context` from its own fixture, e.g.::
+The suites of ``tests/store/`` get them through the fixtures of its
+``conftest.py``; a suite elsewhere can reuse :func:`backend_context` from its
+own fixture, e.g.::
 
     @pytest.fixture(params=BACKENDS)
     async def backend(request, tmp_path):
@@ -40,6 +42,7 @@ STANDIN_NO_TEXT = (
     "the MongoDB stand-in (pymongo_async_mock/mongomock) does not implement $text; "
     "only a real MongoDB server (set GROVER_MONGO_URL) can show text search"
 )
+#: For the geo contract of the posts port (``$near``), when that port exists.
 STANDIN_NO_GEO = (
     "the MongoDB stand-in (pymongo_async_mock/mongomock) records 2dsphere indexes but "
     "cannot run $near queries; only a real MongoDB server (set GROVER_MONGO_URL) can"

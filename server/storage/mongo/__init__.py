@@ -1,0 +1,110 @@
+"""MongoDB backend of the storage ports (:mod:`actors.store`), on PyMongo's
+native async API (``pymongo.AsyncMongoClient``; Motor is deprecated):
+:class:`MongoStore` assembles one store per aggregate over one database.
+
+Where things are: ``documents.py`` records ↔ documents (and the document
+shapes), ``indexes.py`` every index and the mapping of duplicate-key errors
+to :class:`~actors.store.Conflict`, ``accounts.py`` and ``messaging.py`` the
+stores of each domain.
+
+Tests run this package against a real server when one is configured,
+otherwise against ``pymongo_async_mock`` (mongomock), which cannot query text
+or 2dsphere indexes: the contract suites skip those checks there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from actors.store import StoreError
+from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.messaging import ConversationStore, MessageStore
+from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore, MongoUserStore
+from server.storage.mongo.documents import Document
+from server.storage.mongo.indexes import INDEXES, create_indexes
+from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
+
+__all__ = ["INDEXES", "MongoStore"]
+
+log = logging.getLogger(__name__)
+
+
+class MongoStore:
+    """:class:`actors.store.Store` on one MongoDB database.
+
+    Built from a connection ``url`` (the store creates the client on
+    :meth:`open` and closes it on :meth:`close`) or from an existing ``client``
+    (the caller keeps ownership and closes it; this is how tests inject the
+    in-process stand-in).
+    """
+
+    users: UserStore
+    auth_sessions: AuthSessionStore
+    conversations: ConversationStore
+    messages: MessageStore
+    blocks: BlockStore
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: AsyncMongoClient[Document] | None = None,
+        db_name: str = "grover",
+    ) -> None:
+        if client is None:
+            if url is None:
+                raise ValueError("give a url or a client")
+            # Connects lazily, on the first operation.
+            client = AsyncMongoClient(url, tz_aware=True)
+            self._owns_client = True
+        elif url is not None:
+            raise ValueError("give a url or a client, not both")
+        else:
+            self._owns_client = False
+        self._client = client
+        self._opened = False
+        self._closed = False
+        self.db: AsyncDatabase[Document] = client[db_name]
+        self.users = MongoUserStore(self.db["users"])
+        self.auth_sessions = MongoAuthSessionStore(self.db["auth_sessions"])
+        self.conversations = MongoConversationStore(self.db["conversations"], self.db["members"])
+        self.messages = MongoMessageStore(
+            self.db["messages"], self.db["members"], self.db["conversations"]
+        )
+        self.blocks = MongoBlockStore(self.db["blocks"])
+
+    async def open(self) -> None:
+        """Create every index in :data:`INDEXES` (``create_index`` with an
+        existing spec is a no-op). Idempotent on an open store; a closed store
+        cannot be reopened (make a new one)."""
+        if self._closed:
+            raise StoreError("store was closed; make a new MongoStore")
+        if self._opened:
+            return
+        await create_indexes(self.db)
+        self._opened = True
+        log.info("mongo %s: indexes ensured", self.db.name)
+
+    async def close(self) -> None:
+        """Close the client if this store created it (an injected client stays
+        open: its owner closes it); :meth:`ping` answers ``False`` from now on.
+        Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._client.close()
+
+    async def ping(self) -> bool:
+        """``True`` if the server answers ``ping``; ``False`` once closed."""
+        if self._closed:
+            return False
+        try:
+            reply = await self._client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return bool(reply.get("ok"))

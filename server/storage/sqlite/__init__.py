@@ -1,0 +1,88 @@
+"""SQLite backend of the storage ports (:mod:`actors.store`), on the stdlib
+``sqlite3``: :class:`SqliteStore` assembles one store per aggregate over one
+shared :class:`SqliteDatabase`.
+
+Where things are: ``database.py`` the engine (group-commit writer thread,
+reader threads, WAL and durability settings), ``migrations.py`` the schema,
+``rows.py`` rows ↔ records and the mapping of uniqueness violations to
+:class:`~actors.store.Conflict`, ``accounts.py`` and ``messaging.py`` the
+stores of each domain.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sqlite3
+
+from actors.store import StoreError
+from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.messaging import ConversationStore, MessageStore
+from server.storage.sqlite.accounts import (
+    SqliteAuthSessionStore,
+    SqliteBlockStore,
+    SqliteUserStore,
+)
+from server.storage.sqlite.database import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_READERS,
+    SqliteDatabase,
+    WriteStats,
+)
+from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
+
+__all__ = ["SqliteDatabase", "SqliteStore", "WriteStats"]
+
+
+class SqliteStore:
+    """:class:`actors.store.Store` on one SQLite file.
+
+    ``db`` is the shared :class:`SqliteDatabase`; later aggregates run their
+    own jobs through it so that all writes share the group commit.
+    """
+
+    users: UserStore
+    auth_sessions: AuthSessionStore
+    conversations: ConversationStore
+    messages: MessageStore
+    blocks: BlockStore
+
+    def __init__(
+        self,
+        path: pathlib.Path,
+        *,
+        readers: int = DEFAULT_READERS,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ) -> None:
+        """Options as for :class:`SqliteDatabase`; nothing is touched until :meth:`open`."""
+        self.db = SqliteDatabase(
+            path, readers=readers, max_batch=max_batch, busy_timeout_ms=busy_timeout_ms
+        )
+        self.users = SqliteUserStore(self.db)
+        self.auth_sessions = SqliteAuthSessionStore(self.db)
+        self.conversations = SqliteConversationStore(self.db)
+        self.messages = SqliteMessageStore(self.db)
+        self.blocks = SqliteBlockStore(self.db)
+
+    async def open(self) -> None:
+        """Create the file, schema and indexes if needed; start the threads.
+        Idempotent."""
+        await self.db.open()
+
+    async def close(self) -> None:
+        """Finish queued jobs, stop and join the threads. Idempotent."""
+        await self.db.close()
+
+    async def ping(self) -> bool:
+        """``True`` if a reader thread answers a trivial query."""
+        if not self.db.is_open:
+            return False
+
+        def job(conn: sqlite3.Connection) -> bool:
+            return bool(conn.execute("SELECT 1").fetchone()[0] == 1)
+
+        try:
+            return await self.db.read(job)
+        except (sqlite3.Error, StoreError):
+            return False

@@ -1,0 +1,190 @@
+"""The SQLite schema: ordered migrations and the function that applies them.
+
+One ordered list for every domain, because order matters: a file records
+only the highest version applied, and :func:`migrate` replays the entries
+above it. Version 1 holds the accounts tables, version 2 the messaging ones
+(and ``blocks``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from actors.store import StoreError
+
+#: Migrations in order: ``(version, statements)``. Version 1 is the initial
+#: schema. Append, never edit, a released entry; :func:`migrate` (run by
+#: :meth:`~server.storage.sqlite.database.SqliteDatabase.open`) applies those
+#: above the file's ``schema_version`` in one transaction.
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            # ``seq`` aliases the rowid so it never changes (VACUUM may renumber an
+            # implicit rowid), which the external-content FTS index relies on.
+            # ``display_name_key`` is ``search_key(display_name)`` computed in
+            # Python (actors.store.search): SQLite's own lower() only folds ASCII.
+            """
+            CREATE TABLE IF NOT EXISTS users (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                username TEXT NOT NULL UNIQUE,
+                email TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                display_name TEXT NOT NULL DEFAULT '',
+                display_name_key TEXT NOT NULL DEFAULT '',
+                bio TEXT NOT NULL DEFAULT '',
+                avatar_url TEXT NOT NULL DEFAULT '',
+                created_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS users_display_name_key ON users (display_name_key)",
+            # No stemming (these are names); diacritics folded, like MongoDB's
+            # text index with default_language "none".
+            """
+            CREATE VIRTUAL TABLE IF NOT EXISTS users_fts USING fts5 (
+                username, display_name,
+                content='users', content_rowid='seq',
+                tokenize='unicode61 remove_diacritics 2'
+            )
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS users_fts_insert AFTER INSERT ON users BEGIN
+                INSERT INTO users_fts (rowid, username, display_name)
+                VALUES (new.seq, new.username, new.display_name);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS users_fts_delete AFTER DELETE ON users BEGIN
+                INSERT INTO users_fts (users_fts, rowid, username, display_name)
+                VALUES ('delete', old.seq, old.username, old.display_name);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS users_fts_update
+            AFTER UPDATE OF username, display_name ON users BEGIN
+                INSERT INTO users_fts (users_fts, rowid, username, display_name)
+                VALUES ('delete', old.seq, old.username, old.display_name);
+                INSERT INTO users_fts (rowid, username, display_name)
+                VALUES (new.seq, new.username, new.display_name);
+            END
+            """,
+            # user_id is deliberately not a foreign key: the MongoDB backend cannot
+            # enforce one and both backends must honour the same contract.
+            """
+            CREATE TABLE IF NOT EXISTS auth_sessions (
+                token_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS auth_sessions_user_id ON auth_sessions (user_id)",
+            "CREATE INDEX IF NOT EXISTS auth_sessions_expires_at ON auth_sessions (expires_at)",
+        ),
+    ),
+    (
+        2,
+        (
+            # Messaging. No foreign keys, for the same reason as auth_sessions.
+            # ``direct_key`` is NULL for groups; the partial unique index makes
+            # it one conversation per pair and is the conflict target of
+            # get_or_create_direct's INSERT ... ON CONFLICT. WITHOUT ROWID: the
+            # summary written by every message batch is one b-tree seek.
+            """
+            CREATE TABLE IF NOT EXISTS conversations (
+                id TEXT PRIMARY KEY NOT NULL,
+                kind TEXT NOT NULL,
+                title TEXT NOT NULL DEFAULT '',
+                created_by TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                direct_key TEXT,
+                last_seq INTEGER NOT NULL DEFAULT 0,
+                last_activity_at REAL NOT NULL,
+                last_preview TEXT NOT NULL DEFAULT '',
+                last_sender_id TEXT
+            ) WITHOUT ROWID
+            """,
+            "CREATE UNIQUE INDEX IF NOT EXISTS conversations_direct_key"
+            " ON conversations (direct_key) WHERE direct_key IS NOT NULL",
+            # WITHOUT ROWID: rows clustered by conversation; the user_id index
+            # carries the primary key, so it alone answers "my conversations".
+            """
+            CREATE TABLE IF NOT EXISTS members (
+                conversation_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                role TEXT NOT NULL DEFAULT 'member',
+                joined_at REAL NOT NULL,
+                read_seq INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (conversation_id, user_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS members_user_id ON members (user_id)",
+            # The log, clustered by (conversation_id, seq): history and since
+            # are range scans of the primary key. Messages are short (text is
+            # bounded by protocol.limits.MESSAGE_TEXT_MAX); longer rows simply
+            # spill to overflow pages.
+            """
+            CREATE TABLE IF NOT EXISTS messages (
+                conversation_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                id TEXT NOT NULL,
+                kind TEXT NOT NULL DEFAULT 'message',
+                sender_id TEXT NOT NULL,
+                client_key TEXT,
+                text TEXT NOT NULL DEFAULT '',
+                media_url TEXT NOT NULL DEFAULT '',
+                created_at REAL NOT NULL,
+                edited_at REAL,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                target_seq INTEGER,
+                PRIMARY KEY (conversation_id, seq)
+            ) WITHOUT ROWID
+            """,
+            "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_key"
+            " ON messages (conversation_id, sender_id, client_key) WHERE client_key IS NOT NULL",
+            """
+            CREATE TABLE IF NOT EXISTS blocks (
+                user_id TEXT NOT NULL,
+                blocked_id TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (user_id, blocked_id)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
+)
+
+SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION` in one ``BEGIN IMMEDIATE``
+    transaction (so concurrent processes opening the same file serialise here).
+
+    Returns the version the file had before. Raises :class:`StoreError` if the
+    file was written by newer code.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        before = int(row[0]) if row[0] is not None else 0
+        if before > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {before} is newer than this code's {SCHEMA_VERSION}"
+            )
+        for version, statements in MIGRATIONS:
+            if version <= before:
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return before

@@ -1,0 +1,1 @@
+"""Contract suites of the storage ports, run against every backend."""
