@@ -37,18 +37,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from protocol import codec
-from protocol.messages import (
-    REQUESTS_BY_TYPE,
-    AuthOk,
-    ErrorFrame,
-    Event,
-    EventFrame,
-    Hello,
-    ReplyFrame,
-    Request,
-    Resume,
-    Welcome,
-)
+from protocol.catalog import REQUESTS_BY_TYPE
+from protocol.frames import ErrorFrame, Event, EventFrame, ReplyFrame, Request
+from protocol.messages import accounts, session
 from protocol.version import SUPPORTED_VERSIONS
 
 
@@ -96,7 +87,7 @@ class Client:
         self.token: str | None = None
         self.session_id: str | None = None
         self.last_seq = 0
-        self.welcome: Welcome | None = None
+        self.welcome: session.Welcome | None = None
         self.close_code: int | None = None
         self._reconnect = reconnect
         self._name = name
@@ -113,7 +104,7 @@ class Client:
 
     # ---------------------------------------------------------------- connect
 
-    async def connect(self, url: str | Sequence[str], token: str | None = None) -> Welcome:
+    async def connect(self, url: str | Sequence[str], token: str | None = None) -> session.Welcome:
         """Open the socket and say hello (logging in with ``token`` if given).
 
         ``url`` is one URL or several (nodes of one cluster): they are tried in
@@ -135,16 +126,16 @@ class Client:
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
         return welcome
 
-    async def _open(self, *, resume: bool) -> Welcome:
+    async def _open(self, *, resume: bool) -> session.Welcome:
         ws = await connect(
             self.url, compression=None, max_size=None, open_timeout=10, ping_interval=None
         )
         self._ws = ws
-        hello = Hello(
+        hello = session.Hello(
             id=self._take_id(),
             versions=sorted(SUPPORTED_VERSIONS),
             token=self.token,
-            resume=Resume(session_id=self.session_id, last_seq=self.last_seq)
+            resume=session.Resume(session_id=self.session_id, last_seq=self.last_seq)
             if resume and self.session_id
             else None,
             client=self._name,
@@ -161,7 +152,7 @@ class Client:
                         error = GroverError(frame.code, frame.message, frame.retry_after)
                         break
                     if isinstance(frame, ReplyFrame) and frame.id == hello.id:
-                        welcome = msgspec.msgpack.decode(frame.data, type=Welcome)
+                        welcome = msgspec.msgpack.decode(frame.data, type=session.Welcome)
                         break
         except BaseException:
             ws.transport.abort()
@@ -212,7 +203,7 @@ class Client:
                 reply = await future
             finally:
                 self._pending.pop(request.id, None)
-        if isinstance(reply, AuthOk):
+        if isinstance(reply, accounts.AuthOk):
             self.token = reply.token
         elif type in ("auth.logout", "auth.logout_all"):
             self.token = None

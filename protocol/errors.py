@@ -53,7 +53,7 @@ class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001
     """The server is shutting down; reconnect (to any node). The same node
     resumes the session; another answers ``resync`` and the client catches up
-    with ``sync.changes`` and ``msg.since``."""
+    with ``conversation.sync`` and ``message.since``."""
     POLICY_VIOLATION = 1008
     """Sustained abuse: too many bad frames or rate-limit violations."""
     MESSAGE_TOO_BIG = 1009

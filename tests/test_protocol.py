@@ -12,7 +12,6 @@ import random
 import re
 import subprocess
 import sys
-import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,13 @@ import msgspec
 import msgspec.inspect as mi
 import pytest
 
-from protocol import codec, messages
+from protocol import catalog, codec
+from protocol.catalog import EVENT_TYPES, REQUEST_TYPES, REQUESTS_BY_TYPE
 from protocol.docs import render, server_frames, tag_of
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
-from protocol.messages import EVENT_TYPES, REQUEST_TYPES, REQUESTS_BY_TYPE, Event, Request
+from protocol.frames import ErrorFrame, Event, EventFrame, ReplyFrame, Request
+from protocol.messages import accounts
+from protocol.messages import session as wire_session
 from server.handlers import HANDLERS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
@@ -163,21 +165,62 @@ def test_docs_cover_the_whole_catalog() -> None:
 # ----------------------------------------------------------------- catalog
 
 
-def test_tags_are_unique_and_the_unions_match_the_tuples() -> None:
-    request_tags = [tag_of(cls) for cls in REQUEST_TYPES]
-    assert len(set(request_tags)) == len(request_tags)
-    assert set(REQUESTS_BY_TYPE) == set(request_tags)
-    assert set(typing.get_args(messages.AnyRequest)) == set(REQUEST_TYPES)
-    event_tags = [tag_of(cls) for cls in EVENT_TYPES]
-    assert len(set(event_tags)) == len(event_tags)
-    assert set(typing.get_args(messages.AnyEvent)) == set(EVENT_TYPES)
+class _FakeRequest(Request, tag="message.send", kw_only=True):
+    """Reuses a catalog request's tag."""
+
+
+class _FakeEvent(Event, tag="message.send", kw_only=True):
+    """Reuses a catalog request's tag, as an event."""
+
+
+@pytest.mark.parametrize(
+    ("requests", "events"),
+    [
+        ((*REQUEST_TYPES, _FakeRequest), EVENT_TYPES),
+        (REQUEST_TYPES, (*EVENT_TYPES, _FakeEvent)),
+        (REQUEST_TYPES, (*EVENT_TYPES, EVENT_TYPES[0])),
+    ],
+    ids=["request-request", "request-event", "event-event"],
+)
+def test_the_catalog_refuses_a_duplicate_tag(
+    requests: tuple[type[Request], ...], events: tuple[type[Event], ...]
+) -> None:
+    with pytest.raises(ValueError, match="is used by both"):
+        catalog.index_by_tag(requests, events)
+
+
+def test_the_catalog_indexes_every_domain() -> None:
+    assert tuple(cls for d in catalog.DOMAINS for cls in d.REQUESTS) == REQUEST_TYPES
+    assert tuple(cls for d in catalog.DOMAINS for cls in d.EVENTS) == EVENT_TYPES
+    assert {tag_of(cls): cls for cls in REQUEST_TYPES} == REQUESTS_BY_TYPE
+    assert {tag_of(cls): cls for cls in EVENT_TYPES} == catalog.EVENTS_BY_TYPE
+
+
+BARE_NAMES = {"hello", "ping"}
+"""The session handshake and keepalive: the only tags without an entity."""
+
+
+def test_tags_follow_the_naming_rule() -> None:
+    """``<entity>.<action>`` (see :mod:`protocol.catalog`), each entity in one domain."""
+    domain_of_entity: dict[str, str] = {}
+    for domain in catalog.DOMAINS:
+        for cls in (*domain.REQUESTS, *domain.EVENTS):
+            tag = tag_of(cls)
+            if tag in BARE_NAMES:
+                assert domain is wire_session, tag
+                continue
+            assert re.fullmatch(r"[a-z]+\.[a-z]+(_[a-z]+)*", tag), tag
+            entity = tag.split(".")[0]
+            assert not entity.endswith("s"), f"{tag}: the entity is singular"
+            owner = domain_of_entity.setdefault(entity, domain.__name__)
+            assert owner == domain.__name__, f"{tag}: {entity!r} also belongs to {owner}"
 
 
 @pytest.mark.parametrize("cls", REQUEST_TYPES, ids=tag_of)
 def test_every_request_has_a_reply_struct_and_a_handler(cls: type[Request]) -> None:
     assert isinstance(cls.reply, type) and issubclass(cls.reply, msgspec.Struct)
     assert not issubclass(cls.reply, Request | Event)
-    if cls is messages.Hello:
+    if cls is wire_session.Hello:
         assert cls not in HANDLERS, "hello is handled by the connection itself"
     else:
         assert cls in HANDLERS, f"no handler for {tag_of(cls)!r} in server.handlers.HANDLERS"
@@ -206,7 +249,7 @@ def test_event_round_trip(cls: type[Event]) -> None:
     body = codec.encode_event_body(event)
     assert codec.decode_event(body) == event
     frame = codec.decode_server_frame(codec.encode_event_frame(42, body))
-    assert isinstance(frame, messages.EventFrame)
+    assert isinstance(frame, EventFrame)
     assert frame.seq == 42
     assert codec.decode_event(frame.event) == event
 
@@ -215,7 +258,7 @@ def test_event_round_trip(cls: type[Event]) -> None:
 def test_reply_round_trip(cls: type[Request]) -> None:
     reply = sample(cls.reply)
     frame = codec.decode_server_frame(codec.encode_reply(99, reply))
-    assert isinstance(frame, messages.ReplyFrame)
+    assert isinstance(frame, ReplyFrame)
     assert frame.id == 99
     assert codec.decode_reply_data(cls, frame.data) == reply
 
@@ -224,7 +267,7 @@ def test_reply_round_trip(cls: type[Request]) -> None:
 def test_error_frame_round_trip(request_id: int | None) -> None:
     raw = codec.encode_error(request_id, ErrorCode.RATE_LIMITED, "slow down", 1.5)
     frame = codec.decode_server_frame(raw)
-    assert frame == messages.ErrorFrame(
+    assert frame == ErrorFrame(
         id=request_id, code="rate_limited", message="slow down", retry_after=1.5
     )
 
@@ -331,12 +374,12 @@ def test_values_out_of_bounds_are_invalid_fields(cls: type[Request]) -> None:
                     value if len(repr(value)) < 80 else type(value),
                 )
                 checked += 1
-    if cls is messages.Register:
+    if cls is accounts.Register:
         assert checked >= 6  # the helper really exercises bounds
 
 
 def test_a_pattern_mismatch_is_an_invalid_field() -> None:
-    frame = encode(request_map(messages.Register, username="no spaces allowed"))
+    frame = encode(request_map(accounts.Register, username="no spaces allowed"))
     assert refusal(frame).code is ErrorCode.INVALID_FIELD
 
 

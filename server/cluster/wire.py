@@ -17,7 +17,7 @@ from actors import conversation as conv
 from actors import user
 from actors.sessions import SessionRef
 from actors.store.accounts import UserRecord
-from protocol import messages as m
+from protocol.messages import messaging
 
 
 class Op(enum.IntEnum):
@@ -93,7 +93,7 @@ MESSAGE_TYPES: dict[str, type[msgspec.Struct]] = {
 REPLY_TYPES: dict[str, Any] = {
     "none": None,
     "UserRecord": UserRecord,
-    "ConversationView": m.ConversationView,
+    "ConversationView": messaging.ConversationView,
     "Ack": conv.Ack,
     "sessions": list[SessionRef],
 }

@@ -8,15 +8,17 @@ from actors.ids import new_id
 from actors.store import Conflict
 from actors.store.accounts import ProfileUpdate, UserRecord
 from actors.user import CloseSessions, UpdateProfile, me_view, profile_view, user_key
-from protocol import messages as m
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
+from protocol.frames import Empty
+from protocol.messages import accounts as m
+from protocol.messages import session
 from server.config import RateRule
 from server.gateway import Connection, Handler
 from server.ratelimit import RateLimiter
 
 
-async def ping(conn: Connection, req: m.Ping) -> m.Pong:
-    return m.Pong(server_time=time.time())
+async def ping(conn: Connection, req: session.Ping) -> session.Pong:
+    return session.Pong(server_time=time.time())
 
 
 async def register(conn: Connection, req: m.Register) -> m.AuthOk:
@@ -90,13 +92,13 @@ def _refuse_if_logged_in(conn: Connection) -> None:
         raise ProtocolError(ErrorCode.FORBIDDEN, "already logged in; log out first")
 
 
-async def logout(conn: Connection, req: m.Logout) -> m.Empty:
+async def logout(conn: Connection, req: m.Logout) -> Empty:
     session = conn.session
     assert session is not None
     if session.token_hash is not None:
         await conn.app.tokens.revoke(session.token_hash)
     await conn.logout()
-    return m.Empty()
+    return Empty()
 
 
 async def logout_all(conn: Connection, req: m.LogoutAll) -> m.Revoked:
@@ -141,7 +143,7 @@ async def search_users(conn: Connection, req: m.SearchUsers) -> m.UserList:
 
 
 HANDLERS: dict[type, Handler] = {
-    m.Ping: ping,
+    session.Ping: ping,
     m.Register: register,
     m.Login: login,
     m.Logout: logout,

@@ -34,8 +34,10 @@ from actors.conversation import (
 )
 from actors.ids import new_id
 from actors.store.messaging import ConversationRecord, MemberRecord, MessageRecord
-from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.frames import Empty
+from protocol.messages import accounts
+from protocol.messages import messaging as m
 from server.gateway import Connection, Handler
 from server.session import Session
 
@@ -153,9 +155,9 @@ async def remove_member(conn: Connection, req: m.RemoveMember) -> m.Conversation
     return view
 
 
-async def leave(conn: Connection, req: m.LeaveConversation) -> m.Empty:
+async def leave(conn: Connection, req: m.LeaveConversation) -> Empty:
     await _ask(conn, req.conversation_id, Leave(user_id=_user_id(conn)))
-    return m.Empty()
+    return Empty()
 
 
 def _encode_cursor(record: ConversationRecord) -> str:
@@ -256,13 +258,13 @@ async def messages_since(conn: Connection, req: m.MessagesSince) -> m.MessageLis
     )
 
 
-async def mark_read(conn: Connection, req: m.MarkRead) -> m.Empty:
+async def mark_read(conn: Connection, req: m.MarkRead) -> Empty:
     session, me = _logged_in(conn)
     await _ask(conn, req.conversation_id, Read(user_id=me, seq=req.seq, origin=session.ref))
-    return m.Empty()
+    return Empty()
 
 
-async def typing(conn: Connection, req: m.Typing) -> m.Empty:
+async def typing(conn: Connection, req: m.Typing) -> Empty:
     me = _user_id(conn)
     wait = await conn.app.limiter.acquire(
         f"typing:{me}:{req.conversation_id}", conn.app.settings.rate_typing
@@ -272,26 +274,26 @@ async def typing(conn: Connection, req: m.Typing) -> m.Empty:
             ErrorCode.RATE_LIMITED, "typing notices too often", retry_after=round(wait, 3)
         )
     await _ask(conn, req.conversation_id, TypingNotice(user_id=me))
-    return m.Empty()
+    return Empty()
 
 
 # ----------------------------------------------------------------- blocks
 
 
-async def block_user(conn: Connection, req: m.BlockUser) -> m.Empty:
+async def block_user(conn: Connection, req: accounts.BlockUser) -> Empty:
     me = _user_id(conn)
     if req.user_id == me:
         raise ProtocolError(ErrorCode.INVALID_FIELD, "you cannot block yourself")
     await conn.app.store.blocks.block(me, req.user_id, time.time())
     await _ask(conn, direct_conversation_id(me, req.user_id), RefreshBlocks())
-    return m.Empty()
+    return Empty()
 
 
-async def unblock_user(conn: Connection, req: m.UnblockUser) -> m.Empty:
+async def unblock_user(conn: Connection, req: accounts.UnblockUser) -> Empty:
     me = _user_id(conn)
     await conn.app.store.blocks.unblock(me, req.user_id)
     await _ask(conn, direct_conversation_id(me, req.user_id), RefreshBlocks())
-    return m.Empty()
+    return Empty()
 
 
 HANDLERS: dict[type, Handler] = {
@@ -310,6 +312,6 @@ HANDLERS: dict[type, Handler] = {
     m.MessagesSince: messages_since,
     m.MarkRead: mark_read,
     m.Typing: typing,
-    m.BlockUser: block_user,
-    m.UnblockUser: unblock_user,
+    accounts.BlockUser: block_user,
+    accounts.UnblockUser: unblock_user,
 }
