@@ -393,10 +393,12 @@ def _intro() -> list[str]:
         f"`{errors.ErrorCode.UNAUTHENTICATED.value}`.",
         "* **Resume.** A client that reconnects sends `hello` with `resume` = "
         "(`session_id`, `last_seq`): the session id from its last welcome and the "
-        "highest `seq` it processed. If the server still holds every event after "
-        "`last_seq`, the welcome says `resumed` and those events follow, in order, "
-        "before live ones. Otherwise the welcome says `resync`: the client has a new "
-        "session and must re-fetch its state with cursors.",
+        "highest `seq` it processed, and with a `token` of the same user (a session "
+        "id alone resumes nothing; an anonymous session is never resumed). If the "
+        "server still holds every event after `last_seq`, the welcome says `resumed` "
+        "and those events follow, in order, before live ones. Otherwise the welcome "
+        "says `resync`: the client has a new session and must re-fetch its state "
+        "with cursors.",
         "* **Keepalive.** The server pings at the websocket level every "
         "`heartbeat_interval` seconds (from the welcome); the `ping` request is an "
         "application-level round trip.",

@@ -34,7 +34,8 @@ class ErrorCode(enum.StrEnum):
     USERNAME_TAKEN = "username_taken"
     EMAIL_TAKEN = "email_taken"
     DUPLICATE_REQUEST_ID = "duplicate_request_id"
-    """Request ids must increase strictly within a session."""
+    """Request ids must increase strictly on a connection; the request was
+    not executed."""
     RATE_LIMITED = "rate_limited"
     """Over a rate limit; ``retry_after`` says when to try again."""
     NOT_FOUND = "not_found"

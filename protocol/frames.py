@@ -34,8 +34,9 @@ class Empty(msgspec.Struct):
 
 
 class Request(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
-    """Base of every client request. ``id`` must increase strictly within a
-    session; the reply or error carries it back."""
+    """Base of every client request. ``id`` must increase strictly on a
+    connection (not across a session's connections: a resumed session's new
+    connection may start again from 0); the reply or error carries it back."""
 
     id: RequestId
 

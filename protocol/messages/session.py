@@ -18,10 +18,12 @@ class Welcome(msgspec.Struct, kw_only=True):
     """Reply to ``hello``.
 
     ``resumed`` is true when the session named in ``hello.resume`` was taken
-    over: the events the client missed follow this reply, in order. ``resync``
-    is true when it asked to resume but the server could not cover the gap (the
-    session expired or its buffer moved past ``last_seq``): the client got a new
-    session and must re-sync its state with cursors.
+    over (which needs ``hello.token`` to be a valid token of that session's
+    user): the events the client missed follow this reply, in order. ``resync``
+    is true when it asked to resume but the server would not or could not: the
+    session is unknown, expired or was never logged in, the ``hello`` carried
+    no token or another user's, or the buffer moved past ``last_seq``. The
+    client then got a new session and must re-sync its state with cursors.
     """
 
     version: int
@@ -38,6 +40,10 @@ class Pong(msgspec.Struct, kw_only=True):
 
 
 class Resume(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The session a reconnecting client asks to take over. Honoured only when
+    the same ``hello`` carries a valid ``token`` of the user that session was
+    logged in as; a session id alone resumes nothing (``resync``)."""
+
     session_id: ObjectId
     last_seq: Seq
     """The highest event ``seq`` the client has processed."""
@@ -45,7 +51,8 @@ class Resume(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Hello(Request, tag="hello", kw_only=True):
     """First request of every connection. Offers protocol versions; may log in
-    with a token and may ask to resume an earlier session."""
+    with a token and may ask to resume an earlier session, which works only
+    together with a token of the same user."""
 
     versions: Annotated[list[int], Meta(min_length=1, max_length=limits.VERSIONS_MAX)]
     token: Token | None = None
