@@ -37,20 +37,39 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from protocol import codec
-from protocol.catalog import REQUESTS_BY_TYPE
+from protocol.catalog import EVENTS_BY_TYPE, REQUESTS_BY_TYPE
+from protocol.errors import ErrorCode
 from protocol.frames import ErrorFrame, Event, EventFrame, ReplyFrame, Request
 from protocol.messages import accounts, session
 from protocol.version import SUPPORTED_VERSIONS
 
 
 class GroverError(Exception):
-    """The server refused a request."""
+    """The server refused a request.
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+    ``code`` is the :class:`~protocol.errors.ErrorCode` member when this SDK
+    knows the server's code. A code added by a newer server (adding codes is
+    not an incompatible change) stays the string the server sent, so that it is
+    neither lost nor an error of its own; since ``ErrorCode`` is a ``StrEnum``,
+    ``error.code == ErrorCode.NOT_FOUND`` and ``error.code == "not_found"``
+    both work either way.
+    """
+
+    def __init__(
+        self, code: ErrorCode | str, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
-        self.code = code
+        self.code: ErrorCode | str = _known_code(code)
         self.message = message
         self.retry_after = retry_after
+
+
+def _known_code(code: ErrorCode | str) -> ErrorCode | str:
+    """``code`` as an :class:`ErrorCode` member, or unchanged if unknown."""
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        return code
 
 
 class ConnectionLost(Exception):
@@ -63,11 +82,19 @@ class ConnectionLost(Exception):
         self.reason = reason
 
 
+class _EventTag(msgspec.Struct):
+    """Only the ``type`` of an event; its other fields are skipped."""
+
+    type: str = ""
+
+
 class Resync(msgspec.Struct):
     """Marker in the event stream: events were lost; re-fetch state."""
 
 
-TRANSIENT_CODES = frozenset({"timeout", "internal", "overloaded", "rate_limited"})
+TRANSIENT_CODES: frozenset[ErrorCode] = frozenset(
+    {ErrorCode.TIMEOUT, ErrorCode.INTERNAL, ErrorCode.OVERLOADED, ErrorCode.RATE_LIMITED}
+)
 """Error codes that may answer a ``hello`` while the server recovers (a node
 taking over another's actors, Redis restarting): a reconnect retries them."""
 
@@ -205,7 +232,7 @@ class Client:
                 self._pending.pop(request.id, None)
         if isinstance(reply, accounts.AuthOk):
             self.token = reply.token
-        elif type in ("auth.logout", "auth.logout_all"):
+        elif issubclass(cls, accounts.Logout | accounts.LogoutAll):
             self.token = None
         return reply
 
@@ -265,7 +292,16 @@ class Client:
             if frame.seq <= self.last_seq:
                 return  # a replay overlapping what we already have
             self.last_seq = frame.seq
-            self._events.put_nowait(codec.decode_event(frame.event))
+            try:
+                event = codec.decode_event(frame.event)
+            except msgspec.ValidationError:
+                # An event type newer than this SDK (adding one keeps the
+                # protocol version): skip it rather than kill the read loop.
+                # A known type that fails to decode is a server bug: raise.
+                if msgspec.msgpack.decode(frame.event, type=_EventTag).type in EVENTS_BY_TYPE:
+                    raise
+                return
+            self._events.put_nowait(event)
             return
         entry = self._pending.get(frame.id) if frame.id is not None else None
         if entry is None:
@@ -298,7 +334,7 @@ class Client:
             except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
                 pass
             except GroverError as exc:
-                if exc.code in ("invalid_token", "token_expired"):
+                if exc.code in (ErrorCode.INVALID_TOKEN, ErrorCode.TOKEN_EXPIRED):
                     self.token = None  # carry on logged out; the app will see it
                     continue
                 if exc.code not in TRANSIENT_CODES:

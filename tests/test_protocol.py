@@ -22,6 +22,7 @@ import pytest
 
 from protocol import catalog, codec
 from protocol.catalog import EVENT_TYPES, REQUEST_TYPES, REQUESTS_BY_TYPE
+from protocol.client import Client, GroverError
 from protocol.docs import render, server_frames, tag_of
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
 from protocol.frames import ErrorFrame, Event, EventFrame, ReplyFrame, Request
@@ -495,3 +496,24 @@ def test_deeply_nested_values_are_refused(key: str) -> None:
     frame = b"\x82\xa4type\xa4ping" + encode(key) + b"\x91" * 2000 + b"\xc0"
     assert len(frame) < 4096
     _check_decode(frame)
+
+
+# --------------------------------------------------------------------- SDK
+
+
+def test_sdk_errors_carry_the_code_as_its_enum() -> None:
+    known = GroverError("not_found", "no such conversation")
+    assert known.code is ErrorCode.NOT_FOUND
+    # A code from a newer server is kept as sent, not lost or raised.
+    future = GroverError("some_future_code", "?")
+    assert future.code == "some_future_code" and not isinstance(future.code, ErrorCode)
+
+
+def test_sdk_skips_an_unknown_event_type_but_not_a_broken_known_one() -> None:
+    client = Client()
+    future = msgspec.Raw(encode({"type": "thing.happened", "what": 1}))
+    client._dispatch(EventFrame(seq=1, event=future))
+    assert (client.pending_events(), client.last_seq) == (0, 1)
+    broken = msgspec.Raw(encode({"type": "receipt.read", "seq": "not a number"}))
+    with pytest.raises(msgspec.ValidationError):
+        client._dispatch(EventFrame(seq=2, event=broken))
