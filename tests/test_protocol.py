@@ -488,7 +488,14 @@ def test_the_fuzz_baseline_is_valid() -> None:
 
 
 def test_invalid_utf8_is_refused() -> None:
-    _check_decode(b"\x82\xa4type\xa4ping\xa2i\xe4")
+    """msgspec raises ``UnicodeDecodeError`` (not ``DecodeError``) for a bad
+    string; without it in ``codec._UNDECODABLE`` this escapes as a crash."""
+    good = encode(request_map(accounts.GetProfile, user_id="ab"))
+    bad = good.replace(encode("ab"), b"\xa2\xff\xfe")  # same length, not UTF-8
+    assert bad != good and type(codec.decode_request(good)) is accounts.GetProfile
+    error = refusal(bad)
+    assert (error.code, error.request_id) == (ErrorCode.INVALID_FIELD, 7)
+    assert "utf-8" in error.message
 
 
 @pytest.mark.parametrize("key", ["id", "surplus"])
