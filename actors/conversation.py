@@ -64,9 +64,9 @@ from actors.store.messaging import (
     MessageRecord,
 )
 from actors.user import PushMany, user_key
-from protocol import messages as m
 from protocol.codec import encode_event_body
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages import messaging as m
 
 log = logging.getLogger("grover.actors.conversation")
 

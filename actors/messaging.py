@@ -14,7 +14,7 @@ from actors.ids import ActorKey
 from actors.message import Ask, Message
 from actors.sessions import SessionRef
 from actors.store.messaging import MessageRecord
-from protocol import messages as m
+from protocol.messages import messaging as m
 
 KIND = "conversation"
 PREVIEW_CHARS = 80

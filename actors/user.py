@@ -17,9 +17,9 @@ from actors.runtime import Actor
 from actors.sessions import SessionDirectory, SessionRef, SessionSink
 from actors.store import Store
 from actors.store.accounts import ProfileUpdate, UserRecord
-from protocol import messages
 from protocol.codec import encode_event_body
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages import accounts
 
 KIND = "user"
 
@@ -79,12 +79,12 @@ MESSAGES: tuple[type[Message], ...] = (
 """Every message a UserActor takes (the cluster's wire registry is built from it)."""
 
 
-def me_view(user: UserRecord) -> messages.Me:
-    return msgspec.convert(user, messages.Me, from_attributes=True)
+def me_view(user: UserRecord) -> accounts.Me:
+    return msgspec.convert(user, accounts.Me, from_attributes=True)
 
 
-def profile_view(user: UserRecord) -> messages.UserProfile:
-    return msgspec.convert(user, messages.UserProfile, from_attributes=True)
+def profile_view(user: UserRecord) -> accounts.UserProfile:
+    return msgspec.convert(user, accounts.UserProfile, from_attributes=True)
 
 
 class UserActor(Actor):
@@ -165,6 +165,6 @@ class UserActor(Actor):
         if updated is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
         self.user = updated
-        body = encode_event_body(messages.ProfileUpdated(user=me_view(updated)))
+        body = encode_event_body(accounts.ProfileUpdated(user=me_view(updated)))
         await self._deliver([(body, origin)])
         return updated

@@ -37,29 +37,39 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from protocol import codec
-from protocol.messages import (
-    REQUESTS_BY_TYPE,
-    AuthOk,
-    ErrorFrame,
-    Event,
-    EventFrame,
-    Hello,
-    ReplyFrame,
-    Request,
-    Resume,
-    Welcome,
-)
+from protocol.catalog import EVENTS_BY_TYPE, REQUESTS_BY_TYPE
+from protocol.errors import ErrorCode
+from protocol.frames import ErrorFrame, Event, EventFrame, ReplyFrame, Request
+from protocol.messages import accounts, session
 from protocol.version import SUPPORTED_VERSIONS
 
 
 class GroverError(Exception):
-    """The server refused a request."""
+    """The server refused a request.
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+    ``code`` is the :class:`~protocol.errors.ErrorCode` member when this SDK
+    knows the server's code. A code added by a newer server (adding codes is
+    not an incompatible change) stays the string the server sent, so that it is
+    neither lost nor an error of its own; since ``ErrorCode`` is a ``StrEnum``,
+    ``error.code == ErrorCode.NOT_FOUND`` and ``error.code == "not_found"``
+    both work either way.
+    """
+
+    def __init__(
+        self, code: ErrorCode | str, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
-        self.code = code
+        self.code: ErrorCode | str = _known_code(code)
         self.message = message
         self.retry_after = retry_after
+
+
+def _known_code(code: ErrorCode | str) -> ErrorCode | str:
+    """``code`` as an :class:`ErrorCode` member, or unchanged if unknown."""
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        return code
 
 
 class ConnectionLost(Exception):
@@ -72,11 +82,19 @@ class ConnectionLost(Exception):
         self.reason = reason
 
 
+class _EventTag(msgspec.Struct):
+    """Only the ``type`` of an event; its other fields are skipped."""
+
+    type: str = ""
+
+
 class Resync(msgspec.Struct):
     """Marker in the event stream: events were lost; re-fetch state."""
 
 
-TRANSIENT_CODES = frozenset({"timeout", "internal", "overloaded", "rate_limited"})
+TRANSIENT_CODES: frozenset[ErrorCode] = frozenset(
+    {ErrorCode.TIMEOUT, ErrorCode.INTERNAL, ErrorCode.OVERLOADED, ErrorCode.RATE_LIMITED}
+)
 """Error codes that may answer a ``hello`` while the server recovers (a node
 taking over another's actors, Redis restarting): a reconnect retries them."""
 
@@ -96,7 +114,7 @@ class Client:
         self.token: str | None = None
         self.session_id: str | None = None
         self.last_seq = 0
-        self.welcome: Welcome | None = None
+        self.welcome: session.Welcome | None = None
         self.close_code: int | None = None
         self._reconnect = reconnect
         self._name = name
@@ -113,7 +131,7 @@ class Client:
 
     # ---------------------------------------------------------------- connect
 
-    async def connect(self, url: str | Sequence[str], token: str | None = None) -> Welcome:
+    async def connect(self, url: str | Sequence[str], token: str | None = None) -> session.Welcome:
         """Open the socket and say hello (logging in with ``token`` if given).
 
         ``url`` is one URL or several (nodes of one cluster): they are tried in
@@ -135,16 +153,16 @@ class Client:
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
         return welcome
 
-    async def _open(self, *, resume: bool) -> Welcome:
+    async def _open(self, *, resume: bool) -> session.Welcome:
         ws = await connect(
             self.url, compression=None, max_size=None, open_timeout=10, ping_interval=None
         )
         self._ws = ws
-        hello = Hello(
+        hello = session.Hello(
             id=self._take_id(),
             versions=sorted(SUPPORTED_VERSIONS),
             token=self.token,
-            resume=Resume(session_id=self.session_id, last_seq=self.last_seq)
+            resume=session.Resume(session_id=self.session_id, last_seq=self.last_seq)
             if resume and self.session_id
             else None,
             client=self._name,
@@ -161,7 +179,7 @@ class Client:
                         error = GroverError(frame.code, frame.message, frame.retry_after)
                         break
                     if isinstance(frame, ReplyFrame) and frame.id == hello.id:
-                        welcome = msgspec.msgpack.decode(frame.data, type=Welcome)
+                        welcome = msgspec.msgpack.decode(frame.data, type=session.Welcome)
                         break
         except BaseException:
             ws.transport.abort()
@@ -212,9 +230,9 @@ class Client:
                 reply = await future
             finally:
                 self._pending.pop(request.id, None)
-        if isinstance(reply, AuthOk):
+        if isinstance(reply, accounts.AuthOk):
             self.token = reply.token
-        elif type in ("auth.logout", "auth.logout_all"):
+        elif issubclass(cls, accounts.Logout | accounts.LogoutAll):
             self.token = None
         return reply
 
@@ -274,7 +292,16 @@ class Client:
             if frame.seq <= self.last_seq:
                 return  # a replay overlapping what we already have
             self.last_seq = frame.seq
-            self._events.put_nowait(codec.decode_event(frame.event))
+            try:
+                event = codec.decode_event(frame.event)
+            except msgspec.ValidationError:
+                # An event type newer than this SDK (adding one keeps the
+                # protocol version): skip it rather than kill the read loop.
+                # A known type that fails to decode is a server bug: raise.
+                if msgspec.msgpack.decode(frame.event, type=_EventTag).type in EVENTS_BY_TYPE:
+                    raise
+                return
+            self._events.put_nowait(event)
             return
         entry = self._pending.get(frame.id) if frame.id is not None else None
         if entry is None:
@@ -307,7 +334,7 @@ class Client:
             except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
                 pass
             except GroverError as exc:
-                if exc.code in ("invalid_token", "token_expired"):
+                if exc.code in (ErrorCode.INVALID_TOKEN, ErrorCode.TOKEN_EXPIRED):
                     self.token = None  # carry on logged out; the app will see it
                     continue
                 if exc.code not in TRANSIENT_CODES:

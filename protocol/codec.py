@@ -12,18 +12,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from protocol.catalog import REQUESTS_BY_TYPE, AnyEvent, AnyRequest
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages import (
-    REQUESTS_BY_TYPE,
-    AnyEvent,
-    AnyRequest,
-    AnyServerFrame,
-    ErrorFrame,
-    Event,
-    EventFrame,
-    ReplyFrame,
-    Request,
-)
+from protocol.frames import AnyServerFrame, ErrorFrame, Event, EventFrame, ReplyFrame, Request
 
 T = TypeVar("T")
 

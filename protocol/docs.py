@@ -2,12 +2,15 @@
 
 Everything in the document comes from the code, so that it cannot drift:
 
-* message structs from :mod:`protocol.messages` (``REQUEST_TYPES``,
-  ``EVENT_TYPES``, ``AnyServerFrame`` and every struct they reach), their
-  fields, types, defaults and constraints through :func:`msgspec.inspect.type_info`;
-* docstrings of structs (``__doc__``) and of fields, enum members and
-  constants (the string literal written right after an assignment, which
-  Python itself discards; read here from the source with :mod:`ast`);
+* message structs from every domain module of :mod:`protocol.messages` (as
+  listed in :data:`protocol.catalog.DOMAINS`, each with its ``REQUESTS`` and
+  ``EVENTS``), the server frames of :mod:`protocol.frames`, and every struct
+  they reach: their fields, types, defaults and constraints through
+  :func:`msgspec.inspect.type_info`;
+* docstrings of the domain modules (which head their sections), of structs
+  (``__doc__``) and of fields, enum members and constants (the string literal
+  written right after an assignment, which Python itself discards; read here
+  from the source of the module that defines each class with :mod:`ast`);
 * error and close codes from :mod:`protocol.errors`, limits from
   :mod:`protocol.limits`, versions from :mod:`protocol.version`.
 
@@ -27,12 +30,14 @@ import re
 import sys
 import typing
 from collections.abc import Iterable, Iterator
+from types import ModuleType
 from typing import Any
 
 import msgspec
 import msgspec.inspect as mi
 
-from protocol import errors, limits, messages, version
+from protocol import catalog, errors, frames, limits, version
+from protocol.messages import session
 
 # ------------------------------------------------------------------ docstrings
 
@@ -303,7 +308,7 @@ def _struct_table(cls: type[msgspec.Struct], anchors: _Anchors) -> list[str]:
         )
     for field in info.fields:
         doc = docs.get(field.name, "")
-        if not doc and field.name == "id" and issubclass(cls, messages.Request):
+        if not doc and field.name == "id" and issubclass(cls, frames.Request):
             doc = "Echoed by the reply or error that answers this request."
         rows.append(
             f"| `{field.encode_name}` | {cell(type_name(field.type, anchors))} "
@@ -318,9 +323,15 @@ def _struct_table(cls: type[msgspec.Struct], anchors: _Anchors) -> list[str]:
 
 
 def _struct_section(
-    cls: type[msgspec.Struct], heading: str, anchor: str, anchors: _Anchors, extra: list[str]
+    cls: type[msgspec.Struct],
+    heading: str,
+    anchor: str,
+    anchors: _Anchors,
+    extra: list[str],
+    *,
+    level: int = 3,
 ) -> list[str]:
-    lines = [f'<a id="{anchor}"></a>', "", f"### {heading}", ""]
+    lines = [f'<a id="{anchor}"></a>', "", f"{'#' * level} {heading}", ""]
     doc = class_doc(cls)
     if doc:
         lines += [markdown(doc), ""]
@@ -331,7 +342,7 @@ def _struct_section(
 
 
 def _intro() -> list[str]:
-    hello = tag_of(messages.Hello)
+    hello = tag_of(session.Hello)
     return [
         "# Grover protocol",
         "",
@@ -357,6 +368,10 @@ def _intro() -> list[str]:
         f"out-of-bounds field is refused with `{errors.ErrorCode.INVALID_FIELD.value}` "
         "and changes nothing; an unknown `type` gets "
         f"`{errors.ErrorCode.UNKNOWN_TYPE.value}`.",
+        "* **Names.** Every request and event `type` is `<entity>.<action>`: a "
+        "singular noun of one domain, then a verb for a request (`message.send`) or a "
+        "past participle, or `new`, for an event (`profile.updated`, `message.new`). "
+        "Only `hello` and `ping` have bare names.",
         "* **Requests and replies.** The client sends requests. Each carries an `id`, "
         f"a non-negative integer up to {limits.MAX_REQUEST_ID} (it fits a JavaScript "
         "number) that must increase strictly on a connection "
@@ -378,10 +393,12 @@ def _intro() -> list[str]:
         f"`{errors.ErrorCode.UNAUTHENTICATED.value}`.",
         "* **Resume.** A client that reconnects sends `hello` with `resume` = "
         "(`session_id`, `last_seq`): the session id from its last welcome and the "
-        "highest `seq` it processed. If the server still holds every event after "
-        "`last_seq`, the welcome says `resumed` and those events follow, in order, "
-        "before live ones. Otherwise the welcome says `resync`: the client has a new "
-        "session and must re-fetch its state with cursors.",
+        "highest `seq` it processed, and with a `token` of the same user (a session "
+        "id alone resumes nothing; an anonymous session is never resumed). If the "
+        "server still holds every event after `last_seq`, the welcome says `resumed` "
+        "and those events follow, in order, before live ones. Otherwise the welcome "
+        "says `resync`: the client has a new session and must re-fetch its state "
+        "with cursors.",
         "* **Keepalive.** The server pings at the websocket level every "
         "`heartbeat_interval` seconds (from the welcome); the `ping` request is an "
         "application-level round trip.",
@@ -389,58 +406,76 @@ def _intro() -> list[str]:
     ]
 
 
+def domain_title(domain: ModuleType) -> str:
+    """``protocol.messages.session`` -> ``Session``."""
+    return domain.__name__.rsplit(".", 1)[-1].capitalize()
+
+
+def _domain_intro(domain: ModuleType, kind: str) -> list[str]:
+    doc = inspect.cleandoc(domain.__doc__ or "")
+    return [f"### {domain_title(domain)} {kind}", "", markdown(doc), ""]
+
+
 def _requests(anchors: _Anchors) -> list[str]:
-    base_docs = field_docs(messages.Request)
+    base_docs = field_docs(frames.Request)
     lines = [
         "## Requests",
         "",
-        markdown(class_doc(messages.Request)),
-        "",
-        "| type | reply | before login | summary |",
-        "| --- | --- | --- | --- |",
-    ]
-    for cls in messages.REQUEST_TYPES:
-        tag = tag_of(cls)
-        lines.append(
-            f"| [`{tag}`](#request-{tag}) | {anchors.link(cls.reply)} "
-            f"| {'yes' if cls.before_login else 'no'} | {cell(first_sentence(class_doc(cls)))} |"
-        )
-    lines += [
+        markdown(class_doc(frames.Request)),
         "",
         f"*reply*: {cell(base_docs.get('reply', ''))} "
         f"*before login*: {cell(base_docs.get('before_login', ''))}",
         "",
     ]
-    for cls in messages.REQUEST_TYPES:
-        tag = tag_of(cls)
-        extra = [
-            f"Reply: {anchors.link(cls.reply)}. "
-            f"Before login: {'allowed' if cls.before_login else 'no'}.",
-            "",
-        ]
-        lines += _struct_section(cls, f"`{tag}`", f"request-{tag}", anchors, extra)
+    for domain in catalog.DOMAINS:
+        requests: tuple[type[frames.Request], ...] = domain.REQUESTS
+        if not requests:
+            continue
+        lines += _domain_intro(domain, "requests")
+        lines += ["| type | reply | before login | summary |", "| --- | --- | --- | --- |"]
+        for cls in requests:
+            tag = tag_of(cls)
+            lines.append(
+                f"| [`{tag}`](#request-{tag}) | {anchors.link(cls.reply)} "
+                f"| {'yes' if cls.before_login else 'no'} "
+                f"| {cell(first_sentence(class_doc(cls)))} |"
+            )
+        lines.append("")
+        for cls in requests:
+            tag = tag_of(cls)
+            extra = [
+                f"Reply: {anchors.link(cls.reply)}. "
+                f"Before login: {'allowed' if cls.before_login else 'no'}.",
+                "",
+            ]
+            lines += _struct_section(cls, f"`{tag}`", f"request-{tag}", anchors, extra, level=4)
     return lines
 
 
 def _events(anchors: _Anchors) -> list[str]:
-    lines = ["## Events", "", markdown(class_doc(messages.Event)), ""]
-    lines += ["| type | summary |", "| --- | --- |"]
-    for cls in messages.EVENT_TYPES:
-        tag = tag_of(cls)
-        lines.append(f"| [`{tag}`](#event-{tag}) | {cell(first_sentence(class_doc(cls)))} |")
-    lines.append("")
-    for cls in messages.EVENT_TYPES:
-        tag = tag_of(cls)
-        lines += _struct_section(cls, f"`{tag}`", f"event-{tag}", anchors, [])
+    lines = ["## Events", "", markdown(class_doc(frames.Event)), ""]
+    for domain in catalog.DOMAINS:
+        events: tuple[type[frames.Event], ...] = domain.EVENTS
+        if not events:
+            continue
+        lines += _domain_intro(domain, "events")
+        lines += ["| type | summary |", "| --- | --- |"]
+        for cls in events:
+            tag = tag_of(cls)
+            lines.append(f"| [`{tag}`](#event-{tag}) | {cell(first_sentence(class_doc(cls)))} |")
+        lines.append("")
+        for cls in events:
+            tag = tag_of(cls)
+            lines += _struct_section(cls, f"`{tag}`", f"event-{tag}", anchors, [], level=4)
     return lines
 
 
 def server_frames() -> tuple[type[msgspec.Struct], ...]:
-    return tuple(typing.get_args(messages.AnyServerFrame))
+    return tuple(typing.get_args(frames.AnyServerFrame))
 
 
 def _frames(anchors: _Anchors) -> list[str]:
-    lines = ["## Server frames", "", markdown(class_doc(messages.ServerFrame)), ""]
+    lines = ["## Server frames", "", markdown(class_doc(frames.ServerFrame)), ""]
     for cls in server_frames():
         tag = tag_of(cls)
         lines += _struct_section(cls, f"`{tag}`", f"frame-{tag}", anchors, [])
@@ -517,14 +552,14 @@ def _limits() -> list[str]:
 def render() -> str:
     """The whole of ``docs/protocol.md``."""
     anchors = _Anchors()
-    for request in messages.REQUEST_TYPES:
+    for request in catalog.REQUEST_TYPES:
         anchors.add(request, f"request-{tag_of(request)}")
-    for event in messages.EVENT_TYPES:
+    for event in catalog.EVENT_TYPES:
         anchors.add(event, f"event-{tag_of(event)}")
     frames = server_frames()
     for frame in frames:
         anchors.add(frame, f"frame-{tag_of(frame)}")
-    roots = (*messages.REQUEST_TYPES, *messages.EVENT_TYPES, *frames)
+    roots = (*catalog.REQUEST_TYPES, *catalog.EVENT_TYPES, *frames)
     others = [cls for cls in reachable_structs(roots) if cls not in anchors.by_class]
     for cls in others:
         anchors.add(cls, f"type-{cls.__name__.lower()}")

@@ -34,7 +34,8 @@ class ErrorCode(enum.StrEnum):
     USERNAME_TAKEN = "username_taken"
     EMAIL_TAKEN = "email_taken"
     DUPLICATE_REQUEST_ID = "duplicate_request_id"
-    """Request ids must increase strictly within a session."""
+    """Request ids must increase strictly on a connection; the request was
+    not executed."""
     RATE_LIMITED = "rate_limited"
     """Over a rate limit; ``retry_after`` says when to try again."""
     NOT_FOUND = "not_found"
@@ -53,7 +54,7 @@ class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001
     """The server is shutting down; reconnect (to any node). The same node
     resumes the session; another answers ``resync`` and the client catches up
-    with ``sync.changes`` and ``msg.since``."""
+    with ``conversation.sync`` and ``message.since``."""
     POLICY_VIOLATION = 1008
     """Sustained abuse: too many bad frames or rate-limit violations."""
     MESSAGE_TOO_BIG = 1009

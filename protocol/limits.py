@@ -1,5 +1,6 @@
-"""Bounds that are part of the contract. The schema in :mod:`protocol.messages`
-uses these, so a frame that breaks one is refused at decode time."""
+"""Bounds that are part of the contract. The schemas in :mod:`protocol.frames`
+and :mod:`protocol.messages` use these, so a frame that breaks one is refused at
+decode time."""
 
 from __future__ import annotations
 

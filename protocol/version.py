@@ -3,10 +3,10 @@ server answers with the highest one both sides know."""
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """The newest version this build speaks."""
 
-SUPPORTED_VERSIONS: frozenset[int] = frozenset({1})
+SUPPORTED_VERSIONS: frozenset[int] = frozenset({2})
 
 
 def negotiate(offered: list[int]) -> int | None:

@@ -15,7 +15,7 @@ import pytest
 from actors.user import ListSessions, user_key
 from protocol.client import Client, GroverError
 from protocol.errors import CloseCode, ErrorCode
-from protocol.messages import AuthOk, Me, ProfileUpdated, Revoked, UserList, UserProfile
+from protocol.messages import accounts
 from server.app import Grover
 from server.config import RateRule
 from tests.conftest import Connect, StartGrover, register, unique_name, ws_url
@@ -140,7 +140,7 @@ async def test_password_is_stored_as_argon2id_only(grover: Grover, connect: Conn
 async def test_register_logs_the_session_in(connect: Connect) -> None:
     client = await connect()
     reply = await register(client)
-    assert isinstance(reply, AuthOk) and isinstance(reply.user, Me)
+    assert isinstance(reply, accounts.AuthOk) and isinstance(reply.user, accounts.Me)
     me = await client.request("profile.get", user_id=reply.user.id)
     assert me.username == reply.user.username
     assert await refused_code(client, "auth.register", **_fresh_account()) == ErrorCode.FORBIDDEN
@@ -330,7 +330,7 @@ async def test_successful_logins_are_not_counted(start_grover: StartGrover) -> N
         for _ in range(5):
             await client.request("auth.logout")
             reply = await client.request("auth.login", login=name, password=PASSWORD)
-            assert isinstance(reply, AuthOk) and reply.user.username == name
+            assert isinstance(reply, accounts.AuthOk) and reply.user.username == name
     finally:
         await client.close()
 
@@ -376,7 +376,7 @@ async def test_logout_all_closes_other_sessions_4003_and_revokes_every_token(
     await register(bystander)
 
     revoked = await main.request("auth.logout_all")
-    assert isinstance(revoked, Revoked) and revoked.sessions == len(tokens)
+    assert isinstance(revoked, accounts.Revoked) and revoked.sessions == len(tokens)
     for other in others:
         await wait_for(lambda other=other: other.close_code is not None)
         assert other.close_code == CloseCode.LOGGED_OUT
@@ -405,20 +405,20 @@ async def test_profile_update_reaches_the_other_sessions_only(
     me = await phone.request(
         "profile.update", display_name="Ada L.", bio="engines", avatar_url="https://x.io/a.png"
     )
-    assert isinstance(me, Me)
+    assert isinstance(me, accounts.Me)
     assert (me.display_name, me.bio, me.avatar_url) == ("Ada L.", "engines", "https://x.io/a.png")
     event = await laptop.next_event()
-    assert isinstance(event, ProfileUpdated) and event.user == me
+    assert isinstance(event, accounts.ProfileUpdated) and event.user == me
     # Only the fields given change.
     me2 = await laptop.request("profile.update", bio="")
     assert (me2.display_name, me2.bio) == ("Ada L.", "")
-    assert await phone.next_event() == ProfileUpdated(user=me2)
+    assert await phone.next_event() == accounts.ProfileUpdated(user=me2)
     await asyncio.sleep(0.05)
     assert laptop.pending_events() == 0 and stranger.pending_events() == 0
     assert phone.pending_events() == 0
 
     seen = await stranger.request("profile.get", user_id=reply.user.id)
-    assert isinstance(seen, UserProfile) and not isinstance(seen, Me)
+    assert isinstance(seen, accounts.UserProfile) and not isinstance(seen, accounts.Me)
     assert (seen.display_name, seen.bio, seen.username) == ("Ada L.", "", reply.user.username)
     stored = await grover.store.users.get(reply.user.id)
     assert stored is not None and stored.display_name == "Ada L."
@@ -458,19 +458,19 @@ async def test_search_by_prefix_of_username_or_display_name(connect: Connect) ->
     searcher = await connect()
     await register(searcher)
 
-    found = await searcher.request("users.search", query=tag.upper())
-    assert isinstance(found, UserList)
+    found = await searcher.request("user.search", query=tag.upper())
+    assert isinstance(found, accounts.UserList)
     assert [u.username for u in found.users] == [f"{tag}_alice", f"{tag}_bob"]
-    by_display = await searcher.request("users.search", query="zed ze")
+    by_display = await searcher.request("user.search", query="zed ze")
     assert alice.user.id in [u.id for u in by_display.users]
-    first = await searcher.request("users.search", query=tag, limit=1)
+    first = await searcher.request("user.search", query=tag, limit=1)
     assert [u.username for u in first.users] == [f"{tag}_alice"]
     # A prefix is not a substring match, and wildcards are literal.
-    assert (await searcher.request("users.search", query="alice")).users == []
-    assert (await searcher.request("users.search", query="%")).users == []
-    assert (await searcher.request("users.search", query="   ")).users == []
+    assert (await searcher.request("user.search", query="alice")).users == []
+    assert (await searcher.request("user.search", query="%")).users == []
+    assert (await searcher.request("user.search", query="   ")).users == []
     # Views never carry the email.
-    assert all(not isinstance(u, Me) for u in found.users)
+    assert all(not isinstance(u, accounts.Me) for u in found.users)
 
 
 async def test_search_by_text(connect: Connect) -> None:
@@ -480,10 +480,10 @@ async def test_search_by_text(connect: Connect) -> None:
     await client.request("profile.update", display_name="Grace Hopper Compiler")
     searcher = await connect()
     await register(searcher)
-    found = await searcher.request("users.search", query="hopper", mode="text")
+    found = await searcher.request("user.search", query="hopper", mode="text")
     assert reply.user.id in [u.id for u in found.users]
-    none = await searcher.request("users.search", query="nonexistentword", mode="text")
+    none = await searcher.request("user.search", query="nonexistentword", mode="text")
     assert none.users == []
     # FTS syntax in the query is inert.
-    quoted = await searcher.request("users.search", query='"hopper" OR *', mode="text")
+    quoted = await searcher.request("user.search", query='"hopper" OR *', mode="text")
     assert reply.user.id in [u.id for u in quoted.users]

@@ -3,7 +3,7 @@ subprocesses sharing one SQLite file (WAL lets several processes use it).
 
 Every test starts its own Redis and nodes. Clients are application views:
 what a user's app knows of each conversation, built from live events plus
-``msg.since`` after a :class:`Resync` or when a live event reveals a gap in a
+``message.since`` after a :class:`Resync` or when a live event reveals a gap in a
 conversation's ``seq``, de-duplicated by (conversation, seq). The failure
 tests measure, and print (``pytest -s``), how long traffic stalled.
 """
@@ -24,8 +24,8 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from protocol import messages as m
 from protocol.client import TRANSIENT_CODES, Client, ConnectionLost, GroverError, Resync
+from protocol.messages import messaging
 from server.cluster.membership import EPOCH_KEY, rendezvous_owner
 from server.cluster.placement import Leases
 from server.cluster.ratelimit import RedisRateLimiter
@@ -135,7 +135,7 @@ class Member:
         self.urls = urls
         self.client = Client(request_timeout=15, max_backoff=0.5)
         self.user_id = ""
-        self.view: dict[str, dict[int, m.MessageView]] = {}
+        self.view: dict[str, dict[int, messaging.MessageView]] = {}
         self.last_live: dict[str, int] = {}
         """Per conversation, the highest seq of a live event of this session."""
         self.live_seen: dict[str, set[int]] = {}
@@ -148,7 +148,7 @@ class Member:
         self.resyncs: list[float] = []
         """Wall times at which a Resync reached the app."""
         self.recovered = {"resync": 0, "gap": 0}
-        """Messages the app got by msg.send sync, not live, and why."""
+        """Messages the app got by message.send sync, not live, and why."""
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -168,7 +168,7 @@ class Member:
             seq += 1
         return seq
 
-    def add(self, message: m.MessageView) -> bool:
+    def add(self, message: messaging.MessageView) -> bool:
         seqs = self.view.setdefault(message.conversation_id, {})
         if message.seq in seqs:
             return False
@@ -185,7 +185,7 @@ class Member:
                 for conversation_id in list(self.view):
                     await self.catch_up(conversation_id, "resync")
                 continue
-            if not isinstance(event, m.MessageNew) or event.message.kind != "message":
+            if not isinstance(event, messaging.MessageNew) or event.message.kind != "message":
                 continue
             message = event.message
             conv = message.conversation_id
@@ -207,20 +207,20 @@ class Member:
             self.add(message)
 
     async def catch_up(self, conversation_id: str, why: str) -> None:
-        """msg.since from the last seq the app has without a hole, to the end."""
+        """message.since from the last seq the app has without a hole, to the end."""
         for message in await since(self.client, conversation_id, self.contiguous(conversation_id)):
             if message.kind == "message" and self.add(message):
                 self.recovered[why] += 1
 
-    async def send(self, conversation_id: str, key: str) -> m.MessageAck:
-        ack: m.MessageAck = await retry(
+    async def send(self, conversation_id: str, key: str) -> messaging.MessageAck:
+        ack: messaging.MessageAck = await retry(
             lambda: self.client.request(
-                "msg.send", conversation_id=conversation_id, client_key=key, text=key
+                "message.send", conversation_id=conversation_id, client_key=key, text=key
             )
         )
         # The sender's own session gets the ack instead of an event.
         self.add(
-            m.MessageView(
+            messaging.MessageView(
                 conversation_id=conversation_id,
                 seq=ack.seq,
                 id=ack.id,
@@ -266,14 +266,14 @@ async def retry(call: Any, attempts: int = 60) -> Any:
     raise AssertionError(f"no answer after {attempts} attempts")
 
 
-async def since(client: Client, conversation_id: str, after: int) -> list[m.MessageView]:
-    """Every log entry after seq ``after``, paging through ``msg.since``."""
-    found: list[m.MessageView] = []
+async def since(client: Client, conversation_id: str, after: int) -> list[messaging.MessageView]:
+    """Every log entry after seq ``after``, paging through ``message.since``."""
+    found: list[messaging.MessageView] = []
     for _ in range(100):  # pages; bounded
         page = await retry(
             functools.partial(
                 client.request,
-                "msg.since",
+                "message.since",
                 conversation_id=conversation_id,
                 after_seq=after,
                 limit=100,
@@ -304,10 +304,10 @@ class Chat:
         await asyncio.gather(*(member.start() for member in self.members))
         ids = [member.user_id for member in self.members]
         for a, b in ((0, 3), (1, 4), (2, 5)):
-            view = await self.members[a].client.request("conv.direct", user_id=ids[b])
+            view = await self.members[a].client.request("conversation.open_direct", user_id=ids[b])
             self.conversations[view.id] = [self.members[a], self.members[b]]
         group = await self.members[0].client.request(
-            "conv.create_group", title="all", member_ids=ids[1:]
+            "conversation.create_group", title="all", member_ids=ids[1:]
         )
         self.group = group.id
         self.conversations[group.id] = list(self.members)
@@ -573,7 +573,7 @@ async def test_rate_limits_are_shared_across_nodes(rig: Rig) -> None:
 
         async def attempt(client: Client) -> bool:
             try:
-                await client.request("conv.list")
+                await client.request("conversation.list")
                 return True
             except GroverError as exc:
                 assert exc.code == "rate_limited"

@@ -9,7 +9,7 @@ from actors import messaging, user
 from actors.message import Ask, Message, reply_type
 from actors.sessions import SessionRef
 from actors.store.accounts import UserRecord
-from protocol import messages as m
+from protocol.messages import messaging as wire_messaging
 from server.cluster import wire
 
 
@@ -18,7 +18,7 @@ def test_every_actor_message_is_registered_under_its_qualified_name() -> None:
         assert wire.MESSAGE_TYPES[f"{cls.__module__}.{cls.__qualname__}"] is cls
     # A protocol struct of the same bare name is not an actor message.
     assert "AddMembers" not in wire.MESSAGE_TYPES
-    assert m.AddMembers.__name__ == messaging.AddMembers.__name__
+    assert wire_messaging.AddMembers.__name__ == messaging.AddMembers.__name__
 
 
 def test_a_name_collision_is_refused() -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from protocol import messages as m
 from protocol.client import Client
+from protocol.messages import accounts
+from protocol.version import PROTOCOL_VERSION
 from tests.support import GroverProcess
 
 
@@ -20,7 +21,7 @@ async def test_sdk_client_story_against_a_running_grover(tmp_path: Path) -> None
         ada = Client()
         clients.append(ada)
         welcome = await ada.connect(node.url)
-        assert welcome.user is None and welcome.version == 1
+        assert welcome.user is None and welcome.version == PROTOCOL_VERSION
         await ada.request(
             "auth.register", username="ada", email="ada@example.com", password="correct horse"
         )
@@ -39,7 +40,7 @@ async def test_sdk_client_story_against_a_running_grover(tmp_path: Path) -> None
 
         # Log in; a second device with the token sees the profile change.
         login = await ada.request("auth.login", login="ADA@example.com", password="correct horse")
-        assert isinstance(login, m.AuthOk) and login.user.username == "ada"
+        assert isinstance(login, accounts.AuthOk) and login.user.username == "ada"
         phone = Client()
         clients.append(phone)
         phone_welcome = await phone.connect(node.url, token=login.token)
@@ -49,15 +50,15 @@ async def test_sdk_client_story_against_a_running_grover(tmp_path: Path) -> None
         # reconnects by itself and resumes with exactly the missed event.
         await phone.drop()
         me = await ada.request("profile.update", display_name="Ada L.", bio="Engines")
-        assert isinstance(me, m.Me) and me.display_name == "Ada L."
+        assert isinstance(me, accounts.Me) and me.display_name == "Ada L."
         event = await phone.next_event(timeout=10)
-        assert isinstance(event, m.ProfileUpdated) and event.user.bio == "Engines"
+        assert isinstance(event, accounts.ProfileUpdated) and event.user.bio == "Engines"
         assert phone.welcome is not None and phone.welcome.resumed
         assert phone.session_id == phone_welcome.session_id
 
-        found = await ada.request("users.search", query="grac")
+        found = await ada.request("user.search", query="grac")
         assert [u.username for u in found.users] == ["grace_h"]
-        by_text = await ada.request("users.search", query="hopper", mode="text")
+        by_text = await ada.request("user.search", query="hopper", mode="text")
         assert [u.display_name for u in by_text.users] == ["Grace Hopper"]
     finally:
         for client in clients:

@@ -22,16 +22,10 @@ from actors.store.accounts import AuthSessionRecord
 from protocol import codec, limits
 from protocol.client import Client, GroverError
 from protocol.errors import CloseCode, ErrorCode
-from protocol.messages import (
-    ErrorFrame,
-    EventFrame,
-    Hello,
-    Ping,
-    ProfileUpdated,
-    ReplyFrame,
-    Resume,
-    Welcome,
-)
+from protocol.frames import ErrorFrame, EventFrame, ReplyFrame
+from protocol.messages import accounts
+from protocol.messages import session as wire_session
+from protocol.version import PROTOCOL_VERSION
 from server.app import Grover
 from server.auth import hash_token
 from server.config import RateRule
@@ -108,15 +102,15 @@ async def raw_hello(
     request_id: int = 1,
     *,
     token: str | None = None,
-    resume: Resume | None = None,
-    versions: tuple[int, ...] = (1,),
-) -> Welcome:
-    hello = Hello(id=request_id, versions=list(versions), token=token, resume=resume)
+    resume: wire_session.Resume | None = None,
+    versions: tuple[int, ...] = (PROTOCOL_VERSION,),
+) -> wire_session.Welcome:
+    hello = wire_session.Hello(id=request_id, versions=list(versions), token=token, resume=resume)
     await ws.send(codec.encode_request(hello))
     reply = await recv_frame(ws)
     assert isinstance(reply, ReplyFrame), reply
     assert reply.id == request_id
-    welcome: Welcome = msgspec.msgpack.decode(reply.data, type=Welcome)
+    welcome: wire_session.Welcome = msgspec.msgpack.decode(reply.data, type=wire_session.Welcome)
     return welcome
 
 
@@ -153,7 +147,7 @@ async def test_hello_gives_a_session_and_logs_in_with_a_token(connect: Connect) 
     anonymous = await connect()
     welcome = anonymous.welcome
     assert welcome is not None
-    assert welcome.version == 1 and welcome.user is None
+    assert welcome.version == PROTOCOL_VERSION and welcome.user is None
     assert welcome.session_id and welcome.heartbeat_interval > 0
     assert not welcome.resumed and not welcome.resync
 
@@ -168,17 +162,19 @@ async def test_version_negotiation_picks_the_highest_common(
     grover: Grover, raw_connect: RawConnect
 ) -> None:
     ws = await raw_connect()
-    welcome = await raw_hello(ws, versions=(99, 1, 0))
-    assert welcome.version == 1
+    welcome = await raw_hello(ws, versions=(99, PROTOCOL_VERSION, 1, 0))
+    assert welcome.version == PROTOCOL_VERSION
 
 
+# Version 1 (the names before the `<entity>.<action>` rule) is no longer spoken.
+@pytest.mark.parametrize("versions", [[98, 99], [1]], ids=["unknown", "retired"])
 async def test_no_common_version_is_refused_then_closed_4002(
-    grover: Grover, raw_connect: RawConnect, connect: Connect
+    grover: Grover, raw_connect: RawConnect, connect: Connect, versions: list[int]
 ) -> None:
     other = await connect()
     before = await snapshot(grover)
     ws = await raw_connect()
-    await ws.send(codec.encode_request(Hello(id=7, versions=[98, 99])))
+    await ws.send(codec.encode_request(wire_session.Hello(id=7, versions=versions)))
     error = await recv_frame(ws)
     assert isinstance(error, ErrorFrame)
     assert (error.id, error.code) == (7, ErrorCode.UNSUPPORTED_VERSION)
@@ -206,7 +202,7 @@ async def test_request_before_hello_is_refused_then_hello_works(
     other = await connect()
     before = await snapshot(grover)
     ws = await raw_connect()
-    await ws.send(codec.encode_request(Ping(id=1)))
+    await ws.send(codec.encode_request(wire_session.Ping(id=1)))
     error = await recv_frame(ws)
     assert isinstance(error, ErrorFrame)
     assert (error.id, error.code) == (1, ErrorCode.HELLO_REQUIRED)
@@ -225,7 +221,9 @@ async def test_request_before_hello_is_refused_then_hello_works(
 async def test_second_hello_is_refused(connect: Connect) -> None:
     client = await connect()
     request_id = next_id(client)
-    await client.send_raw(codec.encode_request(Hello(id=request_id, versions=[1])))
+    await client.send_raw(
+        codec.encode_request(wire_session.Hello(id=request_id, versions=[PROTOCOL_VERSION]))
+    )
     error = await client.recv_error()
     assert (error.id, error.code) == (request_id, ErrorCode.ALREADY_GREETED)
     await assert_served(client)
@@ -270,7 +268,9 @@ async def test_an_oversized_token_in_hello_is_an_invalid_field(
     raw_connect: RawConnect,
 ) -> None:
     ws = await raw_connect()
-    await ws.send(frame(type="hello", id=1, versions=[1], token="A" * (limits.TOKEN_MAX + 1)))
+    await ws.send(
+        frame(type="hello", id=1, versions=[PROTOCOL_VERSION], token="A" * (limits.TOKEN_MAX + 1))
+    )
     error = await recv_frame(ws)
     assert (error.id, error.code) == (1, ErrorCode.INVALID_FIELD)
     await raw_hello(ws, request_id=2)
@@ -285,7 +285,9 @@ async def test_reused_or_lower_request_id_is_refused(grover: Grover, connect: Co
     await register(client)
     before = await snapshot(grover)
     last = next_id(client)
-    await client.send_raw(codec.encode_request(Ping(id=last)))  # accepted: ids now > last
+    await client.send_raw(
+        codec.encode_request(wire_session.Ping(id=last))
+    )  # accepted: ids now > last
     for reused in (last, last - 1, 0):
         update = frame(type="profile.update", id=reused, bio="should not be written")
         await client.send_raw(update)
@@ -334,12 +336,12 @@ BAD_FRAMES: dict[str, tuple[bytes | str, ErrorCode, bool]] = {
         True,
     ),
     "out of range": (
-        frame(type="users.search", id=41, query="a", limit=limits.SEARCH_LIMIT_MAX + 1),
+        frame(type="user.search", id=41, query="a", limit=limits.SEARCH_LIMIT_MAX + 1),
         ErrorCode.INVALID_FIELD,
         True,
     ),
     "oversized list": (
-        frame(type="hello", id=41, versions=[1] * (limits.VERSIONS_MAX + 1)),
+        frame(type="hello", id=41, versions=[PROTOCOL_VERSION] * (limits.VERSIONS_MAX + 1)),
         ErrorCode.INVALID_FIELD,
         True,
     ),
@@ -387,7 +389,7 @@ async def test_requests_before_login_are_refused(grover: Grover, connect: Connec
     refused: list[tuple[str, dict[str, Any]]] = [
         ("profile.update", {"bio": "anonymous"}),
         ("profile.get", {"user_id": "someone"}),
-        ("users.search", {"query": "a"}),
+        ("user.search", {"query": "a"}),
         ("auth.logout", {}),
         ("auth.logout_all", {}),
     ]
@@ -399,7 +401,7 @@ async def test_requests_before_login_are_refused(grover: Grover, connect: Connec
     # These are not bad input: many of them do not end the connection.
     for _ in range(30):
         with pytest.raises(GroverError):
-            await client.request("users.search", query="a")
+            await client.request("user.search", query="a")
     await assert_served(client, other)
 
 
@@ -453,7 +455,7 @@ async def test_a_few_bad_frames_spread_out_are_forgiven(
         await ws.send(b"\xc1")
         assert (await recv_frame(ws)).code == ErrorCode.BAD_FRAME
         await asyncio.sleep(0.03)
-    await ws.send(codec.encode_request(Ping(id=2)))
+    await ws.send(codec.encode_request(wire_session.Ping(id=2)))
     assert isinstance(await recv_frame(ws), ReplyFrame)
 
 
@@ -492,7 +494,7 @@ async def test_requests_per_user_and_type_over_the_limit_are_rate_limited(
         assert limited.value.code == ErrorCode.RATE_LIMITED
         assert limited.value.retry_after is not None and 0 < limited.value.retry_after <= 0.1
         # Another type, and another user, have their own buckets.
-        await client.request("users.search", query="u")
+        await client.request("user.search", query="u")
         await other.request("ping")
         await asyncio.sleep(limited.value.retry_after)
         await client.request("ping")
@@ -510,7 +512,7 @@ async def test_sustained_rate_limit_violations_close_1008(start_grover: StartGro
         codes = []
         for _ in range(10):
             try:
-                await client.request("users.search", query="x")
+                await client.request("user.search", query="x")
             except GroverError as exc:
                 codes.append(exc.code)
             except Exception:
@@ -550,7 +552,7 @@ async def _flood_until_slow(
 
 async def _never_reading(
     node: Grover, raw_connect: RawConnect, token: str
-) -> tuple[ClientConnection, Welcome]:
+) -> tuple[ClientConnection, wire_session.Welcome]:
     """A session that stops reading after the welcome: a small kernel receive
     buffer and a one-frame client queue, so the server's writes back up soon."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -597,7 +599,9 @@ async def test_slow_consumer_is_closed_4008_and_others_are_not_delayed(
         await assert_served(writer, watcher)
         again = await raw_connect(node)
         resumed = await raw_hello(
-            again, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=0)
+            again,
+            token=auth.token,
+            resume=wire_session.Resume(session_id=welcome.session_id, last_seq=0),
         )
         assert resumed.resync  # it missed more than the resume buffer holds
     finally:
@@ -649,7 +653,7 @@ async def test_graceful_shutdown_drains_outboxes_and_closes_1001(tmp_path: Path)
             user = auth.user
             user.display_name = f"n{i}"
             user.bio = "x" * 20_000
-            session.push(codec.encode_event_body(ProfileUpdated(user=user)))
+            session.push(codec.encode_event_body(accounts.ProfileUpdated(user=user)))
         connection = connection_of(node, session_id)
         assert connection is not None and len(connection.outbox) > 0
         ws = reader[0]
@@ -681,6 +685,6 @@ async def test_graceful_shutdown_drains_outboxes_and_closes_1001(tmp_path: Path)
             await node.stop()
 
 
-async def _raw_logged_in(node: Grover, token: str) -> tuple[ClientConnection, Welcome]:
+async def _raw_logged_in(node: Grover, token: str) -> tuple[ClientConnection, wire_session.Welcome]:
     ws = await ws_connect(ws_url(node), compression=None, max_size=None, ping_interval=None)
     return ws, await raw_hello(ws, token=token)

@@ -22,9 +22,10 @@ from actors.store import Store
 from actors.store.accounts import UserRecord
 from actors.store.messaging import ConversationRecord, MemberRecord
 from actors.user import ListSessions, user_key
-from protocol import messages as m
+from protocol import frames
 from protocol.codec import decode_event
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages import accounts, messaging, session
 from server.context import Caller, Services, merge_handlers
 from server.gateway.sessions import SessionRegistry
 from server.handlers import HANDLERS
@@ -53,7 +54,7 @@ class Node:
         caller = self.caller()
         name = name or f"u{next(_ids)}"
         await self.call(
-            caller, m.Register, username=name, email=f"{name}@example.com", password="x" * 8
+            caller, accounts.Register, username=name, email=f"{name}@example.com", password="x" * 8
         )
         return caller
 
@@ -78,7 +79,7 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
 def events(caller: Caller) -> list[Any]:
     """Events pushed to the caller's session so far (from its resume buffer)."""
     return [
-        decode_event(msgspec.msgpack.decode(frame, type=m.EventFrame).event)
+        decode_event(msgspec.msgpack.decode(frame, type=frames.EventFrame).event)
         for frame in caller.session.buffer
     ]
 
@@ -91,15 +92,15 @@ async def test_register_logs_the_session_in_and_attaches_it(node: Node) -> None:
     assert caller.user_id is not None
     sessions = await node.services.actors.ask(user_key(caller.user()), ListSessions())
     assert sessions == [caller.ref]
-    await node.call(caller, m.Logout)
+    await node.call(caller, accounts.Logout)
     assert caller.user_id is None
 
 
 async def test_profile_update_reaches_the_users_other_sessions_only(node: Node) -> None:
     first = await node.user("grace")
     second = node.caller()
-    await node.call(second, m.Login, login="grace", password="x" * 8)
-    me = await node.call(first, m.UpdateProfile, bio="COBOL")
+    await node.call(second, accounts.Login, login="grace", password="x" * 8)
+    me = await node.call(first, accounts.UpdateProfile, bio="COBOL")
     assert me.bio == "COBOL"
     await asyncio.sleep(0.05)  # the push is told, not asked
     assert [type(e) for e in events(first)] == []
@@ -107,11 +108,11 @@ async def test_profile_update_reaches_the_users_other_sessions_only(node: Node) 
 
 
 def test_a_request_type_handled_twice_is_refused() -> None:
-    async def one(services: Services, caller: Caller, request: Any) -> m.Empty:
-        return m.Empty()
+    async def one(services: Services, caller: Caller, request: Any) -> frames.Empty:
+        return frames.Empty()
 
     with pytest.raises(ValueError, match="Ping has two handlers"):
-        merge_handlers({m.Ping: one}, {m.Login: one}, {m.Ping: one})
+        merge_handlers({session.Ping: one}, {accounts.Login: one}, {session.Ping: one})
 
 
 # --------------------------------------------- direct conversations (defect)
@@ -125,17 +126,17 @@ async def test_direct_conversation_opens_after_its_actor_woke_before_it_existed(
     work, because the actor itself creates it."""
     alice, bob = await node.user(), await node.user()
     derived = direct_conversation_id(alice.user(), bob.user())
-    await node.call(bob, m.BlockUser, user_id=alice.user())
-    await node.call(bob, m.UnblockUser, user_id=alice.user())
+    await node.call(bob, accounts.BlockUser, user_id=alice.user())
+    await node.call(bob, accounts.UnblockUser, user_id=alice.user())
     for _ in range(2):
         with pytest.raises(ProtocolError) as refused:
-            await node.call(alice, m.GetConversation, conversation_id=derived)
+            await node.call(alice, messaging.GetConversation, conversation_id=derived)
         assert refused.value.code is ErrorCode.NOT_FOUND
     assert node.services.actors.is_active(conversation_key(derived))
-    view = await node.call(alice, m.OpenDirect, user_id=bob.user())
+    view = await node.call(alice, messaging.OpenDirect, user_id=bob.user())
     assert view.id == derived
     assert sorted(member.user_id for member in view.members) == sorted([alice.user(), bob.user()])
-    again = await node.call(bob, m.OpenDirect, user_id=alice.user())
+    again = await node.call(bob, messaging.OpenDirect, user_id=alice.user())
     assert again.id == derived
     await asyncio.sleep(0.05)
     assert [e.conversation.id for e in events(bob)] == [derived]  # announced once
@@ -144,7 +145,7 @@ async def test_direct_conversation_opens_after_its_actor_woke_before_it_existed(
 async def test_direct_conversation_with_a_missing_user_is_not_found(node: Node) -> None:
     alice = await node.user()
     with pytest.raises(ProtocolError) as refused:
-        await node.call(alice, m.OpenDirect, user_id=new_id())
+        await node.call(alice, messaging.OpenDirect, user_id=new_id())
     assert refused.value.code is ErrorCode.NOT_FOUND
 
 
@@ -155,19 +156,23 @@ async def test_last_admin_leaving_promotes_the_oldest_member_in_the_same_write(
     node: Node,
 ) -> None:
     alice, bob, carol = await node.user(), await node.user(), await node.user()
-    group = await node.call(alice, m.CreateGroup, title="g", member_ids=[bob.user(), carol.user()])
-    ack = await node.call(alice, m.SendMessage, conversation_id=group.id, client_key="k", text="hi")
+    group = await node.call(
+        alice, messaging.CreateGroup, title="g", member_ids=[bob.user(), carol.user()]
+    )
+    ack = await node.call(
+        alice, messaging.SendMessage, conversation_id=group.id, client_key="k", text="hi"
+    )
     heir = min([bob, carol], key=lambda c: c.user())
     # The heir's read mark and the admin's departure meet in one mailbox.
     await asyncio.gather(
-        node.call(heir, m.MarkRead, conversation_id=group.id, seq=ack.seq),
-        node.call(alice, m.LeaveConversation, conversation_id=group.id),
+        node.call(heir, messaging.MarkRead, conversation_id=group.id, seq=ack.seq),
+        node.call(alice, messaging.LeaveConversation, conversation_id=group.id),
     )
     stored = {r.user_id: r for r in await node.store.conversations.members(group.id)}
     assert set(stored) == {bob.user(), carol.user()}
     assert stored[heir.user()].role == "admin"
     assert stored[heir.user()].read_seq == ack.seq
-    view = await node.call(heir, m.GetConversation, conversation_id=group.id)
+    view = await node.call(heir, messaging.GetConversation, conversation_id=group.id)
     assert {(r.user_id, r.role) for r in view.members} == {
         (bob.user(), "admin" if heir is bob else "member"),
         (carol.user(), "admin" if heir is carol else "member"),
@@ -191,10 +196,18 @@ async def test_committed_keys_keep_only_their_seq(node: Node) -> None:
     ]
     for record in members:
         await node.store.users.create(record)
-    group = await node.call(sender, m.CreateGroup, title="big", member_ids=[r.id for r in members])
+    group = await node.call(
+        sender, messaging.CreateGroup, title="big", member_ids=[r.id for r in members]
+    )
     acks = await asyncio.gather(
         *(
-            node.call(sender, m.SendMessage, conversation_id=group.id, client_key=f"k{i}", text="x")
+            node.call(
+                sender,
+                messaging.SendMessage,
+                conversation_id=group.id,
+                client_key=f"k{i}",
+                text="x",
+            )
             for i in range(300)
         )
     )
@@ -202,7 +215,7 @@ async def test_committed_keys_keep_only_their_seq(node: Node) -> None:
     assert len(actor._keys) == 300
     assert sorted(actor._keys.values()) == sorted(a.seq for a in acks)
     retry = await node.call(
-        sender, m.SendMessage, conversation_id=group.id, client_key="k7", text="x"
+        sender, messaging.SendMessage, conversation_id=group.id, client_key="k7", text="x"
     )
     assert retry.duplicate and retry.seq == acks[7].seq and retry.id == acks[7].id
 
@@ -238,26 +251,30 @@ async def test_sync_pages_past_conversations_that_changed_at_the_same_time(node:
     seen: list[str] = []
     cursor = None
     for _ in range(10):
-        page = await node.call(me, m.SyncChanges, cursor=cursor, limit=3)
+        page = await node.call(me, messaging.SyncChanges, cursor=cursor, limit=3)
         seen += [c.id for c in page.conversations]
         cursor = page.cursor
         if not page.has_more:
             break
     assert sorted(seen) == sorted(expected)
     assert len(seen) == len(set(seen))
-    later = await node.call(me, m.SyncChanges, cursor=cursor, limit=3)
+    later = await node.call(me, messaging.SyncChanges, cursor=cursor, limit=3)
     assert later.conversations == [] and later.cursor == cursor
 
 
 async def test_conversation_list_counts_unread_per_conversation(node: Node) -> None:
     alice, bob, carol = await node.user(), await node.user(), await node.user()
-    with_bob = await node.call(alice, m.OpenDirect, user_id=bob.user())
-    with_carol = await node.call(alice, m.OpenDirect, user_id=carol.user())
+    with_bob = await node.call(alice, messaging.OpenDirect, user_id=bob.user())
+    with_carol = await node.call(alice, messaging.OpenDirect, user_id=carol.user())
     for i in range(3):
         await node.call(
-            bob, m.SendMessage, conversation_id=with_bob.id, client_key=f"b{i}", text="hi"
+            bob, messaging.SendMessage, conversation_id=with_bob.id, client_key=f"b{i}", text="hi"
         )
-    await node.call(carol, m.SendMessage, conversation_id=with_carol.id, client_key="c", text="hi")
-    await node.call(alice, m.SendMessage, conversation_id=with_carol.id, client_key="a", text="hi")
-    page = await node.call(alice, m.ListConversations, limit=10)
+    await node.call(
+        carol, messaging.SendMessage, conversation_id=with_carol.id, client_key="c", text="hi"
+    )
+    await node.call(
+        alice, messaging.SendMessage, conversation_id=with_carol.id, client_key="a", text="hi"
+    )
+    page = await node.call(alice, messaging.ListConversations, limit=10)
     assert {c.id: c.unread for c in page.conversations} == {with_bob.id: 3, with_carol.id: 1}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from actors import conversation as conversation_actor
-from protocol import messages as m
 from protocol.client import Client, GroverError
+from protocol.messages import messaging
 from server.app import Grover
 from server.config import RateRule
 from tests.conftest import Connect, StartGrover, register, ws_url
@@ -33,11 +33,11 @@ class Inbox:
             self.events.append(event)
             self._arrived.set()
 
-    def messages(self, conversation_id: str, kind: str = "message") -> list[m.MessageView]:
+    def messages(self, conversation_id: str, kind: str = "message") -> list[messaging.MessageView]:
         return [
             e.message
             for e in self.events
-            if isinstance(e, m.MessageNew)
+            if isinstance(e, messaging.MessageNew)
             and e.message.conversation_id == conversation_id
             and e.message.kind == kind
         ]
@@ -76,17 +76,17 @@ async def user(
     return client, reply.user.id, inbox
 
 
-async def direct(client: Client, other_id: str) -> m.ConversationView:
-    view = await client.request("conv.direct", user_id=other_id)
-    assert isinstance(view, m.ConversationView)
+async def direct(client: Client, other_id: str) -> messaging.ConversationView:
+    view = await client.request("conversation.open_direct", user_id=other_id)
+    assert isinstance(view, messaging.ConversationView)
     return view
 
 
-async def send(client: Client, conversation_id: str, key: str, text: str) -> m.MessageAck:
+async def send(client: Client, conversation_id: str, key: str, text: str) -> messaging.MessageAck:
     ack = await client.request(
-        "msg.send", conversation_id=conversation_id, client_key=key, text=text
+        "message.send", conversation_id=conversation_id, client_key=key, text=text
     )
-    assert isinstance(ack, m.MessageAck)
+    assert isinstance(ack, messaging.MessageAck)
     return ack
 
 
@@ -103,7 +103,7 @@ async def test_direct_conversation_is_created_once_even_when_both_race(
     )
     assert len({v.id for v in views}) == 1
     assert sorted(mv.user_id for mv in views[0].members) == sorted([alice_id, bob_id])
-    listing = await alice.request("conv.list")
+    listing = await alice.request("conversation.list")
     assert [c.id for c in listing.conversations] == [views[0].id]
 
 
@@ -155,7 +155,9 @@ async def test_group_of_fifty_every_member_gets_every_message_once_in_order_acro
         ids.append(reply.user.id)
     inboxes = [Inbox(c) for c in clients]
     try:
-        group = await clients[0].request("conv.create_group", title="fifty", member_ids=ids[1:])
+        group = await clients[0].request(
+            "conversation.create_group", title="fifty", member_ids=ids[1:]
+        )
         assert len(group.members) == 50
         senders = clients[:3]
         per_sender = 30
@@ -167,7 +169,7 @@ async def test_group_of_fifty_every_member_gets_every_message_once_in_order_acro
                 await asyncio.sleep(0.02)
                 await rng.choice(clients[3:]).drop()
 
-        async def stream(sender: Client, n: int) -> list[m.MessageAck]:
+        async def stream(sender: Client, n: int) -> list[messaging.MessageAck]:
             return [
                 await send(sender, group.id, f"k{n}-{i}", f"m{n}-{i}") for i in range(per_sender)
             ]
@@ -212,7 +214,7 @@ async def test_retry_with_the_same_key_returns_the_original_and_delivers_once(
     assert (again.id, again.seq) == (first.id, first.seq)
     assert len({(a.id, a.seq) for a in racing}) == 1
     assert sum(not a.duplicate for a in racing) == 1
-    page = await bob.request("msg.history", conversation_id=conv)
+    page = await bob.request("message.history", conversation_id=conv)
     assert [v.text for v in page.messages] == ["x", "hello"]
     await bob_in.wait_for(lambda: len(bob_in.messages(conv)) >= 2)
     await asyncio.sleep(0.1)
@@ -274,7 +276,7 @@ async def test_retry_of_a_key_older_than_hot_state_is_caught_by_the_unique_index
     )
     assert retry.duplicate and (retry.id, retry.seq) == (acks[0].id, acks[0].seq)
     assert not fresh.duplicate and fresh.seq == 6, "renumbered without a gap"
-    log = await client.request("msg.since", conversation_id=conv, after_seq=0)
+    log = await client.request("message.since", conversation_id=conv, after_seq=0)
     assert [v.client_key for v in log.messages] == [f"w{i}" for i in range(6)]
     await client.close()
 
@@ -290,26 +292,26 @@ async def test_edit_and_delete_are_events_and_history_shows_the_current_state(
     conv = (await direct(alice, bob_id)).id
     one = await send(alice, conv, "e1", "frist")
     two = await send(alice, conv, "e2", "oops")
-    edit = await alice.request("msg.edit", conversation_id=conv, seq=one.seq, text="first")
-    gone = await alice.request("msg.delete", conversation_id=conv, seq=two.seq)
+    edit = await alice.request("message.edit", conversation_id=conv, seq=one.seq, text="first")
+    gone = await alice.request("message.delete", conversation_id=conv, seq=two.seq)
     assert (edit.seq, gone.seq) == (3, 4)
 
     with pytest.raises(GroverError) as refused:
-        await bob.request("msg.edit", conversation_id=conv, seq=one.seq, text="mine now")
+        await bob.request("message.edit", conversation_id=conv, seq=one.seq, text="mine now")
     assert refused.value.code == "forbidden"
     with pytest.raises(GroverError) as deleted:
-        await alice.request("msg.edit", conversation_id=conv, seq=two.seq, text="back")
+        await alice.request("message.edit", conversation_id=conv, seq=two.seq, text="back")
     assert deleted.value.code == "not_found"
 
-    await bob_in.wait_for(lambda: len(bob_in.of_type(m.MessageNew)) >= 4)
-    kinds = [(e.message.kind, e.message.target_seq) for e in bob_in.of_type(m.MessageNew)]
+    await bob_in.wait_for(lambda: len(bob_in.of_type(messaging.MessageNew)) >= 4)
+    kinds = [(e.message.kind, e.message.target_seq) for e in bob_in.of_type(messaging.MessageNew)]
     assert kinds == [("message", None), ("message", None), ("edit", 1), ("delete", 2)]
-    page = await bob.request("msg.history", conversation_id=conv)
+    page = await bob.request("message.history", conversation_id=conv)
     assert [(v.seq, v.text, v.deleted, v.edited_at is not None) for v in page.messages] == [
         (2, "", True, False),
         (1, "first", False, True),
     ]
-    log = await bob.request("msg.since", conversation_id=conv, after_seq=0)
+    log = await bob.request("message.since", conversation_id=conv, after_seq=0)
     assert [v.kind for v in log.messages] == ["message", "message", "edit", "delete"]
 
 
@@ -324,29 +326,29 @@ async def test_read_receipts_unread_counts_and_typing(
     conv = (await direct(alice, bob_id)).id
     for i in range(3):
         await send(alice, conv, f"r{i}", f"msg {i}")
-    listing = await bob.request("conv.list")
+    listing = await bob.request("conversation.list")
     assert [(c.unread, c.last_preview, c.last_sender_id) for c in listing.conversations] == [
         (3, "msg 2", alice_id)
     ]
-    await bob.request("msg.read", conversation_id=conv, seq=2)
-    await alice_in.wait_for(lambda: bool(alice_in.of_type(m.ReadReceipt)))
-    receipt = alice_in.of_type(m.ReadReceipt)[0]
-    assert isinstance(receipt, m.ReadReceipt)
+    await bob.request("conversation.mark_read", conversation_id=conv, seq=2)
+    await alice_in.wait_for(lambda: bool(alice_in.of_type(messaging.ReadReceipt)))
+    receipt = alice_in.of_type(messaging.ReadReceipt)[0]
+    assert isinstance(receipt, messaging.ReadReceipt)
     assert (receipt.user_id, receipt.seq) == (bob_id, 2)
-    assert (await bob.request("conv.list")).conversations[0].unread == 1
+    assert (await bob.request("conversation.list")).conversations[0].unread == 1
     # Read marks never go backwards.
-    await bob.request("msg.read", conversation_id=conv, seq=1)
-    view = await bob.request("conv.get", conversation_id=conv)
+    await bob.request("conversation.mark_read", conversation_id=conv, seq=1)
+    view = await bob.request("conversation.get", conversation_id=conv)
     assert {mv.user_id: mv.read_seq for mv in view.members}[bob_id] == 2
 
-    await alice.request("typing", conversation_id=conv)
-    await bob_in.wait_for(lambda: bool(bob_in.of_type(m.TypingEvent)))
-    assert not alice_in.of_type(m.TypingEvent)
-    log = await bob.request("msg.since", conversation_id=conv, after_seq=0)
+    await alice.request("typing.start", conversation_id=conv)
+    await bob_in.wait_for(lambda: bool(bob_in.of_type(messaging.TypingEvent)))
+    assert not alice_in.of_type(messaging.TypingEvent)
+    log = await bob.request("message.since", conversation_id=conv, after_seq=0)
     assert len(log.messages) == 3, "typing is never stored"
     with pytest.raises(GroverError) as limited:
         for _ in range(20):
-            await alice.request("typing", conversation_id=conv)
+            await alice.request("typing.start", conversation_id=conv)
     assert limited.value.code == "rate_limited" and limited.value.retry_after
 
 
@@ -364,21 +366,23 @@ async def test_history_pages_backwards_and_sync_catches_up(
     seen: list[int] = []
     before = None
     while True:
-        page = await bob.request("msg.history", conversation_id=conv, before_seq=before, limit=10)
+        page = await bob.request(
+            "message.history", conversation_id=conv, before_seq=before, limit=10
+        )
         seen += [v.seq for v in page.messages]
         if not page.has_more:
             break
         before = page.messages[-1].seq
     assert seen == list(range(25, 0, -1))
     with pytest.raises(GroverError) as too_big:
-        await bob.request("msg.history", conversation_id=conv, limit=1000)
+        await bob.request("message.history", conversation_id=conv, limit=1000)
     assert too_big.value.code == "invalid_field"
 
-    changes = await bob.request("sync.changes", since=0)
+    changes = await bob.request("conversation.sync", since=0)
     assert [(c.id, c.last_seq) for c in changes.conversations] == [(conv, 25)]
-    tail = await bob.request("msg.since", conversation_id=conv, after_seq=20)
+    tail = await bob.request("message.since", conversation_id=conv, after_seq=20)
     assert [v.seq for v in tail.messages] == [21, 22, 23, 24, 25]
-    later = await bob.request("sync.changes", since=changes.cursor)
+    later = await bob.request("conversation.sync", since=changes.cursor)
     assert all(c.last_seq == 25 for c in later.conversations)
 
 
@@ -395,7 +399,7 @@ async def test_conversation_list_pages_by_last_activity(
     order: list[str] = []
     cursor = None
     while True:
-        page = await me.request("conv.list", cursor=cursor, limit=2)
+        page = await me.request("conversation.list", cursor=cursor, limit=2)
         order += [c.id for c in page.conversations]
         cursor = page.next_cursor
         if cursor is None:
@@ -412,32 +416,32 @@ async def test_non_members_are_refused_everything_and_nothing_changes(
     alice, _, _ = await user(connect, inboxes)
     _, bob_id, _ = await user(connect, inboxes)
     eve, eve_id, eve_in = await user(connect, inboxes)
-    group = await alice.request("conv.create_group", title="g", member_ids=[bob_id])
+    group = await alice.request("conversation.create_group", title="g", member_ids=[bob_id])
     await send(alice, group.id, "g1", "secret")
     c = group.id
     attempts = [
-        ("msg.send", {"conversation_id": c, "client_key": "e", "text": "hi"}),
-        ("msg.edit", {"conversation_id": c, "seq": 1, "text": "pwned"}),
-        ("msg.delete", {"conversation_id": c, "seq": 1}),
-        ("msg.history", {"conversation_id": c}),
-        ("msg.since", {"conversation_id": c, "after_seq": 0}),
-        ("msg.read", {"conversation_id": c, "seq": 1}),
-        ("typing", {"conversation_id": c}),
-        ("conv.get", {"conversation_id": c}),
-        ("conv.add_members", {"conversation_id": c, "user_ids": [eve_id]}),
-        ("conv.remove_member", {"conversation_id": c, "user_id": bob_id}),
-        ("conv.leave", {"conversation_id": c}),
+        ("message.send", {"conversation_id": c, "client_key": "e", "text": "hi"}),
+        ("message.edit", {"conversation_id": c, "seq": 1, "text": "pwned"}),
+        ("message.delete", {"conversation_id": c, "seq": 1}),
+        ("message.history", {"conversation_id": c}),
+        ("message.since", {"conversation_id": c, "after_seq": 0}),
+        ("conversation.mark_read", {"conversation_id": c, "seq": 1}),
+        ("typing.start", {"conversation_id": c}),
+        ("conversation.get", {"conversation_id": c}),
+        ("conversation.add_members", {"conversation_id": c, "user_ids": [eve_id]}),
+        ("conversation.remove_member", {"conversation_id": c, "user_id": bob_id}),
+        ("conversation.leave", {"conversation_id": c}),
     ]
     for kind, fields in attempts:
         with pytest.raises(GroverError) as refused:
             await eve.request(kind, **fields)
         assert refused.value.code in ("not_found", "forbidden"), kind
-    view = await alice.request("conv.get", conversation_id=c)
+    view = await alice.request("conversation.get", conversation_id=c)
     assert sorted(mv.user_id for mv in view.members) == sorted([view.created_by, bob_id])
     assert view.last_seq == 1
-    page = await alice.request("msg.history", conversation_id=c)
+    page = await alice.request("message.history", conversation_id=c)
     assert [(v.text, v.deleted) for v in page.messages] == [("secret", False)]
-    assert not eve_in.of_type(m.MessageNew)
+    assert not eve_in.of_type(messaging.MessageNew)
 
 
 async def test_only_admins_manage_a_group(connect: Connect, inboxes: list[Inbox]) -> None:
@@ -445,30 +449,38 @@ async def test_only_admins_manage_a_group(connect: Connect, inboxes: list[Inbox]
     bob, bob_id, bob_in = await user(connect, inboxes)
     _, carol_id, carol_in = await user(connect, inboxes)
     _, dave_id, _ = await user(connect, inboxes)
-    group = await admin.request("conv.create_group", title="club", member_ids=[bob_id, carol_id])
+    group = await admin.request(
+        "conversation.create_group", title="club", member_ids=[bob_id, carol_id]
+    )
     for kind, fields in [
-        ("conv.add_members", {"conversation_id": group.id, "user_ids": [dave_id]}),
-        ("conv.remove_member", {"conversation_id": group.id, "user_id": carol_id}),
+        ("conversation.add_members", {"conversation_id": group.id, "user_ids": [dave_id]}),
+        ("conversation.remove_member", {"conversation_id": group.id, "user_id": carol_id}),
     ]:
         with pytest.raises(GroverError) as refused:
             await bob.request(kind, **fields)
         assert refused.value.code == "forbidden"
-    assert len((await bob.request("conv.get", conversation_id=group.id)).members) == 3
+    assert len((await bob.request("conversation.get", conversation_id=group.id)).members) == 3
 
-    added = await admin.request("conv.add_members", conversation_id=group.id, user_ids=[dave_id])
+    added = await admin.request(
+        "conversation.add_members", conversation_id=group.id, user_ids=[dave_id]
+    )
     assert dave_id in {mv.user_id for mv in added.members}
-    removed = await admin.request("conv.remove_member", conversation_id=group.id, user_id=carol_id)
+    removed = await admin.request(
+        "conversation.remove_member", conversation_id=group.id, user_id=carol_id
+    )
     assert carol_id not in {mv.user_id for mv in removed.members}
     await carol_in.wait_for(
-        lambda: any(getattr(e, "removed", False) for e in carol_in.of_type(m.ConversationUpdated))
+        lambda: any(
+            getattr(e, "removed", False) for e in carol_in.of_type(messaging.ConversationUpdated)
+        )
     )
     await send(admin, group.id, "after", "carol is gone")
     await bob_in.wait_for(lambda: len(bob_in.messages(group.id)) == 1)
     assert not carol_in.messages(group.id)
 
-    await bob.request("conv.leave", conversation_id=group.id)
+    await bob.request("conversation.leave", conversation_id=group.id)
     with pytest.raises(GroverError):
-        await bob.request("msg.history", conversation_id=group.id)
+        await bob.request("message.history", conversation_id=group.id)
 
 
 async def test_group_size_is_bounded(start_grover: StartGrover) -> None:
@@ -483,11 +495,13 @@ async def test_group_size_is_bounded(start_grover: StartGrover) -> None:
         others.append((await register(c)).user.id)
         await c.close()
     with pytest.raises(GroverError) as refused:
-        await owner.request("conv.create_group", title="big", member_ids=others)
+        await owner.request("conversation.create_group", title="big", member_ids=others)
     assert refused.value.code == "forbidden"
-    group = await owner.request("conv.create_group", title="ok", member_ids=others[:2])
+    group = await owner.request("conversation.create_group", title="ok", member_ids=others[:2])
     with pytest.raises(GroverError):
-        await owner.request("conv.add_members", conversation_id=group.id, user_ids=others[2:])
+        await owner.request(
+            "conversation.add_members", conversation_id=group.id, user_ids=others[2:]
+        )
     await owner.close()
 
 
@@ -502,7 +516,7 @@ async def test_blocking_stops_direct_messages_from_the_blocked_user(
     with pytest.raises(GroverError) as refused:
         await send(alice, conv, "blocked", "hello?")
     assert refused.value.code == "forbidden"
-    assert (await bob.request("msg.history", conversation_id=conv)).messages[0].text == "hi bob"
+    assert (await bob.request("message.history", conversation_id=conv)).messages[0].text == "hi bob"
     await bob.request("user.unblock", user_id=alice_id)
     assert (await send(alice, conv, "after", "friends again")).seq == 2
 
@@ -552,7 +566,7 @@ async def test_every_acked_message_survives_sigkill(tmp_path: Path) -> None:
         after = 0
         while True:
             page = await reader.request(
-                "msg.since", conversation_id=conv, after_seq=after, limit=100
+                "message.since", conversation_id=conv, after_seq=after, limit=100
             )
             stored.update({v.seq: v.client_key or "" for v in page.messages})
             if not page.has_more:

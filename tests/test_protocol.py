@@ -12,7 +12,6 @@ import random
 import re
 import subprocess
 import sys
-import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,14 @@ import msgspec
 import msgspec.inspect as mi
 import pytest
 
-from protocol import codec, messages
+from protocol import catalog, codec
+from protocol.catalog import EVENT_TYPES, REQUEST_TYPES, REQUESTS_BY_TYPE
+from protocol.client import Client, GroverError
 from protocol.docs import render, server_frames, tag_of
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
-from protocol.messages import EVENT_TYPES, REQUEST_TYPES, REQUESTS_BY_TYPE, Event, Request
+from protocol.frames import ErrorFrame, Event, EventFrame, ReplyFrame, Request
+from protocol.messages import accounts
+from protocol.messages import session as wire_session
 from server.handlers import HANDLERS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
@@ -163,21 +166,62 @@ def test_docs_cover_the_whole_catalog() -> None:
 # ----------------------------------------------------------------- catalog
 
 
-def test_tags_are_unique_and_the_unions_match_the_tuples() -> None:
-    request_tags = [tag_of(cls) for cls in REQUEST_TYPES]
-    assert len(set(request_tags)) == len(request_tags)
-    assert set(REQUESTS_BY_TYPE) == set(request_tags)
-    assert set(typing.get_args(messages.AnyRequest)) == set(REQUEST_TYPES)
-    event_tags = [tag_of(cls) for cls in EVENT_TYPES]
-    assert len(set(event_tags)) == len(event_tags)
-    assert set(typing.get_args(messages.AnyEvent)) == set(EVENT_TYPES)
+class _FakeRequest(Request, tag="message.send", kw_only=True):
+    """Reuses a catalog request's tag."""
+
+
+class _FakeEvent(Event, tag="message.send", kw_only=True):
+    """Reuses a catalog request's tag, as an event."""
+
+
+@pytest.mark.parametrize(
+    ("requests", "events"),
+    [
+        ((*REQUEST_TYPES, _FakeRequest), EVENT_TYPES),
+        (REQUEST_TYPES, (*EVENT_TYPES, _FakeEvent)),
+        (REQUEST_TYPES, (*EVENT_TYPES, EVENT_TYPES[0])),
+    ],
+    ids=["request-request", "request-event", "event-event"],
+)
+def test_the_catalog_refuses_a_duplicate_tag(
+    requests: tuple[type[Request], ...], events: tuple[type[Event], ...]
+) -> None:
+    with pytest.raises(ValueError, match="is used by both"):
+        catalog.index_by_tag(requests, events)
+
+
+def test_the_catalog_indexes_every_domain() -> None:
+    assert tuple(cls for d in catalog.DOMAINS for cls in d.REQUESTS) == REQUEST_TYPES
+    assert tuple(cls for d in catalog.DOMAINS for cls in d.EVENTS) == EVENT_TYPES
+    assert {tag_of(cls): cls for cls in REQUEST_TYPES} == REQUESTS_BY_TYPE
+    assert {tag_of(cls): cls for cls in EVENT_TYPES} == catalog.EVENTS_BY_TYPE
+
+
+BARE_NAMES = {"hello", "ping"}
+"""The session handshake and keepalive: the only tags without an entity."""
+
+
+def test_tags_follow_the_naming_rule() -> None:
+    """``<entity>.<action>`` (see :mod:`protocol.catalog`), each entity in one domain."""
+    domain_of_entity: dict[str, str] = {}
+    for domain in catalog.DOMAINS:
+        for cls in (*domain.REQUESTS, *domain.EVENTS):
+            tag = tag_of(cls)
+            if tag in BARE_NAMES:
+                assert domain is wire_session, tag
+                continue
+            assert re.fullmatch(r"[a-z]+\.[a-z]+(_[a-z]+)*", tag), tag
+            entity = tag.split(".")[0]
+            assert not entity.endswith("s"), f"{tag}: the entity is singular"
+            owner = domain_of_entity.setdefault(entity, domain.__name__)
+            assert owner == domain.__name__, f"{tag}: {entity!r} also belongs to {owner}"
 
 
 @pytest.mark.parametrize("cls", REQUEST_TYPES, ids=tag_of)
 def test_every_request_has_a_reply_struct_and_a_handler(cls: type[Request]) -> None:
     assert isinstance(cls.reply, type) and issubclass(cls.reply, msgspec.Struct)
     assert not issubclass(cls.reply, Request | Event)
-    if cls is messages.Hello:
+    if cls is wire_session.Hello:
         assert cls not in HANDLERS, "hello is handled by the connection itself"
     else:
         assert cls in HANDLERS, f"no handler for {tag_of(cls)!r} in server.handlers.HANDLERS"
@@ -206,7 +250,7 @@ def test_event_round_trip(cls: type[Event]) -> None:
     body = codec.encode_event_body(event)
     assert codec.decode_event(body) == event
     frame = codec.decode_server_frame(codec.encode_event_frame(42, body))
-    assert isinstance(frame, messages.EventFrame)
+    assert isinstance(frame, EventFrame)
     assert frame.seq == 42
     assert codec.decode_event(frame.event) == event
 
@@ -215,7 +259,7 @@ def test_event_round_trip(cls: type[Event]) -> None:
 def test_reply_round_trip(cls: type[Request]) -> None:
     reply = sample(cls.reply)
     frame = codec.decode_server_frame(codec.encode_reply(99, reply))
-    assert isinstance(frame, messages.ReplyFrame)
+    assert isinstance(frame, ReplyFrame)
     assert frame.id == 99
     assert codec.decode_reply_data(cls, frame.data) == reply
 
@@ -224,7 +268,7 @@ def test_reply_round_trip(cls: type[Request]) -> None:
 def test_error_frame_round_trip(request_id: int | None) -> None:
     raw = codec.encode_error(request_id, ErrorCode.RATE_LIMITED, "slow down", 1.5)
     frame = codec.decode_server_frame(raw)
-    assert frame == messages.ErrorFrame(
+    assert frame == ErrorFrame(
         id=request_id, code="rate_limited", message="slow down", retry_after=1.5
     )
 
@@ -331,12 +375,12 @@ def test_values_out_of_bounds_are_invalid_fields(cls: type[Request]) -> None:
                     value if len(repr(value)) < 80 else type(value),
                 )
                 checked += 1
-    if cls is messages.Register:
+    if cls is accounts.Register:
         assert checked >= 6  # the helper really exercises bounds
 
 
 def test_a_pattern_mismatch_is_an_invalid_field() -> None:
-    frame = encode(request_map(messages.Register, username="no spaces allowed"))
+    frame = encode(request_map(accounts.Register, username="no spaces allowed"))
     assert refusal(frame).code is ErrorCode.INVALID_FIELD
 
 
@@ -444,7 +488,14 @@ def test_the_fuzz_baseline_is_valid() -> None:
 
 
 def test_invalid_utf8_is_refused() -> None:
-    _check_decode(b"\x82\xa4type\xa4ping\xa2i\xe4")
+    """msgspec raises ``UnicodeDecodeError`` (not ``DecodeError``) for a bad
+    string; without it in ``codec._UNDECODABLE`` this escapes as a crash."""
+    good = encode(request_map(accounts.GetProfile, user_id="ab"))
+    bad = good.replace(encode("ab"), b"\xa2\xff\xfe")  # same length, not UTF-8
+    assert bad != good and type(codec.decode_request(good)) is accounts.GetProfile
+    error = refusal(bad)
+    assert (error.code, error.request_id) == (ErrorCode.INVALID_FIELD, 7)
+    assert "utf-8" in error.message
 
 
 @pytest.mark.parametrize("key", ["id", "surplus"])
@@ -452,3 +503,24 @@ def test_deeply_nested_values_are_refused(key: str) -> None:
     frame = b"\x82\xa4type\xa4ping" + encode(key) + b"\x91" * 2000 + b"\xc0"
     assert len(frame) < 4096
     _check_decode(frame)
+
+
+# --------------------------------------------------------------------- SDK
+
+
+def test_sdk_errors_carry_the_code_as_its_enum() -> None:
+    known = GroverError("not_found", "no such conversation")
+    assert known.code is ErrorCode.NOT_FOUND
+    # A code from a newer server is kept as sent, not lost or raised.
+    future = GroverError("some_future_code", "?")
+    assert future.code == "some_future_code" and not isinstance(future.code, ErrorCode)
+
+
+def test_sdk_skips_an_unknown_event_type_but_not_a_broken_known_one() -> None:
+    client = Client()
+    future = msgspec.Raw(encode({"type": "thing.happened", "what": 1}))
+    client._dispatch(EventFrame(seq=1, event=future))
+    assert (client.pending_events(), client.last_seq) == (0, 1)
+    broken = msgspec.Raw(encode({"type": "receipt.read", "seq": "not a number"}))
+    with pytest.raises(msgspec.ValidationError):
+        client._dispatch(EventFrame(seq=2, event=broken))

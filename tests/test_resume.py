@@ -15,7 +15,9 @@ from actors.user import ListSessions, user_key
 from protocol import codec
 from protocol.client import Client, ConnectionLost, GroverError, Resync
 from protocol.errors import ErrorCode
-from protocol.messages import EventFrame, ProfileUpdated, ReplyFrame, Resume
+from protocol.frames import EventFrame, ReplyFrame
+from protocol.messages import accounts
+from protocol.messages import session as wire_session
 from server.app import Grover
 from tests.conftest import Connect, StartGrover, register, ws_url
 from tests.test_gateway import RawConnect, raw_connect, raw_hello, recv_frame, wait_for
@@ -23,11 +25,11 @@ from tests.test_gateway import RawConnect, raw_connect, raw_hello, recv_frame, w
 __all__ = ["raw_connect"]  # the fixture, used by the tests below
 
 
-async def recv_event(ws: Any) -> tuple[int, ProfileUpdated]:
+async def recv_event(ws: Any) -> tuple[int, accounts.ProfileUpdated]:
     frame = await recv_frame(ws)
     assert isinstance(frame, EventFrame), frame
     event = codec.decode_event(frame.event)
-    assert isinstance(event, ProfileUpdated)
+    assert isinstance(event, accounts.ProfileUpdated)
     return frame.seq, event
 
 
@@ -55,8 +57,8 @@ async def test_resume_replays_exactly_the_missed_events_then_live_ones(
     welcome = await raw_hello(ws, token=auth.token)
     await updates(writer, "one", "two")
     assert [await recv_event(ws) for _ in range(2)] == [
-        (1, ProfileUpdated(user=_me(auth, "one"))),
-        (2, ProfileUpdated(user=_me(auth, "two"))),
+        (1, accounts.ProfileUpdated(user=_me(auth, "one"))),
+        (2, accounts.ProfileUpdated(user=_me(auth, "two"))),
     ]
     # The connection drops (no close handshake), and more happens meanwhile.
     ws.transport.abort()
@@ -64,7 +66,9 @@ async def test_resume_replays_exactly_the_missed_events_then_live_ones(
 
     again = await raw_connect()
     resumed = await raw_hello(
-        again, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=2)
+        again,
+        token=auth.token,
+        resume=wire_session.Resume(session_id=welcome.session_id, last_seq=2),
     )
     assert resumed.resumed and not resumed.resync
     assert resumed.session_id == welcome.session_id
@@ -96,7 +100,9 @@ async def test_resume_from_an_older_seq_inside_the_buffer(
 
     again = await raw_connect()
     resumed = await raw_hello(
-        again, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=1)
+        again,
+        token=auth.token,
+        resume=wire_session.Resume(session_id=welcome.session_id, last_seq=1),
     )
     assert resumed.resumed
     assert [(await recv_event(again))[0] for _ in range(2)] == [2, 3]
@@ -112,7 +118,7 @@ async def test_resume_takes_over_a_socket_that_is_still_open(
     welcome = await raw_hello(old, token=auth.token)
     new = await raw_connect()
     resumed = await raw_hello(
-        new, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=0)
+        new, token=auth.token, resume=wire_session.Resume(session_id=welcome.session_id, last_seq=0)
     )
     assert resumed.resumed
     await updates(writer, "x")
@@ -143,7 +149,9 @@ async def test_gap_beyond_the_buffer_means_resync(
 
         again = await raw_connect(node)
         reply = await raw_hello(
-            again, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=1)
+            again,
+            token=auth.token,
+            resume=wire_session.Resume(session_id=welcome.session_id, last_seq=1),
         )
         assert reply.resync and not reply.resumed
         assert reply.session_id != welcome.session_id
@@ -155,7 +163,9 @@ async def test_gap_beyond_the_buffer_means_resync(
         # The old session is gone, so asking again also resyncs.
         third = await raw_connect(node)
         retry = await raw_hello(
-            third, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=2)
+            third,
+            token=auth.token,
+            resume=wire_session.Resume(session_id=welcome.session_id, last_seq=2),
         )
         assert retry.resync
     finally:
@@ -176,7 +186,9 @@ async def test_gap_exactly_the_buffer_size_is_still_covered(
         await updates(writer, "1", "2", "3")
         again = await raw_connect(node)
         reply = await raw_hello(
-            again, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=0)
+            again,
+            token=auth.token,
+            resume=wire_session.Resume(session_id=welcome.session_id, last_seq=0),
         )
         assert reply.resumed
         assert [(await recv_event(again))[0] for _ in range(3)] == [1, 2, 3]
@@ -194,7 +206,9 @@ async def test_resume_with_a_seq_from_the_future_means_resync(
     ws.transport.abort()
     again = await raw_connect()
     reply = await raw_hello(
-        again, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=99)
+        again,
+        token=auth.token,
+        resume=wire_session.Resume(session_id=welcome.session_id, last_seq=99),
     )
     assert reply.resync and not reply.resumed
 
@@ -216,7 +230,9 @@ async def test_expired_session_means_resync(
         assert welcome.session_id not in [ref.session_id for ref in refs]
         again = await raw_connect(node)
         reply = await raw_hello(
-            again, token=auth.token, resume=Resume(session_id=welcome.session_id, last_seq=0)
+            again,
+            token=auth.token,
+            resume=wire_session.Resume(session_id=welcome.session_id, last_seq=0),
         )
         assert reply.resync and not reply.resumed
     finally:
@@ -238,7 +254,9 @@ async def test_resume_with_another_users_token_leaks_nothing(
     for token in (intruder_auth.token, None):
         attempt = await raw_connect()
         reply = await raw_hello(
-            attempt, token=token, resume=Resume(session_id=victim.session_id, last_seq=0)
+            attempt,
+            token=token,
+            resume=wire_session.Resume(session_id=victim.session_id, last_seq=0),
         )
         assert reply.resync and not reply.resumed
         assert reply.session_id != victim.session_id
@@ -248,7 +266,9 @@ async def test_resume_with_another_users_token_leaks_nothing(
     # The owner can still resume and gets both events.
     mine = await raw_connect()
     reply = await raw_hello(
-        mine, token=owner_auth.token, resume=Resume(session_id=victim.session_id, last_seq=0)
+        mine,
+        token=owner_auth.token,
+        resume=wire_session.Resume(session_id=victim.session_id, last_seq=0),
     )
     assert reply.resumed
     names = [(await recv_event(mine))[1].user.display_name for _ in range(2)]
@@ -270,7 +290,9 @@ async def test_a_resumed_session_is_logged_in_with_the_token_it_resumed_with(
 
     again = await raw_connect()
     reply = await raw_hello(
-        again, token=newer.token, resume=Resume(session_id=first.session_id, last_seq=0)
+        again,
+        token=newer.token,
+        resume=wire_session.Resume(session_id=first.session_id, last_seq=0),
     )
     assert reply.resumed
     await again.send(msgspec.msgpack.encode({"type": "auth.logout", "id": 2}))
@@ -298,7 +320,7 @@ async def test_sdk_reconnects_and_resumes_transparently(grover: Grover, connect:
     names = []
     for _ in range(3):
         event = await client.next_event()
-        assert isinstance(event, ProfileUpdated), event
+        assert isinstance(event, accounts.ProfileUpdated), event
         names.append(event.user.display_name)
     assert names == ["during 1", "during 2", "after"]
     assert client.session_id == session_id
@@ -325,7 +347,8 @@ async def test_sdk_yields_resync_when_the_gap_is_too_old(
         # reach the session: its buffer keeps the last two.
         for i in range(5):
             node.sessions.push(
-                session.ref, msgspec.msgpack.encode(ProfileUpdated(user=_me(auth, f"lost {i}")))
+                session.ref,
+                msgspec.msgpack.encode(accounts.ProfileUpdated(user=_me(auth, f"lost {i}"))),
             )
         event = await client.next_event()
         assert isinstance(event, Resync)
@@ -334,7 +357,7 @@ async def test_sdk_yields_resync_when_the_gap_is_too_old(
         # Live events continue on the new session, numbered from 1.
         await updates(writer, "fresh")
         event = await client.next_event()
-        assert isinstance(event, ProfileUpdated) and event.user.display_name == "fresh"
+        assert isinstance(event, accounts.ProfileUpdated) and event.user.display_name == "fresh"
         assert client.last_seq == 1
     finally:
         await writer.close()

@@ -1,12 +1,12 @@
 """Grover itself (``python -m server.cli serve``), spoken to with the typed
-frames of protocol/messages.py through protocol/codec.py, so any drift in
+frames of protocol/messages/ through protocol/codec.py, so any drift in
 the wire contract shows up here as errors rather than silently.
 
 - request/reply: ``ping``. It carries no payload, so Grover's frames are
   smaller than the baselines' ~200 bytes (recorded as ``request_bytes``).
-- rooms: a direct conversation (``conv.direct``) for two members, a group
-  (``conv.create_group``) otherwise; every session is a registered user.
-- publish: ``msg.send``; the send timestamp leads the message text, and a
+- rooms: a direct conversation (``conversation.open_direct``) for two members, a group
+  (``conversation.create_group``) otherwise; every session is a registered user.
+- publish: ``message.send``; the send timestamp leads the message text, and a
   receiver reads it back from ``message.new``.
 """
 
@@ -23,7 +23,11 @@ from bench.procs import free_port
 from bench.session import CONTROL, ERROR, EVENT, REPLY, Decoded, Session
 from bench.spec import CaseSpec
 from bench.targets.base import PYTHON, Dialect, Room, Target, bounded_gather
-from protocol import codec, limits, messages
+from protocol import codec, limits
+from protocol.catalog import REQUESTS_BY_TYPE
+from protocol.frames import EventFrame, ReplyFrame
+from protocol.messages import accounts, messaging
+from protocol.messages import session as wire_session
 from protocol.version import PROTOCOL_VERSION
 
 GROUP_LIMIT = limits.GROUP_MEMBERS_MAX
@@ -55,8 +59,8 @@ def _sent_at(text: str) -> int:
 
 
 def _messaging_missing() -> str | None:
-    if "msg.send" not in messages.REQUESTS_BY_TYPE:
-        return "not available: messaging not built (protocol/messages.py has no msg.send)"
+    if "message.send" not in REQUESTS_BY_TYPE:
+        return "not available: messaging not built (the catalog has no message.send)"
     return None
 
 
@@ -69,13 +73,13 @@ class GroverDialect(Dialect):
     async def handshake(self, session: Session) -> None:
         def hello(rid: int) -> bytes:
             return codec.encode_request(
-                messages.Hello(id=rid, versions=[PROTOCOL_VERSION], client="grover-bench")
+                wire_session.Hello(id=rid, versions=[PROTOCOL_VERSION], client="grover-bench")
             )
 
         await session.call(hello)
 
     def echo(self, session: Session, request_id: int, payload: Payload) -> bytes:
-        return codec.encode_request(messages.Ping(id=request_id))
+        return codec.encode_request(wire_session.Ping(id=request_id))
 
     async def prepare(self, sessions: list[Session], timeout: float) -> None:
         """Register one account per session (which also logs it in). Not measured."""
@@ -84,7 +88,7 @@ class GroverDialect(Dialect):
         async def register(session: Session) -> None:
             def build(rid: int) -> bytes:
                 return codec.encode_request(
-                    messages.Register(
+                    accounts.Register(
                         id=rid,
                         username=f"b{run}_{session.index}",
                         email=f"b{run}_{session.index}@bench.invalid",
@@ -93,8 +97,8 @@ class GroverDialect(Dialect):
                 )
 
             frame = await session.call(build, timeout)
-            auth = codec.decode_reply_data(messages.Register, frame.data)
-            assert isinstance(auth, messages.AuthOk)
+            auth = codec.decode_reply_data(accounts.Register, frame.data)
+            assert isinstance(auth, accounts.AuthOk)
             session.state["user_id"] = auth.user.id
 
         await bounded_gather(sessions, register, limit=50)
@@ -103,12 +107,12 @@ class GroverDialect(Dialect):
         if any("user_id" not in m.state for m in members):
             raise RuntimeError("grover rooms need logged-in sessions: call prepare() first")
         owner, *others = members
-        request: messages.OpenDirect | messages.CreateGroup
+        request: messaging.OpenDirect | messaging.CreateGroup
         if len(members) == 2:
-            request = messages.OpenDirect(id=0, user_id=others[0].state["user_id"])
+            request = messaging.OpenDirect(id=0, user_id=others[0].state["user_id"])
         else:
             ids = [m.state["user_id"] for m in others]
-            request = messages.CreateGroup(id=0, title=key[: limits.TITLE_MAX], member_ids=ids)
+            request = messaging.CreateGroup(id=0, title=key[: limits.TITLE_MAX], member_ids=ids)
 
         def build(rid: int) -> bytes:
             request.id = rid
@@ -116,12 +120,12 @@ class GroverDialect(Dialect):
 
         frame = await owner.call(build, timeout)
         view = codec.decode_reply_data(type(request), frame.data)
-        assert isinstance(view, messages.ConversationView)
+        assert isinstance(view, messaging.ConversationView)
         return Room(key, view.id)
 
     def publish(self, session: Session, request_id: int, room: Room, payload: Payload) -> bytes:
         return codec.encode_request(
-            messages.SendMessage(
+            messaging.SendMessage(
                 id=request_id,
                 conversation_id=room.ref,
                 client_key=f"{payload.src}.{payload.n}",
@@ -131,9 +135,9 @@ class GroverDialect(Dialect):
 
     def decode(self, session: Session, data: bytes, is_text: bool) -> Decoded:
         frame = codec.decode_server_frame(data)
-        if isinstance(frame, messages.ReplyFrame):
+        if isinstance(frame, ReplyFrame):
             return REPLY, frame.id, 0, frame
-        if isinstance(frame, messages.EventFrame):
+        if isinstance(frame, EventFrame):
             event = _decode_event(frame.event)
             message = event.message
             # The sender's own copy is not a delivery to another member.
@@ -206,7 +210,7 @@ class GroverTarget(Target):
             "store": "sqlite (fresh data dir per case)",
             "rate_limits": f"connect and request raised to {_UNLIMITED}",
             "echo_request": "ping (no payload)",
-            "rooms": "conv.direct for pairs, conv.create_group otherwise "
+            "rooms": "conversation.open_direct for pairs, conversation.create_group otherwise "
             f"(--group-max-members {GROUP_LIMIT})",
             "argon2": "time cost 1, 64 KiB (setup only: bench accounts)",
         }

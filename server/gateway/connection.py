@@ -22,10 +22,10 @@ from websockets.protocol import State
 
 from actors.runtime import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
 from actors.user import Attach, GetUser, me_view, user_key
-from protocol import messages
 from protocol.codec import decode_request, encode_error, encode_reply
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
-from protocol.messages import Request
+from protocol.frames import Request
+from protocol.messages import session as wire
 from protocol.version import negotiate
 from server.context import Caller, HandlerTable, Services
 from server.gateway.sessions import Session, SessionRegistry
@@ -203,12 +203,12 @@ class Connection:
         self.last_request_id = request.id
         session = self.session
         if session is None:
-            if isinstance(request, messages.Hello):
+            if isinstance(request, wire.Hello):
                 await self._hello(request)
             else:
                 self.refuse(request.id, ErrorCode.HELLO_REQUIRED, "send hello first")
             return
-        if isinstance(request, messages.Hello):
+        if isinstance(request, wire.Hello):
             self.refuse(request.id, ErrorCode.ALREADY_GREETED, "hello was already sent")
             return
         # Login and logout run in handler tasks, whose context changes do not
@@ -260,7 +260,7 @@ class Connection:
         else:
             self.refuse(request_id, ErrorCode.INTERNAL, "internal error", strike=False)
 
-    async def _hello(self, hello: messages.Hello) -> None:
+    async def _hello(self, hello: wire.Hello) -> None:
         services, sessions = self.services, self.sessions
         version = negotiate(hello.versions)
         if version is None:
@@ -315,7 +315,7 @@ class Connection:
         missed = session.missed_since(hello.resume.last_seq) if resumed and hello.resume else None
         if missed is None:
             missed = list(session.buffer)
-        welcome = messages.Welcome(
+        welcome = wire.Welcome(
             version=version,
             session_id=session.id,
             heartbeat_interval=self.settings.heartbeat_interval,

@@ -10,8 +10,9 @@ from actors.messaging import RefreshBlocks, conversation_key, direct_conversatio
 from actors.store import Conflict
 from actors.store.accounts import ProfileUpdate, UserRecord
 from actors.user import CloseSessions, UpdateProfile, me_view, profile_view, user_key
-from protocol import messages as m
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
+from protocol.frames import Empty
+from protocol.messages import accounts as m
 from server.config import RateRule
 from server.context import Caller, Handler, Services
 from server.ratelimit import RateLimiter
@@ -88,12 +89,12 @@ def _refuse_if_logged_in(caller: Caller) -> None:
         raise ProtocolError(ErrorCode.FORBIDDEN, "already logged in; log out first")
 
 
-async def logout(services: Services, caller: Caller, req: m.Logout) -> m.Empty:
+async def logout(services: Services, caller: Caller, req: m.Logout) -> Empty:
     token_hash = caller.session.token_hash
     if token_hash is not None:
         await services.tokens.revoke(token_hash)
     await caller.logout()
-    return m.Empty()
+    return Empty()
 
 
 async def logout_all(services: Services, caller: Caller, req: m.LogoutAll) -> m.Revoked:
@@ -134,7 +135,7 @@ async def search_users(services: Services, caller: Caller, req: m.SearchUsers) -
     return m.UserList(users=[profile_view(u) for u in found])
 
 
-async def block_user(services: Services, caller: Caller, req: m.BlockUser) -> m.Empty:
+async def block_user(services: Services, caller: Caller, req: m.BlockUser) -> Empty:
     """Record the block, then tell the pair's direct conversation (its actor
     refuses sends while either side blocks the other)."""
     me = caller.user()
@@ -142,14 +143,14 @@ async def block_user(services: Services, caller: Caller, req: m.BlockUser) -> m.
         raise ProtocolError(ErrorCode.INVALID_FIELD, "you cannot block yourself")
     await services.store.blocks.block(me, req.user_id, time.time())
     await _refresh_direct(services, me, req.user_id)
-    return m.Empty()
+    return Empty()
 
 
-async def unblock_user(services: Services, caller: Caller, req: m.UnblockUser) -> m.Empty:
+async def unblock_user(services: Services, caller: Caller, req: m.UnblockUser) -> Empty:
     me = caller.user()
     await services.store.blocks.unblock(me, req.user_id)
     await _refresh_direct(services, me, req.user_id)
-    return m.Empty()
+    return Empty()
 
 
 async def _refresh_direct(services: Services, me: str, other: str) -> None:

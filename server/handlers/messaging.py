@@ -30,8 +30,9 @@ from actors.messaging import (
     message_view,
 )
 from actors.store.messaging import ConversationRecord, MemberRecord
-from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.frames import Empty
+from protocol.messages import messaging as m
 from server.context import Caller, Handler, Services
 
 # ---------------------------------------------------------- conversations
@@ -75,9 +76,9 @@ async def remove_member(
     return await services.actors.ask(conversation_key(req.conversation_id), message)
 
 
-async def leave(services: Services, caller: Caller, req: m.LeaveConversation) -> m.Empty:
+async def leave(services: Services, caller: Caller, req: m.LeaveConversation) -> Empty:
     await services.actors.ask(conversation_key(req.conversation_id), Leave(user_id=caller.user()))
-    return m.Empty()
+    return Empty()
 
 
 def encode_cursor(record: ConversationRecord) -> str:
@@ -182,13 +183,13 @@ async def messages_since(services: Services, caller: Caller, req: m.MessagesSinc
     )
 
 
-async def mark_read(services: Services, caller: Caller, req: m.MarkRead) -> m.Empty:
+async def mark_read(services: Services, caller: Caller, req: m.MarkRead) -> Empty:
     message = Read(user_id=caller.user(), seq=req.seq, origin=caller.ref)
     await services.actors.ask(conversation_key(req.conversation_id), message)
-    return m.Empty()
+    return Empty()
 
 
-async def typing(services: Services, caller: Caller, req: m.Typing) -> m.Empty:
+async def typing(services: Services, caller: Caller, req: m.Typing) -> Empty:
     me = caller.user()
     wait = await services.limiter.acquire(
         f"typing:{me}:{req.conversation_id}", services.settings.rate_typing
@@ -198,7 +199,7 @@ async def typing(services: Services, caller: Caller, req: m.Typing) -> m.Empty:
             ErrorCode.RATE_LIMITED, "typing notices too often", retry_after=round(wait, 3)
         )
     await services.actors.ask(conversation_key(req.conversation_id), TypingNotice(user_id=me))
-    return m.Empty()
+    return Empty()
 
 
 HANDLERS: dict[type, Handler] = {

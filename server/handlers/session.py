@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from protocol import messages as m
+from protocol.messages import session as m
 from server.context import Caller, Handler, Services
 
 

@@ -1,0 +1,162 @@
+"""Accounts: registration, login and logout, profiles, user search and blocking."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from protocol import limits
+from protocol.frames import Event, ObjectId, Request, Url
+
+Username = Annotated[
+    str,
+    Meta(
+        min_length=limits.USERNAME_MIN,
+        max_length=limits.USERNAME_MAX,
+        pattern=limits.USERNAME_PATTERN,
+    ),
+]
+Email = Annotated[str, Meta(max_length=limits.EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
+Password = Annotated[str, Meta(min_length=limits.PASSWORD_MIN, max_length=limits.PASSWORD_MAX)]
+DisplayName = Annotated[str, Meta(max_length=limits.DISPLAY_NAME_MAX)]
+Bio = Annotated[str, Meta(max_length=limits.BIO_MAX)]
+
+
+# --------------------------------------------------------------------- views
+
+
+class UserProfile(msgspec.Struct, kw_only=True):
+    """What anyone may see of a user."""
+
+    id: str
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str
+    created_at: float
+
+
+class Me(UserProfile, kw_only=True):
+    """What a user sees of themself."""
+
+    email: str
+
+
+# ------------------------------------------------------------------ replies
+
+
+class AuthOk(msgspec.Struct, kw_only=True):
+    """A bearer token for ``hello.token`` and the account it belongs to."""
+
+    token: str
+    expires_at: float
+    user: Me
+
+
+class Revoked(msgspec.Struct, kw_only=True):
+    sessions: int
+
+
+class UserList(msgspec.Struct, kw_only=True):
+    users: list[UserProfile]
+
+
+# ----------------------------------------------------------------- requests
+
+
+class Register(Request, tag="auth.register", kw_only=True):
+    """Create an account and log this session in. The username is stored
+    lower-case and is unique case-insensitively, as is the email."""
+
+    username: Username
+    email: Email
+    password: Password
+    display_name: DisplayName = ""
+
+    reply = AuthOk
+    before_login = True
+
+
+class Login(Request, tag="auth.login", kw_only=True):
+    """Log this session in by username or email. Unknown user and wrong
+    password give the same ``invalid_credentials`` error; failures are
+    rate-limited per account and per IP."""
+
+    login: Annotated[str, Meta(min_length=1, max_length=limits.EMAIL_MAX)]
+    password: Annotated[str, Meta(min_length=1, max_length=limits.PASSWORD_MAX)]
+
+    reply = AuthOk
+    before_login = True
+
+
+class Logout(Request, tag="auth.logout", kw_only=True):
+    """Revoke this session's token; the connection stays open, logged out."""
+
+
+class LogoutAll(Request, tag="auth.logout_all", kw_only=True):
+    """Revoke every token of the account; other live sessions are closed
+    with 4003 and this one stays open, logged out."""
+
+    reply = Revoked
+
+
+class GetProfile(Request, tag="profile.get", kw_only=True):
+    user_id: ObjectId
+
+    reply = UserProfile
+
+
+class UpdateProfile(Request, tag="profile.update", kw_only=True):
+    """Change the fields given; the user's other sessions get ``profile.updated``."""
+
+    display_name: DisplayName | None = None
+    bio: Bio | None = None
+    avatar_url: Url | None = None
+
+    reply = Me
+
+
+class SearchUsers(Request, tag="user.search", kw_only=True):
+    """``prefix`` matches the start of username or display name; ``text`` is
+    full-text search over both."""
+
+    query: Annotated[str, Meta(min_length=1, max_length=limits.SEARCH_QUERY_MAX)]
+    mode: Literal["prefix", "text"] = "prefix"
+    limit: Annotated[int, Meta(ge=1, le=limits.SEARCH_LIMIT_MAX)] = 20
+
+    reply = UserList
+
+
+class BlockUser(Request, tag="user.block", kw_only=True):
+    """Stop direct messages from ``user_id``."""
+
+    user_id: ObjectId
+
+
+class UnblockUser(Request, tag="user.unblock", kw_only=True):
+    user_id: ObjectId
+
+
+# ------------------------------------------------------------------- events
+
+
+class ProfileUpdated(Event, tag="profile.updated", kw_only=True):
+    """The user's own profile changed (from any of their sessions)."""
+
+    user: Me
+
+
+REQUESTS: tuple[type[Request], ...] = (
+    Register,
+    Login,
+    Logout,
+    LogoutAll,
+    GetProfile,
+    UpdateProfile,
+    SearchUsers,
+    BlockUser,
+    UnblockUser,
+)
+EVENTS: tuple[type[Event], ...] = (ProfileUpdated,)
