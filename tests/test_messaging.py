@@ -378,12 +378,15 @@ async def test_history_pages_backwards_and_sync_catches_up(
         await bob.request("message.history", conversation_id=conv, limit=1000)
     assert too_big.value.code == "invalid_field"
 
-    changes = await bob.request("conversation.sync", since=0)
+    changes = await bob.request("conversation.sync")
     assert [(c.id, c.last_seq) for c in changes.conversations] == [(conv, 25)]
     tail = await bob.request("message.since", conversation_id=conv, after_seq=20)
     assert [v.seq for v in tail.messages] == [21, 22, 23, 24, 25]
-    later = await bob.request("conversation.sync", since=changes.cursor)
-    assert all(c.last_seq == 25 for c in later.conversations)
+    quiet = await bob.request("conversation.sync", cursor=changes.cursor)
+    assert quiet.conversations == [] and quiet.cursor == changes.cursor
+    await send(alice, conv, "h25", "once more")
+    later = await bob.request("conversation.sync", cursor=changes.cursor)
+    assert [(c.id, c.last_seq) for c in later.conversations] == [(conv, 26)]
 
 
 async def test_conversation_list_pages_by_last_activity(
