@@ -55,7 +55,7 @@ from actors.messaging import (
     preview,
 )
 from actors.runtime import Actor, MailboxFull, SystemStopped
-from actors.sessions import SessionRef
+from actors.sessions import Delivery, SessionRef
 from actors.store import Conflict, Store
 from actors.store.messaging import (
     ConversationRecord,
@@ -73,6 +73,8 @@ log = logging.getLogger("grover.actors.conversation")
 MAX_BATCH = 256
 RECENT_KEYS = 4096
 RECENT_MESSAGES = 1024
+TELL_RETRIES = 3
+"""Tries again (50, 100, 200 ms later) to reach a member whose mailbox is full."""
 
 
 class Teller(Protocol):
@@ -186,7 +188,7 @@ class ConversationActor(Actor):
                 body = encode_event_body(
                     m.TypingEvent(conversation_id=self.key.id, user_id=user_id)
                 )
-                self._push([uid for uid in self.members if uid != user_id], [(body, None)])
+                self._push([uid for uid in self.members if uid != user_id], [Delivery(body)])
                 return None
             case View(user_id=user_id):
                 self._require_member(user_id)
@@ -291,7 +293,7 @@ class ConversationActor(Actor):
     def _announce(self, origin: SessionRef | None) -> None:
         """Just created: every member's sessions but ``origin`` learn of it."""
         body = encode_event_body(m.ConversationUpdated(conversation=self.view()))
-        self._push(list(self.members), [(body, origin)])
+        self._push(list(self.members), [Delivery(body, origin)])
 
     # ---------------------------------------------------------------- sends
 
@@ -354,7 +356,7 @@ class ConversationActor(Actor):
             self._redelivered.clear()
         self._redelivered.add(record.seq)
         body = encode_event_body(m.MessageNew(message=message_view(record)))
-        self._push(list(self.members), [(body, origin)])
+        self._push(list(self.members), [Delivery(body, origin, self.key.id, record.seq)])
 
     async def _edit(self, msg: Edit) -> asyncio.Future[m.MessageAck]:
         target = await self._own_message(msg.sender_id, msg.seq)
@@ -478,7 +480,7 @@ class ConversationActor(Actor):
         waiters: list[tuple[str, int, asyncio.Future[None]]],
     ) -> None:
         """The batch is durable: ack, then fan out in seq order."""
-        per_user: dict[str, list[tuple[bytes, SessionRef | None]]] = {}
+        per_user: dict[str, list[Delivery]] = {}
         for entry in batch:
             record = entry.record
             self.durable_seq = record.seq
@@ -489,14 +491,15 @@ class ConversationActor(Actor):
                 if self._keys.get(key) is entry:
                     self._keys[key] = record.seq  # drop the entry, keep what dedup needs
             body = encode_event_body(m.MessageNew(message=message_view(record)))
+            delivery = Delivery(body, entry.origin, self.key.id, record.seq)
             for uid in entry.recipients:
-                per_user.setdefault(uid, []).append((body, entry.origin))
+                per_user.setdefault(uid, []).append(delivery)
         for uid, (seq, origin) in reads.items():
             body = encode_event_body(
                 m.ReadReceipt(conversation_id=self.key.id, user_id=uid, seq=seq)
             )
             for member in self.members:
-                per_user.setdefault(member, []).append((body, origin))
+                per_user.setdefault(member, []).append(Delivery(body, origin))
         for user_id, items in per_user.items():
             self._tell_user(user_id, items)
         for _, _, future in waiters:
@@ -588,7 +591,7 @@ class ConversationActor(Actor):
             self.members[record.user_id] = record
         view = self.view()
         body = encode_event_body(m.ConversationUpdated(conversation=view))
-        self._push(list(self.members), [(body, None)])
+        self._push(list(self.members), [Delivery(body)])
         return view
 
     async def _remove(self, user_id: str) -> m.ConversationView:
@@ -612,9 +615,9 @@ class ConversationActor(Actor):
             heir.role = "admin"
         view = self.view()
         updated = encode_event_body(m.ConversationUpdated(conversation=view))
-        self._push(list(self.members), [(updated, None)])
+        self._push(list(self.members), [Delivery(updated)])
         gone = encode_event_body(m.ConversationUpdated(conversation=view, removed=True))
-        self._push([user_id], [(gone, None)])
+        self._push([user_id], [Delivery(gone)])
         return view
 
     def view(self) -> m.ConversationView:
@@ -627,15 +630,23 @@ class ConversationActor(Actor):
 
     # ------------------------------------------------------------- delivery
 
-    def _push(self, user_ids: Iterable[str], items: list[tuple[bytes, SessionRef | None]]) -> None:
+    def _push(self, user_ids: Iterable[str], items: list[Delivery]) -> None:
         for user_id in user_ids:
             self._tell_user(user_id, items)
 
-    def _tell_user(self, user_id: str, items: list[tuple[bytes, SessionRef | None]]) -> None:
+    def _tell_user(self, user_id: str, items: list[Delivery], attempt: int = 0) -> None:
         try:
             self._teller.tell(user_key(user_id), PushMany(items))
         except MailboxFull:
-            # The member's sessions will catch up by resume/sync; the log has it.
+            if attempt < TELL_RETRIES:
+                # Later entries may overtake these: sessions put them back in
+                # order (and drop what a repair from the log already showed).
+                asyncio.get_running_loop().call_later(
+                    0.05 * 2**attempt, self._tell_user, user_id, items, attempt + 1
+                )
+                return
+            # Each session fills the hole from the log when the conversation's
+            # next entry reaches it; a reconnect re-syncs.
             log.warning("user mailbox full; live delivery skipped", extra={"user": user_id})
         except SystemStopped:
             # A final flush while this node shuts down: its sessions are gone

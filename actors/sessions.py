@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
+import msgspec
+
 
 class SessionRef(NamedTuple):
     """A session and the node holding its socket."""
@@ -20,11 +22,30 @@ class SessionRef(NamedTuple):
     session_id: str
 
 
+class Delivery(msgspec.Struct, array_like=True, frozen=True):
+    """An encoded event on its way to a user's sessions.
+
+    An entry of a conversation's log names its place in that log: ``stream``
+    (the conversation id) and ``seq``. A session shows the entries of each
+    stream once and in ``seq`` order, filling a gap from the log before it
+    shows what follows (see :mod:`server.gateway.sessions`). Other events
+    (receipts, typing, updates) have no stream and pass as they come.
+
+    ``origin`` is the session that caused the event: it already has the
+    answer (an ack), so it gets no frame; for an entry it is still told the
+    position, with an empty ``body``, so that its order stays whole."""
+
+    body: bytes
+    origin: SessionRef | None = None
+    stream: str | None = None
+    seq: int = 0
+
+
 class SessionSink(Protocol):
     """Where the UserActor hands events for a session."""
 
-    def push(self, ref: SessionRef, body: bytes) -> bool | None:
-        """Queue an encoded event for the session; the session assigns its
+    def push(self, ref: SessionRef, delivery: Delivery) -> bool | None:
+        """Queue an event for the session; the session assigns its event
         ``seq``. Unknown sessions are ignored (they ended meanwhile). ``False``
         means the session can never be reached again (its node is gone) and
         the caller should forget it."""

@@ -14,7 +14,7 @@ import msgspec
 from actors.ids import ActorKey
 from actors.message import Ask, Message
 from actors.runtime import Actor
-from actors.sessions import SessionDirectory, SessionRef, SessionSink
+from actors.sessions import Delivery, SessionDirectory, SessionRef, SessionSink
 from actors.store import Store
 from actors.store.accounts import ProfileUpdate, UserRecord
 from protocol.codec import encode_event_body
@@ -40,10 +40,9 @@ class Detach(Message, frozen=True):
 
 
 class PushMany(Message, frozen=True):
-    """Deliver several encoded events in order; each skips its own origin
-    session (the sender's device already has the ack)."""
+    """Deliver several events to every session of the user, in order."""
 
-    items: list[tuple[bytes, SessionRef | None]]
+    items: list[Delivery]
 
 
 class UpdateProfile(Ask[UserRecord], frozen=True):
@@ -140,12 +139,18 @@ class UserActor(Actor):
                 return sorted(self.sessions)
         raise TypeError(f"UserActor cannot handle {type(message).__name__}")
 
-    async def _deliver(self, items: list[tuple[bytes, SessionRef | None]]) -> None:
-        """Push each event to every session but its origin, in order; forget
-        a session the sink reports unreachable."""
+    async def _deliver(self, items: list[Delivery]) -> None:
+        """Push each event to every session, in order; forget a session the
+        sink reports unreachable. The origin of an event gets nothing, or
+        for a log entry only its position (see :class:`Delivery`)."""
         for ref in list(self.sessions):
-            for body, origin in items:
-                if ref != origin and self._sink.push(ref, body) is False:
+            for item in items:
+                delivery = item
+                if ref == item.origin:
+                    if item.stream is None:
+                        continue
+                    delivery = Delivery(b"", None, item.stream, item.seq)
+                if self._sink.push(ref, delivery) is False:
                     await self._forget(ref)
                     break
 
@@ -166,5 +171,5 @@ class UserActor(Actor):
             raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
         self.user = updated
         body = encode_event_body(accounts.ProfileUpdated(user=me_view(updated)))
-        await self._deliver([(body, origin)])
+        await self._deliver([Delivery(body, origin)])
         return updated

@@ -10,7 +10,10 @@
 
 :meth:`Client.request` returns the reply's typed data or raises
 :class:`GroverError` with the server's code. Pushed events arrive, in ``seq``
-order and each exactly once, from :meth:`Client.events`. If the socket drops,
+order and each exactly once, from :meth:`Client.events`; the entries of each
+conversation (``message.new``) arrive once and in their log's order, without
+holes (the server repairs them or makes the client re-sync). The SDK's own
+de-duplication by event ``seq`` is only a defence. If the socket drops,
 the client reconnects (with backoff) and resumes its session: events it missed
 are replayed by the server. When the server cannot cover the gap the stream
 yields a :class:`Resync` marker, after which the application must re-fetch its

@@ -67,6 +67,10 @@ class CloseCode(enum.IntEnum):
     SLOW_CONSUMER = 4008
     """The client did not read fast enough and its outbox filled up; reconnect
     and resume."""
+    RESYNC = 4009
+    """Events meant for the session were lost and could not be recovered from
+    the log; reconnect: the server answers ``resync`` and the client catches up
+    with ``conversation.sync`` and ``message.since``."""
 
 
 class ProtocolError(Exception):

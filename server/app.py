@@ -19,7 +19,13 @@ from server.gateway.server import Gateway
 from server.gateway.sessions import Session, SessionRegistry
 from server.handlers import HANDLERS
 from server.http import make_app
-from server.wiring import make_actor_system, make_cluster, make_services, make_store
+from server.wiring import (
+    make_actor_system,
+    make_cluster,
+    make_log_reader,
+    make_services,
+    make_store,
+)
 
 log = logging.getLogger("grover.app")
 
@@ -39,6 +45,7 @@ class Grover:
             buffer_size=settings.resume_buffer,
             resume_ttl=settings.resume_ttl,
             on_expire=self._session_ended,
+            read_log=make_log_reader(self.store),
         )
         self.cluster = make_cluster(settings, self.sessions)
         self.actors = make_actor_system(settings, self.store, self.sessions, self.cluster)

@@ -71,7 +71,7 @@ class Caller:
     async def login(self, user_id: str, token_hash: str) -> None:
         """Log the session in and tell the user's actor where it is."""
         session = self.session
-        session.user_id, session.token_hash = user_id, token_hash
+        session.log_in(user_id, token_hash)
         logs.user_id_var.set(user_id)
         await self.actors.ask(user_key(user_id), Attach(session.ref))
         log.info("logged in")
@@ -83,8 +83,7 @@ class Caller:
         if session.user_id is not None:
             log.info("logged out")
             self.actors.tell(user_key(session.user_id), Detach(session.ref))
-        session.user_id = session.token_hash = None
-        session.forget_events()
+        session.log_out()
         logs.user_id_var.set(None)
 
 

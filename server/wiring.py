@@ -8,21 +8,45 @@ from __future__ import annotations
 from actors.conversation import ConversationActor
 from actors.ids import ActorKey
 from actors.messaging import KIND as CONVERSATION_KIND
+from actors.messaging import message_view
 from actors.placement import Placement
 from actors.runtime import ActorSystem
 from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
 from actors.store import Store
 from actors.user import KIND as USER_KIND
 from actors.user import UserActor
+from protocol.codec import encode_event_body
+from protocol.messages.messaging import MessageNew
 from server.auth import Passwords, Tokens
 from server.cluster import Cluster
 from server.config import Settings
 from server.context import Services
+from server.gateway.ordering import LogEntry, LogReader
 from server.gateway.sessions import SessionRegistry
 from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.storage import make_store
 
-__all__ = ["make_actor_system", "make_cluster", "make_services", "make_store"]
+__all__ = [
+    "make_actor_system",
+    "make_cluster",
+    "make_log_reader",
+    "make_services",
+    "make_store",
+]
+
+
+def make_log_reader(store: Store) -> LogReader:
+    """How a session reads the conversation log to fill a gap in what was
+    pushed to it: entries as ``message.new`` bodies, as they are pushed."""
+
+    async def read(conversation_id: str, after_seq: int, limit: int) -> list[LogEntry]:
+        records = await store.messages.since(conversation_id, after_seq, limit)
+        return [
+            LogEntry(r.seq, r.created_at, encode_event_body(MessageNew(message=message_view(r))))
+            for r in records
+        ]
+
+    return read
 
 
 def make_cluster(settings: Settings, sessions: SessionRegistry) -> Cluster | None:

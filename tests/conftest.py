@@ -11,26 +11,11 @@ import pytest
 
 from protocol.client import Client
 from server.app import Grover
-from server.config import Settings
+from tests.harness import Node, make_settings, open_node
 from tests.support import RedisServer
 
 StartGrover = Callable[..., Awaitable[Grover]]
 Connect = Callable[..., Awaitable[Client]]
-
-
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": 0,
-        "sidecar_port": 0,
-        "data_dir": data_dir,
-        "node_id": "test-node",
-        "argon2_time_cost": 1,
-        "argon2_memory_kib": 1024,
-        "log_level": "WARNING",
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 def ws_url(grover: Grover) -> str:
@@ -97,3 +82,10 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    """A node without sockets (see :mod:`tests.harness`)."""
+    async with open_node(tmp_path) as opened:
+        yield opened

@@ -149,6 +149,10 @@ class Member:
         """Wall times at which a Resync reached the app."""
         self.recovered = {"resync": 0, "gap": 0}
         """Messages the app got by message.send sync, not live, and why."""
+        self.segment = 0
+        """How many Resyncs the app has had: live order is owed within one."""
+        self.live_log: dict[tuple[str, int], list[int]] = {}
+        """(conversation, segment) -> seqs of live events, in arrival order."""
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -180,6 +184,7 @@ class Member:
         async for event in self.client.events():
             if isinstance(event, Resync):
                 self.resyncs.append(time.time())
+                self.segment += 1
                 self.last_live.clear()
                 self.live_seen.clear()
                 for conversation_id in list(self.view):
@@ -191,6 +196,7 @@ class Member:
             conv = message.conversation_id
             if conv not in self.view:
                 continue
+            self.live_log.setdefault((conv, self.segment), []).append(message.seq)
             seen = self.live_seen.setdefault(conv, set())
             if message.seq in seen:
                 self.live_duplicates += 1
@@ -205,6 +211,19 @@ class Member:
                 if message.seq > self.contiguous(conv) + 1:
                     await self.catch_up(conv, "gap")
             self.add(message)
+
+    def holes(self) -> list[str]:
+        """Live events that came after a gap in the session's view: between
+        two consecutive live events of a conversation, every seq must be this
+        member's own (acked to it, so never pushed to its session)."""
+        found = []
+        for (conv, segment), seqs in self.live_log.items():
+            own = {s for s, m in self.view[conv].items() if m.sender_id == self.user_id}
+            for before, after in itertools.pairwise(seqs):
+                missing = [s for s in range(before + 1, after) if s not in own]
+                if missing:
+                    found.append(f"{conv[:6]} segment {segment}: {missing} before {after}")
+        return found
 
     async def catch_up(self, conversation_id: str, why: str) -> None:
         """message.since from the last seq the app has without a hole, to the end."""
@@ -385,6 +404,9 @@ class Chat:
             finally:
                 await client.close()
 
+    def holes(self) -> list[str]:
+        return [f"{m.user_id[:6]} {hole}" for m in self.members for hole in m.holes()]
+
     def counts(self) -> dict[str, Any]:
         return {
             "acked": sum(len(a) for a in self.acked.values()),
@@ -509,12 +531,52 @@ async def test_node_failure_clients_move_and_nothing_acked_is_lost_or_doubled(
             f" at worst; entries reclaimed {sum(reclaimed)}; {counts}"
         )
         assert resumed < NODE_TIMEOUT + LEASE_TTL + 3
+        assert counts["live_duplicates"] == counts["live_late"] == 0
+        assert chat.holes() == []
     finally:
         await chat.close()
     await rig.stop()
     moved, problems = overlaps(rig.activations(), rig.killed_at)
     assert problems == []
     assert moved > 0, "the node's actors were activated elsewhere"
+
+
+async def test_live_events_once_in_order_through_a_node_kill_and_a_redis_restart(
+    rig: Rig,
+) -> None:
+    """While everyone chats, the group's node is SIGKILLed, then Redis
+    restarts. Each session sees every entry at most once and in seq order,
+    with no hole it was not told about (a resync), and every acked message
+    reaches every member, live or by its resync."""
+    chat = Chat(rig)
+    await chat.start()
+    victim = next(n for n in rig.nodes if rig.name(n) == chat.owner(chat.group))
+    survivors = [n for n in rig.nodes if n is not victim]
+    try:
+        traffic = asyncio.get_running_loop().create_task(
+            chat.traffic(duration=9, interval=0.02, limit=10_000)
+        )
+        await asyncio.sleep(2)
+        rig.kill(victim)
+        await rig.wait_members([rig.name(n) for n in survivors])
+        await asyncio.sleep(1)
+        await asyncio.to_thread(rig.redis.stop)
+        await asyncio.sleep(1)
+        await asyncio.to_thread(rig.redis.start)
+        await traffic
+        await chat.converge(timeout=20)
+        chat.check_views()
+        await chat.check_store()
+        counts = chat.counts()
+        print(f"\nnode kill + redis restart: {counts}")
+        assert counts["live_duplicates"] == 0, "an entry reached a session twice"
+        assert counts["live_late"] == 0, "an entry reached a session after a newer one"
+        assert chat.holes() == []
+    finally:
+        await chat.close()
+    await rig.stop()
+    _, problems = overlaps(rig.activations(), rig.killed_at)
+    assert problems == []
 
 
 async def test_redis_restart_traffic_resumes_and_nothing_acked_is_lost(rig: Rig) -> None:
@@ -551,6 +613,9 @@ async def test_redis_restart_traffic_resumes_and_nothing_acked_is_lost(rig: Rig)
             f" dropped {[s['dropped'] for s in status]}; {chat.counts()}"
         )
         assert max(per_conv.values()) < LEASE_TTL + 5
+        counts = chat.counts()
+        assert counts["live_duplicates"] == counts["live_late"] == 0
+        assert chat.holes() == []
     finally:
         await chat.close()
     await rig.stop()

@@ -653,7 +653,7 @@ async def test_graceful_shutdown_drains_outboxes_and_closes_1001(tmp_path: Path)
             user = auth.user
             user.display_name = f"n{i}"
             user.bio = "x" * 20_000
-            session.push(codec.encode_event_body(accounts.ProfileUpdated(user=user)))
+            session.emit(codec.encode_event_body(accounts.ProfileUpdated(user=user)))
         connection = connection_of(node, session_id)
         assert connection is not None and len(connection.outbox) > 0
         ws = reader[0]

@@ -1,88 +1,25 @@
-"""Handlers without a socket: a real store, a real actor system and real
-sessions, built by ``server.wiring`` as a node builds them; the caller is a
-session, and events pushed to it are read back from its resume buffer."""
+"""Handlers without a socket (see :mod:`tests.harness`)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 import pytest
 
 from actors.conversation import ConversationActor
-from actors.ids import ActorKey, new_id
+from actors.ids import new_id
 from actors.messaging import conversation_key, direct_conversation_id
 from actors.store import Store
 from actors.store.accounts import UserRecord
 from actors.store.messaging import ConversationRecord, MemberRecord
 from actors.user import ListSessions, user_key
 from protocol import frames
-from protocol.codec import decode_event
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import accounts, messaging, session
 from server.context import Caller, Services, merge_handlers
-from server.gateway.sessions import SessionRegistry
-from server.handlers import HANDLERS
-from server.wiring import make_actor_system, make_services, make_store
-from tests.conftest import make_settings
-
-R = TypeVar("R")
-_ids = itertools.count(1)
-
-
-@dataclass
-class Node:
-    services: Services
-    sessions: SessionRegistry
-    store: Store
-
-    def caller(self) -> Caller:
-        return Caller(self.sessions.create(), "127.0.0.1", self.services.actors)
-
-    async def call(self, caller: Caller, request_type: type[Any], **fields: Any) -> Any:
-        request = request_type(id=next(_ids), **fields)
-        return await HANDLERS[request_type](self.services, caller, request)
-
-    async def user(self, name: str | None = None) -> Caller:
-        """A logged-in caller for a fresh account."""
-        caller = self.caller()
-        name = name or f"u{next(_ids)}"
-        await self.call(
-            caller, accounts.Register, username=name, email=f"{name}@example.com", password="x" * 8
-        )
-        return caller
-
-    def actor(self, key: ActorKey) -> Any:
-        return self.services.actors._activations[key].actor  # white-box: hot state
-
-
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    settings = make_settings(tmp_path)
-    store = make_store(data_dir=tmp_path, mongo_url=None)
-    await store.open()
-    sessions = SessionRegistry(
-        settings.node, buffer_size=1000, resume_ttl=60.0, on_expire=lambda session: None
-    )
-    actors = make_actor_system(settings, store, sessions, None)
-    yield Node(make_services(settings, store, actors, None), sessions, store)
-    await actors.stop()
-    await store.close()
-
-
-def events(caller: Caller) -> list[Any]:
-    """Events pushed to the caller's session so far (from its resume buffer)."""
-    return [
-        decode_event(msgspec.msgpack.decode(frame, type=frames.EventFrame).event)
-        for frame in caller.session.buffer
-    ]
-
+from tests.harness import Node, events, next_id
 
 # ------------------------------------------------------------ the caller
 
@@ -187,8 +124,8 @@ async def test_committed_keys_keep_only_their_seq(node: Node) -> None:
     members = [
         UserRecord(
             id=new_id(),
-            username=f"m{next(_ids)}",
-            email=f"m{next(_ids)}@example.com",
+            username=f"m{next_id()}",
+            email=f"m{next_id()}@example.com",
             password_hash="-",
             created_at=time.time(),
         )

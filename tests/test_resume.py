@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.sessions import SessionRef
+from actors.sessions import Delivery, SessionRef
 from actors.user import ListSessions, user_key
 from protocol import codec
 from protocol.client import Client, ConnectionLost, GroverError, Resync
@@ -348,7 +348,9 @@ async def test_sdk_yields_resync_when_the_gap_is_too_old(
         for i in range(5):
             node.sessions.push(
                 session.ref,
-                msgspec.msgpack.encode(accounts.ProfileUpdated(user=_me(auth, f"lost {i}"))),
+                Delivery(
+                    msgspec.msgpack.encode(accounts.ProfileUpdated(user=_me(auth, f"lost {i}")))
+                ),
             )
         event = await client.next_event()
         assert isinstance(event, Resync)

@@ -32,7 +32,7 @@ from actors.runtime import (
     MailboxFull,
     SystemStopped,
 )
-from actors.sessions import SessionRef
+from actors.sessions import Delivery, SessionRef
 from actors.store.accounts import UserRecord
 from actors.user import GetUser, UserActor, user_key
 from protocol.errors import ErrorCode, ProtocolError
@@ -313,7 +313,7 @@ async def test_user_actor_loads_its_record_from_the_store(store: SqliteStore) ->
     await store.users.create(user)
 
     class NoSink:
-        def push(self, ref: SessionRef, body: bytes) -> None:
+        def push(self, ref: SessionRef, delivery: Delivery) -> None:
             raise AssertionError("nothing to push")
 
         def close(self, ref: SessionRef, code: int, reason: str) -> None:

@@ -245,7 +245,15 @@ class Typing(Request, tag="typing.start", kw_only=True):
 
 class MessageNew(Event, tag="message.new", kw_only=True):
     """A new entry in a conversation's log: a message, or an edit or delete
-    (``message.kind``). Per conversation these arrive in ``seq`` order."""
+    (``message.kind``).
+
+    Per session and conversation, entries arrive at most once and in ``seq``
+    order, and never after a hole: an entry the server's own path lost or
+    delayed is read back from the log and shown before the ones after it.
+    When that cannot be done the connection closes with 4009 and the client,
+    reconnecting, is told to re-sync. The session that sent a message gets
+    its ack instead of this event, except for an entry filled in from the
+    log (the log does not say which session sent it)."""
 
     message: MessageView
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from actors.sessions import SessionRef
+from actors.sessions import Delivery, SessionRef
 from server.cluster.membership import Membership
 from server.cluster.transport import StreamTransport
 from server.gateway.sessions import SessionRegistry
@@ -50,13 +50,13 @@ class ClusterSessionSink:
         self._membership = membership
         self.node = membership.node
 
-    def push(self, ref: SessionRef, body: bytes) -> bool | None:
+    def push(self, ref: SessionRef, delivery: Delivery) -> bool | None:
         if ref.node == self.node:
-            self._local.push(ref, body)
+            self._local.push(ref, delivery)
             return None
         if not self._membership.is_live(ref.node):
             return False
-        self._transport.push(ref.node, ref.session_id, body)
+        self._transport.push(ref.node, ref.session_id, delivery)
         return None
 
     def close(self, ref: SessionRef, code: int, reason: str) -> None:

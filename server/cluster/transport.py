@@ -53,7 +53,7 @@ from actors.runtime import (
     MailboxFull,
     SystemStopped,
 )
-from actors.sessions import SessionRef
+from actors.sessions import Delivery, SessionRef
 from protocol.errors import ErrorCode, ProtocolError
 from server.cluster import wire
 from server.cluster.membership import MEMBERS_KEY
@@ -208,14 +208,15 @@ class StreamTransport:
         finally:
             self._pending.pop(corr, None)
 
-    def push(self, node: str, session_id: str, body: bytes) -> None:
+    def push(self, node: str, session_id: str, delivery: Delivery) -> None:
         """Queue an event for a session on ``node``; consecutive pushes to one
         node are coalesced into one entry, in order."""
+        push = wire.SessionPush(session_id, delivery)
         queue = self._outgoing.setdefault(node, [])
         if queue and isinstance(queue[-1], list):
-            queue[-1].append(wire.SessionPush(session_id, body))
+            queue[-1].append(push)
         else:
-            queue.append([wire.SessionPush(session_id, body)])
+            queue.append([push])
         self._schedule_flush()
 
     def close_session(self, node: str, session_id: str, code: int, reason: str) -> None:
@@ -357,7 +358,7 @@ class StreamTransport:
             log.info("dropped session traffic for a dead node", extra={"node": self.node})
         elif op == Op.PUSH:
             for push in wire.decode_pushes(envelope.body):
-                self.sessions.push(SessionRef(self.node, push.session_id), push.body)
+                self.sessions.push(SessionRef(self.node, push.session_id), push.delivery)
         elif op == Op.CLOSE:
             close = wire.decode_close(envelope.body)
             self.sessions.close(SessionRef(self.node, close.session_id), close.code, close.reason)

@@ -18,6 +18,7 @@ import msgspec
 
 from actors import messaging, user
 from actors.message import Message, reply_type
+from actors.sessions import Delivery
 
 
 class Op(enum.IntEnum):
@@ -57,7 +58,7 @@ class Envelope(msgspec.Struct, array_like=True, omit_defaults=True):
 
 class SessionPush(msgspec.Struct, array_like=True):
     session_id: str
-    body: bytes
+    delivery: Delivery
 
 
 class SessionClose(msgspec.Struct, array_like=True):

@@ -295,7 +295,7 @@ class Connection:
         if session is None:
             session = sessions.create()
             if user is not None:
-                session.user_id, session.token_hash = user.id, token_hash
+                session.log_in(user.id, token_hash)
                 try:
                     await services.actors.ask(user_key(user.id), Attach(session.ref))
                 except RUNTIME_ERRORS as exc:

@@ -2,7 +2,8 @@
 
 A :class:`Session` outlives the socket it started on: it numbers the events
 pushed to it (``seq``), keeps the last ``resume_buffer`` of them, and while no
-connection is attached it keeps buffering. A client that reconnects within
+connection is attached it keeps buffering. Entries of conversations' logs are
+put in order on the way in (:mod:`server.gateway.ordering`). A client that reconnects within
 ``resume_ttl`` with its session id and last seq gets exactly what it missed;
 otherwise it is told to re-sync.
 
@@ -16,12 +17,14 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Protocol
 
-from actors.sessions import SessionRef
+from actors.sessions import Delivery, SessionRef
 from protocol.codec import encode_event_frame
+from protocol.errors import CloseCode
+from server.gateway.ordering import MAX_STREAMS, LogReader, Orderer
 
 log = logging.getLogger("grover.sessions")
 
@@ -36,14 +39,18 @@ class Outlet(Protocol):
 
 class Session:
     __slots__ = (
+        "attached_at",
         "buffer",
+        "closed",
         "connection",
         "detached_at",
         "id",
         "ref",
         "seq",
+        "streams",
         "token_hash",
         "user_id",
+        "waiting",
     )
 
     def __init__(self, session_id: str, node: str, buffer_size: int) -> None:
@@ -56,8 +63,42 @@ class Session:
         """Encoded event frames; ``buffer[-1]`` has seq ``self.seq``."""
         self.connection: Outlet | None = None
         self.detached_at: float | None = time.monotonic()
+        self.attached_at = time.time()
+        """Wall time the user logged in on this session (see :mod:`~server.gateway.ordering`)."""
+        self.streams: OrderedDict[str, int] = OrderedDict()
+        """The last seq shown of each conversation's log, most recently used last."""
+        self.waiting: deque[Delivery] | None = None
+        """Events that came while the log is read to fill a gap (``None``: no repair)."""
+        self.closed = False
+        """Ended: nothing is shown any more."""
 
-    def push(self, body: bytes) -> None:
+    def log_in(self, user_id: str, token_hash: str | None) -> None:
+        self.user_id, self.token_hash = user_id, token_hash
+        self.attached_at = time.time()
+        self.streams.clear()
+        self.waiting = None
+
+    def log_out(self) -> None:
+        """Forget the user, and the events buffered for them, so that no later
+        resume or login on this session sees them."""
+        self.user_id = self.token_hash = None
+        self.buffer.clear()
+        self.streams.clear()
+        self.waiting = None
+
+    def position(self, stream: str) -> int | None:
+        """The last seq of ``stream`` shown here, ``None`` if none yet."""
+        last = self.streams.get(stream)
+        if last is not None:
+            self.streams.move_to_end(stream)
+        return last
+
+    def place(self, stream: str, seq: int) -> None:
+        self.streams[stream] = seq
+        if len(self.streams) > MAX_STREAMS:
+            self.streams.popitem(last=False)
+
+    def emit(self, body: bytes) -> None:
         """Number an encoded event, keep it for resume, and send it if connected."""
         self.seq += 1
         frame = encode_event_frame(self.seq, body)
@@ -76,10 +117,6 @@ class Session:
             return None
         return list(self.buffer)[len(self.buffer) - count :]
 
-    def forget_events(self) -> None:
-        """Drop buffered events (on logout, so that no later resume sees them)."""
-        self.buffer.clear()
-
 
 class SessionRegistry:
     """This node's sessions, by id."""
@@ -91,8 +128,10 @@ class SessionRegistry:
         buffer_size: int,
         resume_ttl: float,
         on_expire: Callable[[Session], None],
+        read_log: LogReader,
     ) -> None:
         self.node = node
+        self.orderer: Orderer[Session] = Orderer(read_log, self.resync)
         self._buffer_size = buffer_size
         self._resume_ttl = resume_ttl
         self._on_expire = on_expire
@@ -126,6 +165,8 @@ class SessionRegistry:
 
     def end(self, session: Session) -> None:
         """Forget a session for good (expired, replaced by a resync, or closed)."""
+        session.closed = True
+        session.waiting = None
         if self._sessions.pop(session.id, None) is not None:
             self._on_expire(session)
 
@@ -143,10 +184,10 @@ class SessionRegistry:
 
     # ------------------------------------------------------ SessionSink port
 
-    def push(self, ref: SessionRef, body: bytes) -> None:
+    def push(self, ref: SessionRef, delivery: Delivery) -> None:
         session = self._sessions.get(ref.session_id)
         if session is not None:
-            session.push(body)
+            self.orderer.deliver(session, delivery)
 
     def close(self, ref: SessionRef, code: int, reason: str) -> None:
         session = self._sessions.get(ref.session_id)
@@ -157,6 +198,15 @@ class SessionRegistry:
         session.user_id = None
         self.end(session)
 
+    def resync(self, session: Session, reason: str) -> None:
+        """Events of the session were lost for good: end it, so that the
+        client's reconnect is told to re-sync rather than resume a session
+        with a hole."""
+        log.warning("session must re-sync: %s", reason, extra={"session": session.id})
+        if session.connection is not None:
+            session.connection.close_soon(CloseCode.RESYNC, "events were lost; reconnect")
+        self.end(session)
+
     # ---------------------------------------------------------------- expiry
 
     def start(self) -> None:
@@ -165,6 +215,7 @@ class SessionRegistry:
     async def stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        await self.orderer.stop()
 
     def expire(self, now: float | None = None) -> int:
         """End sessions detached for longer than the resume TTL."""
