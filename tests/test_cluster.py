@@ -257,10 +257,20 @@ class Member:
         return ack
 
     async def wait_for(self, expected: dict[str, set[int]], timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            while not all(seqs <= set(self.view.get(c, {})) for c, seqs in expected.items()):
-                self._changed.clear()
-                await self._changed.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while not all(seqs <= set(self.view.get(c, {})) for c, seqs in expected.items()):
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            missing = {
+                c[:6]: sorted(seqs - set(self.view.get(c, {}))) for c, seqs in expected.items()
+            }
+            live = {c[:6]: seqs[-5:] for (c, _), seqs in self.live_log.items()}
+            raise AssertionError(
+                f"{self.user_id[:6]} on {self.client.url} (session {self.client.session_id},"
+                f" resyncs {len(self.resyncs)}) still misses {missing}; last live {live}"
+            ) from None
 
     async def close(self) -> None:
         if self._task is not None:

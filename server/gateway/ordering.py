@@ -41,9 +41,10 @@ REPAIR_PAGE = 100
 """Entries read from the log per round trip."""
 REPAIR_MAX = 1000
 """Entries one repair may fill; a longer gap makes the session re-sync."""
-FIRST_LOOKBACK = 32
-"""Entries before a stream's first entry that are checked against the time
-the user logged in; if all of them are newer, more were lost: re-sync."""
+FIRST_LOOKBACK = 16
+"""Entries before a stream's first entry first checked against the time the
+user logged in; if all are newer, the look goes further back (see
+:meth:`Orderer._fill_first`)."""
 CLOCK_MARGIN = 0.5
 """Seconds of clock difference between nodes allowed for when deciding
 whether an entry was committed after a session's login (entries are stamped
@@ -156,17 +157,7 @@ class Orderer(Generic[S]):
         ``False`` when that cannot be done (the session must re-sync)."""
         last = session.position(stream)
         if last is None:
-            after = max(0, first - 1 - FIRST_LOOKBACK)
-            entries = await self._read_log(stream, after, first - 1 - after)
-            since = session.attached_at - CLOCK_MARGIN
-            fresh = next((i for i, e in enumerate(entries) if e.created_at >= since), None)
-            if fresh is None:
-                session.place(stream, first - 1)
-                return True
-            if fresh == 0 and after > 0:
-                return False  # all that was looked at is newer: more may be missing
-            session.place(stream, entries[fresh].seq - 1)
-            return self._show(session, stream, entries[fresh:], first)
+            return await self._fill_first(session, stream, first)
         if first - 1 - last > REPAIR_MAX:
             return False
         while last < first - 1:
@@ -178,6 +169,27 @@ class Orderer(Generic[S]):
                 return False
             last = position
         return True
+
+    async def _fill_first(self, session: Session, stream: str, first: int) -> bool:
+        """The stream's first entry in this session: show the entries before
+        it that were committed since the session's login. Looks back a little,
+        then further while everything it sees is that recent (the first push
+        can come late, after a failover), up to :data:`REPAIR_MAX`."""
+        since = session.attached_at - CLOCK_MARGIN
+        lookback = FIRST_LOOKBACK
+        while True:
+            after = max(0, first - 1 - lookback)
+            entries = await self._read_log(stream, after, first - 1 - after)
+            fresh = next((i for i, e in enumerate(entries) if e.created_at >= since), None)
+            if fresh is None:
+                session.place(stream, first - 1)
+                return True
+            if fresh > 0 or after == 0:
+                session.place(stream, entries[fresh].seq - 1)
+                return self._show(session, stream, entries[fresh:], first)
+            if lookback >= REPAIR_MAX:
+                return False  # more was missed than one repair may fill
+            lookback = min(lookback * 8, REPAIR_MAX)
 
     def _show(self, session: Session, stream: str, entries: list[LogEntry], first: int) -> bool:
         """Show ``entries`` (contiguous after the stream's position) before ``first``."""
