@@ -16,6 +16,7 @@ from actors.user import KIND as USER_KIND
 from actors.user import UserActor
 from server.auth import Passwords, Tokens
 from server.cluster import Cluster
+from server.cluster.faults import is_transient
 from server.config import Settings
 from server.context import Services
 from server.gateway.sessions import SessionRegistry
@@ -54,6 +55,7 @@ def make_actor_system(
         mailbox_size=settings.mailbox_size,
         idle_timeout=settings.actor_idle_timeout,
         ask_timeout=settings.ask_timeout,
+        transient=is_transient if cluster is not None else None,
     )
     if cluster is not None:
         cluster.bind(actors)
