@@ -162,6 +162,11 @@ class ConversationActor(Actor):
     def can_passivate(self) -> bool:
         return self._flusher is None and not self._pending and not self._pending_reads
 
+    def exists(self) -> bool:
+        # Requests naming an unknown id must not leave an activation behind;
+        # OpenDirect and CreateGroup set ``conversation`` before they return.
+        return self.conversation is not None
+
     async def passivate(self) -> None:
         while self._flusher is not None:
             await asyncio.shield(self._flusher)
@@ -185,6 +190,7 @@ class ConversationActor(Actor):
                 return self._read(message)
             case TypingNotice(user_id=user_id):
                 self._require_member(user_id)
+                self._require_unblocked("send typing notices")
                 body = encode_event_body(
                     m.TypingEvent(conversation_id=self.key.id, user_id=user_id)
                 )
@@ -231,6 +237,13 @@ class ConversationActor(Actor):
         if self._require_member(user_id).role != "admin" or conversation.kind != "group":
             raise ProtocolError(ErrorCode.FORBIDDEN, "only group admins may do that")
 
+    def _require_unblocked(self, action: str) -> None:
+        """A block between the two members of a direct conversation freezes it
+        for both: nothing reaches the other side (docs/decisions.md, Blocks).
+        Checked after membership, so a stranger still learns nothing."""
+        if self._blocked:
+            raise ProtocolError(ErrorCode.FORBIDDEN, f"blocked: you cannot {action} here")
+
     async def _require_users(self, user_ids: Iterable[str]) -> None:
         for uid in user_ids:
             if await self._store.users.get(uid) is None:
@@ -243,6 +256,12 @@ class ConversationActor(Actor):
             if direct_conversation_id(msg.user_id, msg.other_id) != self.key.id:
                 raise ValueError(f"{self.key} is not the direct conversation of that pair")
             await self._require_users([msg.other_id])
+            blocks = self._store.blocks
+            if await blocks.is_blocked(msg.user_id, msg.other_id) or await blocks.is_blocked(
+                msg.other_id, msg.user_id
+            ):
+                # Creating it would announce it to the other side: contact.
+                raise ProtocolError(ErrorCode.FORBIDDEN, "blocked: you cannot message this user")
             now = time.time()
             record = ConversationRecord(
                 id=self.key.id,
@@ -306,7 +325,7 @@ class ConversationActor(Actor):
         if previous is not None:
             return previous
         if self._blocked:
-            raise ProtocolError(ErrorCode.FORBIDDEN, "you cannot message this user")
+            raise ProtocolError(ErrorCode.FORBIDDEN, "blocked: you cannot message this user")
         record = MessageRecord(
             conversation_id=self.key.id,
             seq=0,
@@ -392,6 +411,7 @@ class ConversationActor(Actor):
 
     async def _own_message(self, user_id: str, seq: int) -> MessageRecord:
         self._require_member(user_id)
+        self._require_unblocked("change messages")
         await self._ensure_numbering()
         target = self._recent.get(seq)
         if target is None and seq <= self.durable_seq:
@@ -415,6 +435,9 @@ class ConversationActor(Actor):
 
     def _read(self, msg: Read) -> asyncio.Future[None]:
         member = self._require_member(msg.user_id)
+        # Refused rather than kept silent: a read mark that others never
+        # learn of would need a second kind of receipt; see docs/decisions.md.
+        self._require_unblocked("mark messages read")
         seq = min(msg.seq, self.durable_seq)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if seq <= member.read_seq:

@@ -8,7 +8,10 @@ queue the message in the actor's bounded mailbox, and one task per activation
 handles messages strictly in arrival order. An activation idle for longer than
 ``idle_timeout`` is passivated (:meth:`Actor.passivate` flushes state) unless it
 says it must stay (:meth:`Actor.can_passivate`); a later message activates it
-again, after the previous passivation has finished.
+again, after the previous passivation has finished. An activation whose entity
+does not exist (:meth:`Actor.exists` is false) ends as soon as its mailbox is
+empty, without waiting to be idle: a request naming an unknown id costs one
+activation's work, never memory that outlives it.
 
 Supervision: a :class:`protocol.errors.ProtocolError` raised by a handler is an
 expected refusal and goes back to the asker as is. Any other exception is a
@@ -45,6 +48,9 @@ log = logging.getLogger("grover.actors")
 
 
 R = TypeVar("R")
+
+TRANSIENT_LOG_INTERVAL = 10.0
+"""Seconds between two warnings about actors failing on a known outage."""
 
 
 class ActorError(Exception):
@@ -90,6 +96,15 @@ class Actor(ABC):
     def can_passivate(self) -> bool:
         """Whether an idle activation may end now (e.g. not while it tracks
         live sessions or has writes in flight)."""
+        return True
+
+    def exists(self) -> bool:
+        """Whether the entity this actor stands for exists (checked after each
+        message). When it does not, the activation ends once its mailbox is
+        empty and :meth:`can_passivate` allows, instead of staying resident
+        for the idle timeout: anyone may name ids that do not exist, and each
+        would otherwise hold an activation's memory. A handler that creates
+        the entity makes this true before it returns, and the activation stays."""
         return True
 
     async def abandon(self) -> None:
@@ -165,7 +180,13 @@ class ActorSystem:
         mailbox_size: int = 1024,
         idle_timeout: float = 300.0,
         ask_timeout: float = 10.0,
+        transient: Callable[[BaseException], bool] | None = None,
     ) -> None:
+        """``transient`` tells which exceptions of the ports (placement, store,
+        directories) are known passing outages, e.g. Redis restarting: an
+        activation or a handler failing on one is logged as a rate-limited
+        warning without a traceback rather than as an error; the asker gets
+        the same :class:`ActivationFailed` or :class:`ActorCrashed` either way."""
         self._factories = dict(factories)
         self._placement: Placement = placement or LocalPlacement()
         self._mailbox_size = mailbox_size
@@ -175,6 +196,9 @@ class ActorSystem:
         self._ending: dict[ActorKey, _Activation] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
+        self._transient = transient or (lambda exc: False)
+        self._outage_logged_at = -TRANSIENT_LOG_INTERVAL
+        self._outage_unlogged = 0
         self.activation_count = 0
         """Activations started since the system started (for tests and metrics)."""
 
@@ -303,7 +327,7 @@ class ActorSystem:
                 item = await activation.mailbox.get()
                 if item is _PASSIVATE:
                     activation.nudged = False
-                    if self._may_end(activation):
+                    if self._may_end(activation) or self._absent(activation):
                         break
                     continue
                 if item is _HANDOFF:
@@ -334,6 +358,8 @@ class ActorSystem:
                     break
                 if self._handed_off(activation):
                     break
+                if self._absent(activation):
+                    break
         except asyncio.CancelledError:
             pass
         finally:
@@ -347,7 +373,7 @@ class ActorSystem:
             actor = factory(key)
             await actor.activate()
         except Exception as exc:
-            log.exception("activation of %s failed", key, extra={"actor": str(key)})
+            self._log_failure("activation of %s failed", key, exc)
             self._fail_queued(activation, ActivationFailed(f"{key}: {exc}"))
             return False
         activation.actor = actor
@@ -366,11 +392,9 @@ class ActorSystem:
             # leaving it to wait for its timeout.
             _settle(env.reply, SystemStopped(f"{activation.key} stopped while handling"))
             raise
-        except Exception:
+        except Exception as exc:
             key = activation.key
-            log.exception(
-                "actor %s crashed on %s", key, type(env.message).__name__, extra={"actor": str(key)}
-            )
+            self._log_failure(f"actor %s crashed on {type(env.message).__name__}", key, exc)
             _settle(env.reply, ActorCrashed(f"{key} failed on {type(env.message).__name__}"))
             # Hot state may be inconsistent now: rebuild it from the store.
             try:
@@ -379,7 +403,7 @@ class ActorSystem:
                 await fresh.activate()
                 activation.actor = fresh
             except Exception as exc:
-                log.exception("reactivation of %s failed", key, extra={"actor": str(key)})
+                self._log_failure("reactivation of %s failed", key, exc)
                 activation.actor = None
                 self._fail_queued(activation, ActivationFailed(f"{key}: {exc}"))
                 return False
@@ -387,6 +411,27 @@ class ActorSystem:
             if env.reply is not None and not env.reply.done():
                 env.reply.set_result(result)
         return True
+
+    def _log_failure(self, what: str, key: ActorKey, exc: Exception) -> None:
+        """A bug is an error with its traceback, every time. A known outage of
+        a port hits every activation until it passes: one warning line per
+        interval, counting the ones it stands for."""
+        if not self._transient(exc):
+            log.error(what, key, exc_info=exc, extra={"actor": str(key)})
+            return
+        self._outage_unlogged += 1
+        now = time.monotonic()
+        if now - self._outage_logged_at < TRANSIENT_LOG_INTERVAL:
+            return
+        log.warning(
+            what + " (%d such failures since the last report): %s",
+            key,
+            self._outage_unlogged,
+            exc,
+            extra={"actor": str(key)},
+        )
+        self._outage_logged_at = now
+        self._outage_unlogged = 0
 
     def _may_end(self, activation: _Activation) -> bool:
         """Decide, without awaiting, whether an idle activation ends now. Because
@@ -398,6 +443,19 @@ class ActorSystem:
             return False
         actor = activation.actor
         if actor is not None and not actor.can_passivate() and not self._stopping:
+            return False
+        self._detach(activation)
+        return True
+
+    def _absent(self, activation: _Activation) -> bool:
+        """End, without awaiting (see :meth:`_may_end`), an activation whose
+        entity does not exist, once nothing is queued or in flight: it has
+        nothing to keep warm. A message that arrives later starts a new
+        activation, which waits for this one's end (lease released) first."""
+        actor = activation.actor
+        if actor is None or actor.exists() or not activation.mailbox.empty():
+            return False
+        if not actor.can_passivate():
             return False
         self._detach(activation)
         return True

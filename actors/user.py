@@ -112,6 +112,10 @@ class UserActor(Actor):
         # Without a directory the session set exists only here.
         return self._directory is not None or not self.sessions
 
+    def exists(self) -> bool:
+        # A message for an unknown user id must not keep an activation resident.
+        return self.user is not None
+
     async def receive(self, message: object) -> object:
         match message:
             case PushMany(items=items):

@@ -19,6 +19,7 @@ from protocol.codec import encode_event_body
 from protocol.messages.messaging import MessageNew
 from server.auth import Passwords, Tokens
 from server.cluster import Cluster
+from server.cluster.faults import is_transient
 from server.config import Settings
 from server.context import Services
 from server.gateway.ordering import LogEntry, LogReader
@@ -78,6 +79,7 @@ def make_actor_system(
         mailbox_size=settings.mailbox_size,
         idle_timeout=settings.actor_idle_timeout,
         ask_timeout=settings.ask_timeout,
+        transient=is_transient if cluster is not None else None,
     )
     if cluster is not None:
         cluster.bind(actors)

@@ -38,7 +38,7 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 
 class RedisServer:
-    """A private redis-server: loopback, free port, no persistence."""
+    """A private redis-server: loopback, free port, no persistence unless asked."""
 
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
@@ -54,7 +54,11 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
+        """Start it; ``options`` are more ``redis-server`` arguments, after (so
+        overriding) the defaults, e.g. ``"--appendonly", "yes"``. Without
+        persistence options a restart starts empty; with them (or after a
+        ``SAVE``) it loads its data from the same ``workdir``."""
         self.proc = subprocess.Popen(
             [
                 self._binary,
@@ -63,6 +67,7 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "no",
                 "--dir", str(self.workdir),
+                *options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import tracemalloc
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from actors.messaging import conversation_key, direct_conversation_id
 from actors.store import Store
 from actors.store.accounts import UserRecord
 from actors.store.messaging import ConversationRecord, MemberRecord
-from actors.user import ListSessions, user_key
+from actors.user import GetUser, ListSessions, user_key
 from protocol import frames
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import accounts, messaging, session
@@ -69,7 +72,8 @@ async def test_direct_conversation_opens_after_its_actor_woke_before_it_existed(
         with pytest.raises(ProtocolError) as refused:
             await node.call(alice, messaging.GetConversation, conversation_id=derived)
         assert refused.value.code is ErrorCode.NOT_FOUND
-    assert node.services.actors.is_active(conversation_key(derived))
+    # Nothing to keep warm for a conversation that does not exist.
+    assert not node.services.actors.is_active(conversation_key(derived))
     view = await node.call(alice, messaging.OpenDirect, user_id=bob.user())
     assert view.id == derived
     assert sorted(member.user_id for member in view.members) == sorted([alice.user(), bob.user()])
@@ -215,3 +219,197 @@ async def test_conversation_list_counts_unread_per_conversation(node: Node) -> N
     )
     page = await node.call(alice, messaging.ListConversations, limit=10)
     assert {c.id: c.unread for c in page.conversations} == {with_bob.id: 3, with_carol.id: 1}
+
+
+# ---------------------------------------------- requests for unknown ids
+
+
+async def _unknown_id_requests(node: Node, caller: Caller, rounds: int) -> None:
+    """Every conversation request that takes an id, each with a fresh random
+    id, as someone probing (or a buggy client) would send; all refused."""
+    for i in range(rounds):
+        for request_type, fields in [
+            (messaging.GetConversation, {}),
+            (messaging.SendMessage, {"client_key": f"k{i}", "text": "hi"}),
+            (messaging.EditMessage, {"seq": 1, "text": "x"}),
+            (messaging.DeleteMessage, {"seq": 1}),
+            (messaging.MarkRead, {"seq": 1}),
+            (messaging.Typing, {}),
+            (messaging.AddMembers, {"user_ids": [caller.user()]}),
+            (messaging.RemoveMember, {"user_id": caller.user()}),
+            (messaging.LeaveConversation, {}),
+        ]:
+            with pytest.raises(ProtocolError) as refused:
+                await node.call(caller, request_type, conversation_id=new_id(), **fields)
+            assert refused.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_requests_for_unknown_conversations_leave_no_activation_behind(
+    node: Node,
+) -> None:
+    me = await node.user()
+    actors = node.services.actors
+    resident = set(actors.active_keys())  # the caller's own user actor
+    started = actors.activation_count
+    await _unknown_id_requests(node, me, rounds=20)
+    # Each request activated an actor (it had to look), and none stayed.
+    assert actors.activation_count - started == 20 * 9
+    assert set(actors.active_keys()) == resident
+    assert not actors._ending  # white-box: every ended activation is gone, lease released
+
+
+async def test_memory_does_not_grow_with_requests_for_unknown_conversations(
+    node: Node,
+) -> None:
+    me = await node.user()
+    await _unknown_id_requests(node, me, rounds=20)  # warm up caches and lazy imports
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        await _unknown_id_requests(node, me, rounds=100)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    # Typing notices take a rate-limit bucket per (user, conversation): that
+    # table is bounded and pruned on its own, and not what is measured here.
+    ignore = [tracemalloc.Filter(False, "*/server/ratelimit.py")]
+    grown = sum(
+        stat.size_diff
+        for stat in after.filter_traces(ignore).compare_to(before.filter_traces(ignore), "filename")
+    )
+    # 900 requests; a resident activation was about 10 KB each (9 MB in all).
+    # What may remain is noise of the allocator and interpreter caches.
+    assert grown < 900 * 200, f"{grown} bytes kept after 900 requests"
+
+
+async def test_an_unknown_user_actor_does_not_stay_resident(node: Node) -> None:
+    actors = node.services.actors
+    for _ in range(50):
+        with pytest.raises(ProtocolError) as refused:
+            await actors.ask(user_key(new_id()), GetUser())
+        assert refused.value.code is ErrorCode.NOT_FOUND
+    assert actors.active_keys() == []
+
+
+async def test_a_conversation_created_by_its_actor_stays_resident(node: Node) -> None:
+    """The other side of the rule: once OpenDirect or CreateGroup created it,
+    the conversation exists and its activation keeps its hot state."""
+    alice, bob = await node.user(), await node.user()
+    actors = node.services.actors
+    direct = await node.call(alice, messaging.OpenDirect, user_id=bob.user())
+    group = await node.call(alice, messaging.CreateGroup, title="g", member_ids=[bob.user()])
+    assert actors.is_active(conversation_key(direct.id))
+    assert actors.is_active(conversation_key(group.id))
+    # A failed creation (an unknown member) leaves nothing behind.
+    with pytest.raises(ProtocolError):
+        await node.call(alice, messaging.OpenDirect, user_id=new_id())
+    with pytest.raises(ProtocolError):
+        await node.call(alice, messaging.CreateGroup, title="g", member_ids=[new_id()])
+    conversations = {k for k in actors.active_keys() if k.kind == "conversation"}
+    assert conversations == {conversation_key(direct.id), conversation_key(group.id)}
+
+
+# ------------------------------------------------------------------ blocks
+
+
+@dataclass
+class BlockedPair:
+    blocker: Caller
+    blocked: Caller
+    direct_id: str
+    group_id: str
+    seqs: dict[tuple[str, str], int]
+    """Each side's own message, by (conversation id, ``"blocker"``/``"blocked"``)."""
+
+
+@pytest.fixture
+async def blocked_pair(node: Node) -> BlockedPair:
+    """Two users with a direct conversation and a group of their own, each
+    holding one message from each, read by both up to seq 1; then one blocks
+    the other."""
+    blocker, blocked = await node.user(), await node.user()
+    direct = await node.call(blocker, messaging.OpenDirect, user_id=blocked.user())
+    group = await node.call(blocker, messaging.CreateGroup, title="g", member_ids=[blocked.user()])
+    seqs = {}
+    for conversation_id in (direct.id, group.id):
+        for name, caller in [("blocker", blocker), ("blocked", blocked)]:
+            ack = await node.call(
+                caller,
+                messaging.SendMessage,
+                conversation_id=conversation_id,
+                client_key=name,
+                text=name,
+            )
+            seqs[conversation_id, name] = ack.seq
+        for caller in (blocker, blocked):
+            await node.call(caller, messaging.MarkRead, conversation_id=conversation_id, seq=1)
+    await node.call(blocker, accounts.BlockUser, user_id=blocked.user())
+    await asyncio.sleep(0.05)  # pushes are told: let them land before tests count events
+    return BlockedPair(blocker, blocked, direct.id, group.id, seqs)
+
+
+BLOCKED_ACTIONS: dict[str, Any] = {
+    "edit": lambda seq: (messaging.EditMessage, {"seq": seq, "text": "changed"}),
+    "delete": lambda seq: (messaging.DeleteMessage, {"seq": seq}),
+    "typing": lambda seq: (messaging.Typing, {}),
+    "mark_read": lambda seq: (messaging.MarkRead, {"seq": 2}),
+}
+
+
+async def _conversation_state(node: Node, conversation_id: str) -> Any:
+    log = await node.store.messages.since(conversation_id, 0, 100)
+    members = await node.store.conversations.members(conversation_id)
+    return [(r.seq, r.kind, r.text) for r in log], sorted((r.user_id, r.read_seq) for r in members)
+
+
+@pytest.mark.parametrize("action", sorted(BLOCKED_ACTIONS))
+@pytest.mark.parametrize("side", ["blocked", "blocker"])
+async def test_a_block_refuses_every_direct_action_of_either_side_but_not_in_groups(
+    node: Node, blocked_pair: BlockedPair, side: str, action: str
+) -> None:
+    pair = blocked_pair
+    actor, other = (
+        (pair.blocked, pair.blocker) if side == "blocked" else (pair.blocker, pair.blocked)
+    )
+    request_type, fields = BLOCKED_ACTIONS[action](pair.seqs[pair.direct_id, side])
+    before = await _conversation_state(node, pair.direct_id)
+    seen = len(events(other))
+    with pytest.raises(ProtocolError) as refused:
+        await node.call(actor, request_type, conversation_id=pair.direct_id, **fields)
+    assert refused.value.code is ErrorCode.FORBIDDEN
+    await asyncio.sleep(0.05)
+    assert await _conversation_state(node, pair.direct_id) == before
+    assert events(other)[seen:] == []
+    # Reading stays possible.
+    await node.call(actor, messaging.GetConversation, conversation_id=pair.direct_id)
+
+    # In the group they share the same action goes through and reaches the other.
+    request_type, fields = BLOCKED_ACTIONS[action](pair.seqs[pair.group_id, side])
+    await node.call(actor, request_type, conversation_id=pair.group_id, **fields)
+    await asyncio.sleep(0.05)
+    assert len(events(other)) == seen + 1
+
+    # Unblocking lifts the freeze.
+    await node.call(pair.blocker, accounts.UnblockUser, user_id=pair.blocked.user())
+    request_type, fields = BLOCKED_ACTIONS[action](pair.seqs[pair.direct_id, side])
+    await node.call(actor, request_type, conversation_id=pair.direct_id, **fields)
+
+
+async def test_a_block_between_strangers_stops_opening_a_direct_conversation(
+    node: Node,
+) -> None:
+    blocker, blocked = await node.user(), await node.user()
+    await node.call(blocker, accounts.BlockUser, user_id=blocked.user())
+    derived = direct_conversation_id(blocker.user(), blocked.user())
+    for caller, other in [(blocked, blocker), (blocker, blocked)]:
+        with pytest.raises(ProtocolError) as refused:
+            await node.call(caller, messaging.OpenDirect, user_id=other.user())
+        assert refused.value.code is ErrorCode.FORBIDDEN
+    await asyncio.sleep(0.05)
+    assert await node.store.conversations.get(derived) is None
+    assert events(blocker) == [] and events(blocked) == []
+    await node.call(blocker, accounts.UnblockUser, user_id=blocked.user())
+    view = await node.call(blocked, messaging.OpenDirect, user_id=blocker.user())
+    assert view.id == derived

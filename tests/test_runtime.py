@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from actors.ids import ActorKey
+from actors.placement import LocalPlacement
 from actors.runtime import (
     ActivationFailed,
     Actor,
@@ -143,6 +144,8 @@ class Probe:
     failing_activations: int = 0
     """The next this-many ``activate()`` calls raise."""
     keep_alive: bool = False
+    absent: set[str] = field(default_factory=set)
+    """Keys whose entity does not exist (``Counter.exists`` is false)."""
     activations: list[str] = field(default_factory=list)
     """Key of every ``activate()`` call that succeeded, in order."""
     activation_times: list[float] = field(default_factory=list)
@@ -188,6 +191,9 @@ class Counter(Actor):
     def can_passivate(self) -> bool:
         return not self._probe.keep_alive
 
+    def exists(self) -> bool:
+        return self.key.id not in self._probe.absent
+
     async def receive(self, message: Any) -> Any:
         self._running += 1
         self._probe.max_concurrent = max(self._probe.max_concurrent, self._running)
@@ -225,6 +231,28 @@ class Counter(Actor):
 
 def ckey(name: str) -> ActorKey:
     return ActorKey(Counter.kind, name)
+
+
+class RecordingPlacement(LocalPlacement):
+    """Records the leases; may refuse them; fails a second activation of a
+    key while the first holds its lease (single activation)."""
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.held: set[ActorKey] = set()
+        self.acquired: list[ActorKey] = []
+        self.released: list[ActorKey] = []
+
+    async def acquire(self, key: ActorKey) -> None:
+        if self.refuse:
+            raise RuntimeError("lease held elsewhere")
+        assert key not in self.held, "two activations at once"
+        self.held.add(key)
+        self.acquired.append(key)
+
+    async def release(self, key: ActorKey) -> None:
+        self.held.discard(key)
+        self.released.append(key)
 
 
 MakeSystem = Callable[..., ActorSystem]
@@ -491,6 +519,40 @@ async def test_a_message_during_passivation_waits_for_the_flush(
     assert probe.activation_times[1] >= probe.passivation_ended_at
 
 
+# ------------------------------------------------------- absent entities
+
+
+async def test_an_actor_whose_entity_is_absent_ends_as_soon_as_its_mailbox_is_empty(
+    counters: Counters,
+) -> None:
+    """Not after the idle timeout (the default five minutes), and with its
+    lease released; a burst shares one activation; a later message activates
+    it again; work in flight (``can_passivate``) keeps it until done."""
+    probe, leases, key = Probe(absent={"g", "busy"}), RecordingPlacement(), ckey("g")
+    system = ActorSystem({Counter.kind: lambda k: Counter(k, counters, probe)}, placement=leases)
+    try:
+        probe.activate_delay = 0.02  # the burst queues up behind the activation
+        assert await asyncio.gather(*(system.ask(key, Get()) for _ in range(100))) == [0] * 100
+        await eventually(lambda: not system.is_active(key) and not leases.held)
+        assert (system.activation_count, leases.released) == (1, [key])
+        probe.activate_delay = 0.0
+        for _ in range(20):  # each may meet an activation that is ending: none is lost
+            system.tell(key, Incr())
+            await asyncio.sleep(0)
+        await eventually(lambda: not system.is_active(key) and not leases.held)
+        assert await counters.load("g") == 20 and system.activation_count > 1
+
+        probe.keep_alive = True
+        await system.ask(ckey("busy"), Get())
+        await asyncio.sleep(0.02)
+        assert system.is_active(ckey("busy"))  # can_passivate() said no after its message
+        probe.keep_alive = False
+        await system.ask(ckey("busy"), Get())
+        await eventually(lambda: system.active_keys() == [])
+    finally:
+        await system.stop()
+
+
 # ---------------------------------------------------------------- supervision
 
 
@@ -594,31 +656,7 @@ async def test_a_failed_rebuild_after_a_crash_fails_the_queued_messages(
 async def test_a_refused_lease_is_not_released(counters: Counters) -> None:
     """If the placement refuses activation, the runtime must not release a
     lease it never got (in a cluster that lease belongs to another node)."""
-
-    class Refusing:
-        def __init__(self) -> None:
-            self.acquired: list[ActorKey] = []
-            self.released: list[ActorKey] = []
-            self.refuse = True
-
-        def is_local(self, key: ActorKey) -> bool:
-            return True
-
-        async def forward(self, key: ActorKey, message: Any, *, reply: bool, timeout: float) -> Any:
-            raise AssertionError("not forwarded")
-
-        async def acquire(self, key: ActorKey) -> None:
-            if self.refuse:
-                raise RuntimeError("lease held elsewhere")
-            self.acquired.append(key)
-
-        async def release(self, key: ActorKey) -> None:
-            self.released.append(key)
-
-        def holds(self, key: ActorKey) -> bool:
-            return True
-
-    placement = Refusing()
+    placement = RecordingPlacement(refuse=True)
     probe = Probe()
     system = ActorSystem(
         {Counter.kind: lambda key: Counter(key, counters, probe)}, placement=placement

@@ -130,12 +130,18 @@ class SearchUsers(Request, tag="user.search", kw_only=True):
 
 
 class BlockUser(Request, tag="user.block", kw_only=True):
-    """Stop direct messages from ``user_id``."""
+    """Stop all direct contact with ``user_id``, both ways, until
+    ``user.unblock``: in the pair's direct conversation neither side may send,
+    edit or delete messages, send typing notices or mark messages read
+    (``forbidden``), and the pair cannot open a new one; both may still read
+    what is there. Groups the two share are unaffected."""
 
     user_id: ObjectId
 
 
 class UnblockUser(Request, tag="user.unblock", kw_only=True):
+    """Lift the caller's block of ``user_id`` (a block by the other side stays)."""
+
     user_id: ObjectId
 
 

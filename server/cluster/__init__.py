@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
 
 from actors.runtime import ActorSystem
 from protocol.errors import CloseCode
+from server.cluster.faults import FaultLog
 from server.cluster.membership import Membership, rendezvous_owner
 from server.cluster.placement import ClusterPlacement, Leases, actor_key
 from server.cluster.ratelimit import RedisRateLimiter
@@ -153,6 +153,7 @@ class Cluster:
     async def _sweep(self) -> None:
         """Reclaim inboxes of nodes that are not live (see the module doc)."""
         prefix = inbox("")
+        faults = FaultLog(log, "inbox sweep", node=self.node)
         while True:
             await asyncio.sleep(self._node_timeout)
             if not self.membership.healthy:
@@ -164,8 +165,10 @@ class Cluster:
                     node = name[len(prefix) :]
                     if node not in live:
                         self._reclaim_if_mine(node, live)
-            except (RedisError, OSError) as exc:
-                log.warning("inbox sweep failed: %s", exc, extra={"node": self.node})
+            except Exception as exc:  # the janitor must outlive one bad round
+                faults.failed(exc)
+            else:
+                faults.succeeded()
 
     async def leave(self) -> None:
         """Leave the membership, first thing in a graceful shutdown once the

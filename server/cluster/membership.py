@@ -24,6 +24,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.cluster.faults import FaultLog
+
 log = logging.getLogger("grover.cluster")
 
 MEMBERS_KEY = "grover:members"
@@ -99,6 +101,7 @@ class Membership:
         self._task: asyncio.Task[None] | None = None
         self.healthy = False
         """Whether the last heartbeat reached Redis."""
+        self._faults = FaultLog(log, "heartbeat", node=node)
 
     def is_live(self, node: str) -> bool:
         return node in self.live
@@ -143,10 +146,13 @@ class Membership:
             await asyncio.sleep(self._heartbeat)
             try:
                 await self.beat()
-            except (RedisError, OSError) as exc:
-                if self.healthy:
-                    log.warning("heartbeat failed: %s", exc, extra={"node": self.node})
+            except Exception as exc:
+                # Anything, not only Redis errors: the heartbeat must outlive a
+                # bug in a membership callback (logged as the error it is).
+                self._faults.failed(exc)
                 self.healthy = False
+            else:
+                self._faults.succeeded()
 
     async def stop(self) -> None:
         """Stop heartbeating and leave: the other nodes see this node gone at

@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 
 from actors.ids import ActorKey
 from actors.message import Message
+from server.cluster.faults import FaultLog
 from server.cluster.membership import EPOCH_KEY, EPOCH_LUA, Membership
 from server.cluster.transport import StreamTransport
 
@@ -125,6 +126,10 @@ class Leases:
         self._release = redis.register_script(_RELEASE)
         self._tasks: list[asyncio.Task[None]] = []
         self._log_path = activation_log
+        self._renewals = FaultLog(log, "lease renewal", node=node)
+        self._releases = FaultLog(log, "lease release", node=node)
+        """One for every release: while Redis is away each ending activation
+        fails its release, and that is one state, not one line each."""
 
     def holds(self, key: str) -> bool:
         until = self._held.get(key)
@@ -149,7 +154,10 @@ class Leases:
         try:
             await self._release(keys=[key], args=[self.holder])
         except (RedisError, OSError) as exc:
-            log.warning("lease release failed: %s", exc, extra={"node": self.node, "actor": key})
+            # The lease expires by itself within a TTL.
+            self._releases.failed(exc)
+        else:
+            self._releases.succeeded()
 
     async def renew_all(self) -> None:
         keys = [key for key in self._held if key not in self._gone]
@@ -192,9 +200,11 @@ class Leases:
             await asyncio.sleep(self._ttl / 3)
             try:
                 await self.renew_all()
-            except (RedisError, OSError) as exc:
+            except Exception as exc:
                 # The watchdog fences the leases when their trust runs out.
-                log.warning("lease renewal failed: %s", exc, extra={"node": self.node})
+                self._renewals.failed(exc)
+            else:
+                self._renewals.succeeded()
 
     async def _watch(self) -> None:
         # Apart from _run: a renewal stuck on a dead connection must not hold

@@ -56,6 +56,7 @@ from actors.runtime import (
 from actors.sessions import Delivery, SessionRef
 from protocol.errors import ErrorCode, ProtocolError
 from server.cluster import wire
+from server.cluster.faults import FaultLog, is_transient
 from server.cluster.membership import MEMBERS_KEY
 from server.cluster.wire import Envelope, Op
 
@@ -170,6 +171,7 @@ class StreamTransport:
         self._reclaiming: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._read_faults = FaultLog(log, "cluster inbox read", node=node)
         self.healthy = False
         self.reclaimed = 0
         """Entries taken over from dead nodes since start (for /readyz and tests)."""
@@ -255,6 +257,7 @@ class StreamTransport:
             ]
             deadline = time.monotonic() + self._retry_for
             delay = 0.05
+            unexpected = False
             while True:
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:
@@ -265,6 +268,11 @@ class StreamTransport:
                         await pipe.execute()
                     break
                 except (RedisError, OSError) as exc:
+                    if not is_transient(exc) and not unexpected:
+                        # Not a known outage (a bug, a wrong reply): an error,
+                        # once per flush; retrying goes on regardless.
+                        unexpected = True
+                        log.error("cluster send failed", exc_info=exc, extra={"node": self.node})
                     if time.monotonic() >= deadline:
                         # Asks time out and are retried by clients; a node that
                         # was cut off this long ends its sessions when it is
@@ -321,9 +329,9 @@ class StreamTransport:
                 )
                 self.healthy = True
                 delay = 0.05
+                self._read_faults.succeeded()
             except (RedisError, OSError) as exc:
-                if self.healthy:
-                    log.warning("cluster inbox read failed: %s", exc, extra={"node": self.node})
+                self._read_faults.failed(exc)
                 self.healthy = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -498,7 +506,11 @@ class StreamTransport:
                     break
                 await asyncio.sleep(0.05)
         except (RedisError, OSError) as exc:
-            log.warning("reclaiming %s failed: %s", dead, exc, extra={"node": self.node})
+            # The janitor tries again within a node timeout.
+            if is_transient(exc):
+                log.warning("reclaiming %s failed: %s", dead, exc, extra={"node": self.node})
+            else:
+                log.error("reclaiming %s failed", dead, exc_info=exc, extra={"node": self.node})
         finally:
             self._reclaiming.discard(stream)
         if moved:
