@@ -11,7 +11,7 @@ import pytest
 
 from protocol.client import Client
 from server.app import Grover
-from server.config import Settings
+from server.config import RateRule, Settings
 from tests.support import RedisServer
 
 StartGrover = Callable[..., Awaitable[Grover]]
@@ -28,6 +28,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "log_level": "WARNING",
+        # Tests sign up many accounts from 127.0.0.1; the sign-up limit has
+        # tests of its own, which set it.
+        "rate_register": RateRule(1000, 1000),
     }
     values.update(overrides)
     return Settings(**values)
