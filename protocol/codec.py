@@ -50,7 +50,8 @@ def encode(obj: Any) -> bytes:
 def decode_request(frame: bytes) -> Request:
     """Decode and validate one client frame.
 
-    Raises :class:`ProtocolError` with ``bad_frame`` (not a msgpack map),
+    Raises :class:`ProtocolError` with ``bad_frame`` (not exactly one msgpack
+    map with string keys),
     ``unknown_type`` or ``invalid_field``; its ``request_id`` is the frame's
     ``id`` when one could be read.
     """
@@ -60,7 +61,10 @@ def decode_request(frame: bytes) -> Request:
     except _UNDECODABLE as exc:
         probe = _probe(frame)
         if probe is None:
-            raise ProtocolError(ErrorCode.BAD_FRAME, "frame is not a msgpack map") from exc
+            raise ProtocolError(
+                ErrorCode.BAD_FRAME,
+                "frame is not one msgpack map with string keys and nothing after it",
+            ) from exc
         request_id = probe.id if _is_request_id(probe.id) else None
         if not isinstance(probe.type, str) or probe.type not in REQUESTS_BY_TYPE:
             raise ProtocolError(

@@ -361,7 +361,16 @@ def _intro() -> list[str]:
         "* **One websocket, binary frames, one msgpack map per frame.** A text frame "
         f"is refused with `{errors.ErrorCode.BAD_FRAME.value}`; a frame over "
         f"{limits.MAX_FRAME_BYTES} bytes closes the connection with "
-        f"{int(errors.CloseCode.MESSAGE_TOO_BIG)}.",
+        f"{int(errors.CloseCode.MESSAGE_TOO_BIG)}. The server's own frames are at "
+        f"most {limits.MAX_REPLY_BYTES} bytes (`MAX_REPLY_BYTES`): pages stop early "
+        "rather than grow past it.",
+        "* **Strict maps.** Keys must be strings and the frame must hold exactly one "
+        "map: a non-string key or bytes after the map make the frame "
+        f"`{errors.ErrorCode.BAD_FRAME.value}`. A key given twice counts once, with "
+        "its last value (a `type` given twice must name the same struct both times, "
+        f"else `{errors.ErrorCode.INVALID_FIELD.value}`); clients should never send "
+        "one. Integers are bounded by what the stores hold: any integer field above "
+        f"{limits.MAX_INT} (`MAX_INT`) is `{errors.ErrorCode.INVALID_FIELD.value}`.",
         "* **`type` names the struct.** Every map has a `type` key whose value is one "
         "of the tags below; its other keys are that struct's fields, by name. Fields "
         "with a default may be left out. A request with a missing, extra, mistyped or "
@@ -380,6 +389,12 @@ def _intro() -> list[str]:
         "frame whose `data` is the request's reply struct, or an "
         "[`error`](#frame-error) frame with a stable [code](#error-codes), a "
         "`message` for humans and, when waiting helps, `retry_after` seconds.",
+        "* **Pipelining.** Up to 64 requests run concurrently per connection (the "
+        "server stops reading while 64 are in flight) and replies may come in any "
+        "order. Kept orders: requests handled by one conversation run in arrival "
+        "order, and requests that change the login (marked *changes login*) run "
+        "alone: after every earlier request is answered, before any later one "
+        "starts. See [Requests](#requests).",
         "* **Events.** The server pushes [`event`](#frame-event) frames. Each carries "
         "`seq`, numbered per session from 1 and increasing by one, and `event`, one of "
         "the [event structs](#events).",
@@ -445,7 +460,8 @@ def _requests(anchors: _Anchors) -> list[str]:
             tag = tag_of(cls)
             extra = [
                 f"Reply: {anchors.link(cls.reply)}. "
-                f"Before login: {'allowed' if cls.before_login else 'no'}.",
+                f"Before login: {'allowed' if cls.before_login else 'no'}."
+                + (" Changes login: runs alone on its connection." if cls.changes_login else ""),
                 "",
             ]
             lines += _struct_section(cls, f"`{tag}`", f"request-{tag}", anchors, extra, level=4)

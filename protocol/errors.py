@@ -14,7 +14,7 @@ class ErrorCode(enum.StrEnum):
     """Every code an ``error`` frame may carry. Never rename one: add new ones."""
 
     BAD_FRAME = "bad_frame"
-    """Not a msgpack map, or a text frame."""
+    """Not one msgpack map with string keys (and nothing after it), or a text frame."""
     UNKNOWN_TYPE = "unknown_type"
     """The ``type`` is not in the catalog."""
     INVALID_FIELD = "invalid_field"
@@ -26,7 +26,8 @@ class ErrorCode(enum.StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     """No protocol version in common; the server then closes with 4002."""
     UNAUTHENTICATED = "unauthenticated"
-    """The request needs a logged-in session."""
+    """The request needs a logged-in session (also when an earlier request on
+    the connection logged it out)."""
     INVALID_TOKEN = "invalid_token"
     TOKEN_EXPIRED = "token_expired"
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -56,7 +57,9 @@ class CloseCode(enum.IntEnum):
     resumes the session; another answers ``resync`` and the client catches up
     with ``conversation.sync`` and ``message.since``."""
     POLICY_VIOLATION = 1008
-    """Sustained abuse: too many bad frames or rate-limit violations."""
+    """Sustained abuse: too many malformed frames, or requests sent again
+    before the ``retry_after`` they were given had passed (by default more
+    than 20 at once, or more than one a second sustained)."""
     MESSAGE_TOO_BIG = 1009
     """A frame over ``MAX_FRAME_BYTES``."""
     HELLO_TIMEOUT = 4001

@@ -24,7 +24,12 @@ from msgspec import Meta
 from protocol import limits
 
 RequestId = Annotated[int, Meta(ge=0, le=limits.MAX_REQUEST_ID)]
-Seq = Annotated[int, Meta(ge=0)]
+Count = Annotated[int, Meta(ge=0, le=limits.MAX_INT)]
+"""A non-negative integer that fits the stores' signed 64-bit integers."""
+Seq = Count
+"""A position in a log (0: before the first entry)."""
+PositiveSeq = Annotated[int, Meta(ge=1, le=limits.MAX_INT)]
+"""The ``seq`` of an existing log entry (entries are numbered from 1)."""
 ObjectId = Annotated[str, Meta(min_length=1, max_length=limits.SESSION_ID_MAX)]
 Url = Annotated[str, Meta(max_length=limits.URL_MAX, pattern=r"^(https?://\S+)?$")]
 
@@ -36,7 +41,19 @@ class Empty(msgspec.Struct):
 class Request(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
     """Base of every client request. ``id`` must increase strictly on a
     connection (not across a session's connections: a resumed session's new
-    connection may start again from 0); the reply or error carries it back."""
+    connection may start again from 0); the reply or error carries it back.
+
+    Requests are pipelined: up to 64 run concurrently per connection (the
+    server stops reading while 64 are in flight) and their replies may come in
+    any order; match them by ``id``. Orders that are kept: requests that go to
+    one conversation (sends, edits, deletes, read marks) are handled in the
+    order they arrived, and so are those that change one user's profile; a
+    request that *changes the login* (``auth.register``, ``auth.login``,
+    ``auth.logout``, ``auth.logout_all``) waits until every earlier request of
+    the connection has been answered, and later ones start only after it has
+    been answered, so each request runs entirely as one user (or none). A
+    request that needs a login and finds the session logged out by then gets
+    ``unauthenticated``."""
 
     id: RequestId
 
@@ -44,6 +61,9 @@ class Request(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_o
     """The struct the ``data`` of a successful reply decodes into."""
     before_login: ClassVar[bool] = False
     """Whether the request is allowed on a session that is not logged in."""
+    changes_login: ClassVar[bool] = False
+    """Whether the request changes who the connection is logged in as; it runs
+    alone on its connection (see above)."""
 
 
 class Event(msgspec.Struct, tag_field="type", kw_only=True):
@@ -70,7 +90,10 @@ class ErrorFrame(ServerFrame, tag="error", kw_only=True):
     """An :class:`protocol.errors.ErrorCode` value."""
     message: str
     retry_after: float | None = None
-    """Seconds to wait, for ``rate_limited`` and ``overloaded``."""
+    """Seconds to wait, for ``rate_limited`` and ``overloaded``: rounded up to
+    the millisecond, so waiting that long is always enough. Sending the same
+    request type again before it has passed counts toward closing the
+    connection with 1008; waiting it out never does."""
 
 
 class EventFrame(ServerFrame, tag="event", kw_only=True):

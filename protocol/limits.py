@@ -7,6 +7,18 @@ from __future__ import annotations
 MAX_FRAME_BYTES = 64 * 1024
 """Largest websocket frame the server accepts; larger ones close with 1009."""
 
+MAX_REPLY_BYTES = 256 * 1024
+"""The largest frame the server sends. Pages (``message.history``,
+``message.since``, ``conversation.list``, ``conversation.sync``,
+``user.search``) stop early, with ``has_more`` or a cursor, rather than grow
+past it; an event is far smaller (one message or one conversation). Well under
+the 1 MiB that client websocket stacks commonly accept."""
+
+MAX_INT = 2**63 - 1
+"""Largest value of any integer field of a request: what the stores hold
+(SQLite INTEGER and MongoDB int64 are signed 64-bit). Larger values are
+refused with ``invalid_field`` at decode time."""
+
 MAX_REQUEST_ID = 2**53 - 1
 """Request ids are non-negative integers that fit a JavaScript number."""
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from protocol import limits
+
 
 @dataclasses.dataclass(frozen=True)
 class RateRule:
@@ -68,6 +70,14 @@ class Settings:
     heartbeat_interval: float = _field(20.0, "seconds between websocket pings")
     hello_timeout: float = _field(10.0, "seconds a new connection has to send hello")
     outbox_size: int = _field(2048, "frames queued per connection before it is a slow consumer")
+    outbox_bytes: int = _field(
+        4 * 1024 * 1024,
+        "bytes queued per connection (outbox and socket buffer) before it is a slow consumer",
+    )
+    max_connections: int = _field(
+        0, "websockets open at once on this node (0: the open-file limit minus a reserve)"
+    )
+    max_connections_per_ip: int = _field(200, "websockets open at once per IP on this node")
     resume_buffer: int = _field(512, "events kept per session for resume")
     resume_ttl: float = _field(300.0, "seconds a disconnected session stays resumable")
     max_inflight: int = _field(64, "requests handled concurrently per connection")
@@ -87,8 +97,11 @@ class Settings:
     rate_request: RateRule = _field(RateRule(200, 400), "requests per user and type (rate/burst)")
     rate_login_account: RateRule = _field(RateRule(5 / 60, 5), "failed logins per account")
     rate_login_ip: RateRule = _field(RateRule(30 / 60, 30), "failed logins per IP")
+    rate_register: RateRule = _field(RateRule(0.1, 20), "sign-ups per IP (rate/burst)")
     rate_typing: RateRule = _field(RateRule(2, 5), "typing notices per user and conversation")
-    abuse_strikes: RateRule = _field(RateRule(1, 20), "bad frames/limit hits before 1008")
+    abuse_strikes: RateRule = _field(
+        RateRule(1, 20), "malformed frames and ignored retry_after waits before 1008"
+    )
 
     @property
     def node(self) -> str:
@@ -120,6 +133,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "port": (0, 65535),
     "sidecar_port": (0, 65535),
     "outbox_size": (1, math.inf),
+    # A page is up to MAX_REPLY_BYTES: a smaller outbox could not hold one.
+    "outbox_bytes": (limits.MAX_REPLY_BYTES, math.inf),
+    "max_connections_per_ip": (1, math.inf),
     "resume_buffer": (1, math.inf),
     "max_inflight": (1, math.inf),
     "mailbox_size": (1, math.inf),

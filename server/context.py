@@ -16,10 +16,11 @@ from typing import Any
 
 import msgspec
 
-from actors.runtime import ActorSystem
+from actors.runtime import ActorError, ActorSystem
 from actors.sessions import SessionRef
 from actors.store import Store
-from actors.user import Attach, Detach, user_key
+from actors.user import Attach, Detach, ListSessions, user_key
+from protocol.errors import ErrorCode, ProtocolError
 from server.auth import Passwords, Tokens
 from server.config import Settings
 from server.gateway.sessions import Session
@@ -61,11 +62,13 @@ class Caller:
         return self.session.user_id
 
     def user(self) -> str:
-        """The logged-in user's id. The gateway refuses a request that needs
-        a login before its handler runs, so a handler may rely on it."""
+        """The logged-in user's id, or ``unauthenticated``. The gateway checks
+        the login before a handler starts, but a session can still be logged
+        out under a running request (``auth.logout_all`` from another device
+        ends it), and that is the client's situation, not a server bug."""
         user_id = self.session.user_id
         if user_id is None:
-            raise AssertionError("login is checked by the gateway before this handler runs")
+            raise ProtocolError(ErrorCode.UNAUTHENTICATED, "not logged in")
         return user_id
 
     async def login(self, user_id: str, token_hash: str) -> None:
@@ -78,13 +81,26 @@ class Caller:
 
     async def logout(self) -> None:
         """Log the session out; its buffered events are forgotten so that no
-        later resume sees them."""
+        later resume sees them, and none of the account's events reaches it
+        once this returns."""
         session = self.session
-        if session.user_id is not None:
-            log.info("logged out")
-            self.actors.tell(user_key(session.user_id), Detach(session.ref))
+        user_id = session.user_id
         session.log_out()
         logs.user_id_var.set(None)
+        if user_id is not None:
+            log.info("logged out")
+            key = user_key(user_id)
+            try:
+                self.actors.tell(key, Detach(session.ref))
+                # The actor handles its mailbox in order: once this ask
+                # returns, the Detach has been handled and every push it made
+                # before that has reached the session (a logged-out session
+                # drops them), so a later login on this connection starts clean.
+                await self.actors.ask(key, ListSessions())
+            except ActorError:
+                # The session is logged out either way and drops the account's
+                # events; the actor forgets it when the session ends.
+                log.warning("logout could not reach the user's actor", exc_info=True)
 
 
 Handler = Callable[[Services, Caller, Any], Awaitable[msgspec.Struct]]

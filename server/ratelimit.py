@@ -7,10 +7,19 @@ budget by spreading its connections over nodes.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
 from server.config import RateRule
+
+
+def retry_after(wait: float) -> float:
+    """The ``retry_after`` to announce for a positive ``wait``: rounded *up* to
+    the millisecond, so that a client that waits exactly that long finds a
+    token (rounding to nearest said ``0`` for waits under half a millisecond,
+    and a client obeying it came back too early)."""
+    return max(math.ceil(wait * 1000.0), 1) / 1000.0
 
 
 class RateLimiter(Protocol):

@@ -19,7 +19,7 @@ from actors.store import Store
 from protocol import frames
 from protocol.codec import decode_event
 from protocol.messages import accounts
-from server.config import Settings
+from server.config import RateRule, Settings
 from server.context import Caller, Services
 from server.gateway.sessions import Session, SessionRegistry
 from server.handlers import HANDLERS
@@ -42,6 +42,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "log_level": "WARNING",
+        # Tests sign up many accounts from 127.0.0.1; the sign-up limit has
+        # tests of its own, which set it.
+        "rate_register": RateRule(1000, 1000),
     }
     values.update(overrides)
     return Settings(**values)

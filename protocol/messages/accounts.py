@@ -57,10 +57,15 @@ class AuthOk(msgspec.Struct, kw_only=True):
 
 class Revoked(msgspec.Struct, kw_only=True):
     sessions: int
+    """How many login tokens were revoked (this one included), not how many
+    sockets were closed: a token may be held by no socket or by several."""
 
 
 class UserList(msgspec.Struct, kw_only=True):
     users: list[UserProfile]
+    has_more: bool = False
+    """The list was cut short to keep the reply within ``MAX_REPLY_BYTES``
+    (search has no cursor: narrow the query)."""
 
 
 # ----------------------------------------------------------------- requests
@@ -68,7 +73,9 @@ class UserList(msgspec.Struct, kw_only=True):
 
 class Register(Request, tag="auth.register", kw_only=True):
     """Create an account and log this session in. The username is stored
-    lower-case and is unique case-insensitively, as is the email."""
+    lower-case and is unique case-insensitively, as is the email. Sign-ups are
+    rate-limited per IP (``rate_limited`` with ``retry_after``); a session
+    already logged in gets ``forbidden``."""
 
     username: Username
     email: Email
@@ -77,22 +84,35 @@ class Register(Request, tag="auth.register", kw_only=True):
 
     reply = AuthOk
     before_login = True
+    changes_login = True
 
 
 class Login(Request, tag="auth.login", kw_only=True):
     """Log this session in by username or email. Unknown user and wrong
-    password give the same ``invalid_credentials`` error; failures are
-    rate-limited per account and per IP."""
+    password give the same ``invalid_credentials`` error. Failures are
+    rate-limited per account and per IP: while either limit holds, every
+    attempt (even with the right password) gets ``rate_limited`` with
+    ``retry_after`` and a message saying the account or address is
+    temporarily locked, never ``invalid_credentials``. A session already
+    logged in gets ``forbidden`` (log out first)."""
 
     login: Annotated[str, Meta(min_length=1, max_length=limits.EMAIL_MAX)]
     password: Annotated[str, Meta(min_length=1, max_length=limits.PASSWORD_MAX)]
 
     reply = AuthOk
     before_login = True
+    changes_login = True
 
 
 class Logout(Request, tag="auth.logout", kw_only=True):
-    """Revoke this session's token; the connection stays open, logged out."""
+    """Revoke this session's token; the connection stays open, logged out, and
+    gets no more events of the account. Other live sockets are not closed,
+    even one that logged in with the same token: they stay logged in until
+    they reconnect (then the token is refused). Use ``auth.logout_all`` to
+    end them. Likewise a token that expires does not close the sockets that
+    logged in with it; it is refused at the next ``hello``."""
+
+    changes_login = True
 
 
 class LogoutAll(Request, tag="auth.logout_all", kw_only=True):
@@ -100,6 +120,7 @@ class LogoutAll(Request, tag="auth.logout_all", kw_only=True):
     with 4003 and this one stays open, logged out."""
 
     reply = Revoked
+    changes_login = True
 
 
 class GetProfile(Request, tag="profile.get", kw_only=True):

@@ -9,7 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from protocol import limits
-from protocol.frames import Event, ObjectId, Request, Url
+from protocol.frames import Event, ObjectId, PositiveSeq, Request, Seq, Url
 
 ClientKey = Annotated[str, Meta(min_length=1, max_length=limits.CLIENT_KEY_MAX)]
 MessageText = Annotated[str, Meta(max_length=limits.MESSAGE_TEXT_MAX)]
@@ -83,23 +83,36 @@ class MessageAck(msgspec.Struct, kw_only=True):
 
 
 class MessageList(msgspec.Struct, kw_only=True):
+    """A page of a conversation's log. It holds at most ``limit`` entries, and
+    fewer when more would make the reply larger than ``MAX_REPLY_BYTES``; ask
+    again from the last entry's ``seq`` while ``has_more``."""
+
     messages: list[MessageView]
     has_more: bool
+    """More entries follow (beyond ``limit``, or cut short by the reply budget)."""
 
 
 class ConversationList(msgspec.Struct, kw_only=True):
+    """A page of the caller's conversations: at most ``limit``, fewer when more
+    would make the reply larger than ``MAX_REPLY_BYTES``."""
+
     conversations: list[ConversationSummary]
     next_cursor: str | None
-    """Pass as ``cursor`` for the next page; ``None`` on the last page."""
+    """Pass as ``cursor`` for the next page; ``None`` on the last page. Opaque:
+    send it back exactly as received (its format may change without notice)."""
 
 
 class Changes(msgspec.Struct, kw_only=True):
+    """Conversations that changed: at most ``limit``, fewer when more would make
+    the reply larger than ``MAX_REPLY_BYTES``."""
+
     conversations: list[ConversationSummary]
     cursor: str | None
     """Pass as ``cursor`` next time (and keep it for the next sync): the
     position after the last conversation returned. ``None`` only when there
-    has been no change at all yet."""
+    has been no change at all yet. Opaque: send it back exactly as received."""
     has_more: bool
+    """More changes follow: ask again at once with ``cursor``."""
 
 
 # ----------------------------------------------------------------- requests
@@ -116,7 +129,8 @@ class OpenDirect(Request, tag="conversation.open_direct", kw_only=True):
 
 class CreateGroup(Request, tag="conversation.create_group", kw_only=True):
     """Create a group with the caller as its admin and ``member_ids`` as members
-    (at most the server's ``group_max_members`` in all)."""
+    (at most the server's ``group_max_members`` in all, the caller included;
+    more is refused with ``forbidden``)."""
 
     title: Title
     member_ids: UserIds
@@ -131,7 +145,10 @@ class GetConversation(Request, tag="conversation.get", kw_only=True):
 
 
 class AddMembers(Request, tag="conversation.add_members", kw_only=True):
-    """Admins only. Members get ``conversation.updated``."""
+    """Admins only. Members get ``conversation.updated``. A group that would
+    grow past the server's ``group_max_members`` is refused with ``forbidden``
+    (the code also used when the caller is not an admin; ``message`` tells
+    them apart for humans)."""
 
     conversation_id: ObjectId
     user_ids: Annotated[list[ObjectId], Meta(min_length=1, max_length=limits.GROUP_MEMBERS_MAX)]
@@ -158,6 +175,8 @@ class ListConversations(Request, tag="conversation.list", kw_only=True):
     """The caller's conversations, most recent activity first."""
 
     cursor: Annotated[str, Meta(max_length=128)] | None = None
+    """A previous reply's ``next_cursor``, exactly as received (an opaque
+    string); omitted for the first page. A malformed one is ``invalid_field``."""
     limit: PageLimit = 20
 
     reply = ConversationList
@@ -170,6 +189,7 @@ class SyncChanges(Request, tag="conversation.sync", kw_only=True):
     changes again moves past the cursor and comes again."""
 
     cursor: Annotated[str, Meta(max_length=128)] | None = None
+    """A previous reply's ``cursor``, exactly as received (an opaque string)."""
     limit: PageLimit = 50
 
     reply = Changes
@@ -192,7 +212,7 @@ class EditMessage(Request, tag="message.edit", kw_only=True):
     """The sender edits their message; takes a new ``seq`` in the log."""
 
     conversation_id: ObjectId
-    seq: Annotated[int, Meta(ge=1)]
+    seq: PositiveSeq
     text: Annotated[str, Meta(min_length=1, max_length=limits.MESSAGE_TEXT_MAX)]
 
     reply = MessageAck
@@ -202,26 +222,28 @@ class DeleteMessage(Request, tag="message.delete", kw_only=True):
     """The sender deletes their message (a tombstone stays in the log)."""
 
     conversation_id: ObjectId
-    seq: Annotated[int, Meta(ge=1)]
+    seq: PositiveSeq
 
     reply = MessageAck
 
 
 class History(Request, tag="message.history", kw_only=True):
-    """Messages before ``before_seq`` (latest when omitted), newest first."""
+    """Messages before ``before_seq`` (latest when omitted), newest first. For
+    the next page, pass the last message's ``seq`` as ``before_seq``."""
 
     conversation_id: ObjectId
-    before_seq: Annotated[int, Meta(ge=1)] | None = None
+    before_seq: PositiveSeq | None = None
     limit: PageLimit = 50
 
     reply = MessageList
 
 
 class MessagesSince(Request, tag="message.since", kw_only=True):
-    """Every log entry (messages, edits, deletes) after ``after_seq``, oldest first."""
+    """Every log entry (messages, edits, deletes) after ``after_seq``, oldest
+    first. For the next page, pass the last entry's ``seq`` as ``after_seq``."""
 
     conversation_id: ObjectId
-    after_seq: Annotated[int, Meta(ge=0)]
+    after_seq: Seq
     limit: PageLimit = 100
 
     reply = MessageList
@@ -231,7 +253,7 @@ class MarkRead(Request, tag="conversation.mark_read", kw_only=True):
     """Everything up to ``seq`` is read; other members get ``receipt.read``."""
 
     conversation_id: ObjectId
-    seq: Annotated[int, Meta(ge=0)]
+    seq: Seq
 
 
 class Typing(Request, tag="typing.start", kw_only=True):

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from protocol import limits
-from protocol.frames import Event, ObjectId, Request, Seq
+from protocol.frames import Count, Event, ObjectId, Request, Seq
 from protocol.messages.accounts import Me
 
 Token = Annotated[str, Meta(min_length=1, max_length=limits.TOKEN_MAX)]
@@ -54,7 +54,7 @@ class Hello(Request, tag="hello", kw_only=True):
     with a token and may ask to resume an earlier session, which works only
     together with a token of the same user."""
 
-    versions: Annotated[list[int], Meta(min_length=1, max_length=limits.VERSIONS_MAX)]
+    versions: Annotated[list[Count], Meta(min_length=1, max_length=limits.VERSIONS_MAX)]
     token: Token | None = None
     resume: Resume | None = None
     client: Annotated[str, Meta(max_length=limits.CLIENT_NAME_MAX)] | None = None

@@ -3,10 +3,13 @@
 A connection reads frames, decodes each straight into a typed request, checks
 it (hello first, login, request id, rate limit), and runs its handler as a
 task, at most ``max_inflight`` at a time; when that many are running it stops
-reading, which pushes back on the client through TCP. Everything the server
-sends (replies, errors, events) goes through one bounded outbox drained by one
-writer task, so a slow reader only ever fills its own outbox; when that is
-full the connection is closed with 4008 and the client may resume elsewhere.
+reading, which pushes back on the client through TCP. A request that changes
+the login runs alone: it waits for the requests in flight, and reading waits
+for it. Everything the server sends (replies, errors, events) goes through one
+outbox drained by one writer task, bounded in frames and in bytes (the
+transport's write buffer counted too), so a slow reader only ever fills its
+own outbox; when that is full the connection is closed with 4008 and the
+client may resume elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from websockets.protocol import State
 
 from actors.runtime import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
 from actors.user import Attach, GetUser, me_view, user_key
+from protocol import limits
 from protocol.codec import decode_request, encode_error, encode_reply
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
 from protocol.frames import Request
@@ -30,7 +34,7 @@ from protocol.version import negotiate
 from server.context import Caller, HandlerTable, Services
 from server.gateway.sessions import Session, SessionRegistry
 from server.observability import logs
-from server.ratelimit import TokenBucket
+from server.ratelimit import TokenBucket, retry_after
 
 log = logging.getLogger("grover.gateway")
 
@@ -64,13 +68,21 @@ class Connection:
         self.caller: Caller | None = None
         self.last_request_id = -1
         self.outbox: deque[bytes] = deque()
+        self.outbox_bytes = 0
+        """Bytes of the frames in :attr:`outbox`."""
         self.closing = False
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
         self._inflight = asyncio.Semaphore(self.settings.max_inflight)
         self._strikes = TokenBucket(self.settings.abuse_strikes)
+        self._retry_at: dict[str, float] = {}
+        """Per request type, when the ``retry_after`` last announced for it
+        ends (monotonic): a request of that type refused before then ignored
+        the announcement, which is abuse; one refused after it is not."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._requests: set[asyncio.Task[None]] = set()
+        """Request handlers running now (a login change waits for them)."""
 
     # ------------------------------------------------------------ outbound
 
@@ -96,7 +108,12 @@ class Connection:
                 log.debug("write-through failed", exc_info=True)
                 self.close_soon(CloseCode.GOING_AWAY, "connection lost", discard=True)
             return
-        if len(self.outbox) >= self.settings.outbox_size:
+        # Bytes count as well as frames: 2048 frames of a page each used to
+        # allow gigabytes per connection. What the transport holds counts too:
+        # the writer hands it one frame at a time, but write-through may have
+        # left up to a frame above its high-water mark.
+        held = self.outbox_bytes + len(frame) + ws.transport.get_write_buffer_size()
+        if len(self.outbox) >= self.settings.outbox_size or held > self.settings.outbox_bytes:
             # Called from whichever task pushed (an actor's, usually), so the
             # context variables are not this connection's: name it explicitly.
             session = self.session
@@ -106,11 +123,14 @@ class Connection:
                     "peer": self.peer,
                     "session": session.id if session else None,
                     "user": session.user_id if session else None,
+                    "queued_frames": len(self.outbox),
+                    "queued_bytes": held,
                 },
             )
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: outbox full", discard=True)
             return
         self.outbox.append(frame)
+        self.outbox_bytes += len(frame)
         self._drained.clear()
         self._wake.set()
 
@@ -122,7 +142,9 @@ class Connection:
                 await self._wake.wait()
                 self._wake.clear()
                 while outbox:
-                    await ws.send(outbox.popleft())
+                    frame = outbox.popleft()
+                    self.outbox_bytes -= len(frame)
+                    await ws.send(frame)
                 self._drained.set()
         except ConnectionClosed:
             pass
@@ -148,6 +170,7 @@ class Connection:
         self.closing = True
         if discard:
             self.outbox.clear()
+            self.outbox_bytes = 0
         task = asyncio.get_running_loop().create_task(self._close(code, reason, flush=not discard))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -211,31 +234,73 @@ class Connection:
         if isinstance(request, wire.Hello):
             self.refuse(request.id, ErrorCode.ALREADY_GREETED, "hello was already sent")
             return
+        if request.changes_login and self._requests:
+            # Runs alone: nothing in flight may see the login change under it.
+            await asyncio.wait(list(self._requests))
+            if self.closing:
+                return
         # Login and logout run in handler tasks, whose context changes do not
         # come back here: refresh the user for this frame and its task.
         logs.user_id_var.set(session.user_id)
         if session.user_id is None and not request.before_login:
             self.refuse(request.id, ErrorCode.UNAUTHENTICATED, "log in first", strike=False)
             return
-        wait = await self.services.limiter.acquire(
-            f"req:{session.user_id or self.peer}:{type(request).__name__}",
-            self.settings.rate_request,
-        )
-        if wait > 0:
-            self.refuse(
-                request.id, ErrorCode.RATE_LIMITED, "too many requests", retry_after=round(wait, 3)
-            )
+        if not await self._within_rate(request):
             return
         await self._inflight.acquire()
         task = asyncio.get_running_loop().create_task(self._run(request))
         self._tasks.add(task)
+        self._requests.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._requests.discard)
+        if request.changes_login:
+            # Reading waits for it, so later requests start under the new login
+            # (and one that needs a login finds out it has none).
+            await asyncio.wait([task])
+
+    async def _within_rate(self, request: Request) -> bool:
+        """Take a token for the request, or refuse it with a ``retry_after``
+        rounded up. Only a refusal that comes before the wait announced last
+        time for this type has passed is a strike: a client that waits as it
+        is told is never closed for it, one that hammers is."""
+        kind = type(request).__name__
+        session = self.session
+        assert session is not None
+        wait = await self.services.limiter.acquire(
+            f"req:{session.user_id or self.peer}:{kind}", self.settings.rate_request
+        )
+        if wait <= 0:
+            return True
+        now = time.monotonic()
+        ignored = now < self._retry_at.get(kind, 0.0)
+        delay = retry_after(wait)
+        self._retry_at[kind] = now + delay
+        self.refuse(
+            request.id,
+            ErrorCode.RATE_LIMITED,
+            "too many requests",
+            retry_after=delay,
+            strike=ignored,
+        )
+        return False
 
     async def _run(self, request: Request) -> None:
         assert self.caller is not None, "requests run only after hello"
         try:
             data = await self.handlers[type(request)](self.services, self.caller, request)
-            self.send(encode_reply(request.id, data))
+            reply = encode_reply(request.id, data)
+            if len(reply) > limits.MAX_REPLY_BYTES:
+                # Pages fit themselves to the budget; anything else this big
+                # is a bug, and sending it would break the documented bound.
+                log.error(
+                    "reply to %s is %d bytes, over MAX_REPLY_BYTES",
+                    type(request).__name__,
+                    len(reply),
+                    extra={"peer": self.peer},
+                )
+                self.refuse(request.id, ErrorCode.INTERNAL, "internal error", strike=False)
+                return
+            self.send(reply)
         except ProtocolError as exc:
             self.refuse(
                 request.id, exc.code, exc.message, retry_after=exc.retry_after, strike=False

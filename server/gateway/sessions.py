@@ -100,6 +100,8 @@ class Session:
 
     def emit(self, body: bytes) -> None:
         """Number an encoded event, keep it for resume, and send it if connected."""
+        if self.user_id is None:
+            return  # logged out: what an actor still sends is the old account's
         self.seq += 1
         frame = encode_event_frame(self.seq, body)
         self.buffer.append(frame)

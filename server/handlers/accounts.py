@@ -15,11 +15,23 @@ from protocol.frames import Empty
 from protocol.messages import accounts as m
 from server.config import RateRule
 from server.context import Caller, Handler, Services
-from server.ratelimit import RateLimiter
+from server.handlers.pages import fit
+from server.ratelimit import RateLimiter, retry_after
 
 
 async def register(services: Services, caller: Caller, req: m.Register) -> m.AuthOk:
     _refuse_if_logged_in(caller)
+    # Every attempt counts, taken or not: what is limited is the argon2 hash
+    # (tens of milliseconds of CPU and 64 MiB each), which every attempt costs.
+    wait = await services.limiter.acquire(
+        f"register:ip:{caller.peer}", services.settings.rate_register
+    )
+    if wait > 0:
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            "too many sign-ups from this address; try again later",
+            retry_after=retry_after(wait),
+        )
     password_hash = await services.passwords.hash(req.password)
     user = UserRecord(
         id=new_id(),
@@ -54,17 +66,22 @@ async def login(services: Services, caller: Caller, req: m.Login) -> m.AuthOk:
     # on success: checking first and counting after would let every
     # concurrent guess pass the check.
     taken: list[tuple[str, RateRule]] = []
-    wait = 0.0
+    waits: list[float] = []
     for bucket, rule in zip(buckets, rules, strict=True):
         bucket_wait = await limiter.acquire(bucket, rule)
-        if bucket_wait > 0:
-            wait = max(wait, bucket_wait)
-        else:
+        waits.append(bucket_wait)
+        if bucket_wait <= 0:
             taken.append((bucket, rule))
-    if wait > 0:
+    if max(waits) > 0:
+        # Checked before the password, so the answer depends on the lock
+        # alone: a locked account says so, right password or not, and never
+        # gives a verdict (invalid_credentials) on a guess.
         await _refund(limiter, taken)
+        locked = "this account" if waits[0] > 0 else "logins from this address"
         raise ProtocolError(
-            ErrorCode.RATE_LIMITED, "too many failed logins", retry_after=round(wait, 3)
+            ErrorCode.RATE_LIMITED,
+            f"too many failed logins: {locked} is temporarily locked; retry later",
+            retry_after=retry_after(max(waits)),
         )
     if not await services.passwords.verify(user.password_hash if user else None, req.password):
         raise ProtocolError(ErrorCode.INVALID_CREDENTIALS, "wrong login or password")
@@ -132,7 +149,8 @@ async def search_users(services: Services, caller: Caller, req: m.SearchUsers) -
         found = await users.search_prefix(query.lower(), req.limit)
     else:
         found = await users.search_text(query, req.limit)
-    return m.UserList(users=[profile_view(u) for u in found])
+    users_found, cut = fit([profile_view(u) for u in found])
+    return m.UserList(users=users_found, has_more=cut)
 
 
 async def block_user(services: Services, caller: Caller, req: m.BlockUser) -> Empty:

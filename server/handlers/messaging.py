@@ -34,6 +34,8 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.frames import Empty
 from protocol.messages import messaging as m
 from server.context import Caller, Handler, Services
+from server.handlers.pages import fit
+from server.ratelimit import retry_after
 
 # ---------------------------------------------------------- conversations
 
@@ -116,10 +118,11 @@ async def list_conversations(
     before = decode_cursor(req.cursor) if req.cursor else None
     rows = await services.store.conversations.list_for_user(me, before=before, limit=req.limit + 1)
     page = rows[: req.limit]
-    next_cursor = encode_cursor(page[-1][0]) if len(rows) > req.limit else None
-    return m.ConversationList(
-        conversations=await _summaries(services, me, page), next_cursor=next_cursor
-    )
+    summaries, cut = fit(await _summaries(services, me, page))
+    last = page[len(summaries) - 1][0] if summaries else None
+    more = cut or len(rows) > req.limit
+    next_cursor = encode_cursor(last) if more and last is not None else None
+    return m.ConversationList(conversations=summaries, next_cursor=next_cursor)
 
 
 async def sync_changes(services: Services, caller: Caller, req: m.SyncChanges) -> m.Changes:
@@ -127,12 +130,9 @@ async def sync_changes(services: Services, caller: Caller, req: m.SyncChanges) -
     after = decode_cursor(req.cursor) if req.cursor else None
     rows = await services.store.conversations.changed_since(me, after=after, limit=req.limit + 1)
     page = rows[: req.limit]
-    cursor = encode_cursor(page[-1][0]) if page else req.cursor
-    return m.Changes(
-        conversations=await _summaries(services, me, page),
-        cursor=cursor,
-        has_more=len(rows) > req.limit,
-    )
+    summaries, cut = fit(await _summaries(services, me, page))
+    cursor = encode_cursor(page[len(summaries) - 1][0]) if summaries else req.cursor
+    return m.Changes(conversations=summaries, cursor=cursor, has_more=cut or len(rows) > req.limit)
 
 
 # --------------------------------------------------------------- messages
@@ -170,17 +170,15 @@ async def history(services: Services, caller: Caller, req: m.History) -> m.Messa
     rows = await services.store.messages.history(
         req.conversation_id, before_seq=req.before_seq, limit=req.limit + 1
     )
-    return m.MessageList(
-        messages=[message_view(r) for r in rows[: req.limit]], has_more=len(rows) > req.limit
-    )
+    views, cut = fit([message_view(r) for r in rows[: req.limit]])
+    return m.MessageList(messages=views, has_more=cut or len(rows) > req.limit)
 
 
 async def messages_since(services: Services, caller: Caller, req: m.MessagesSince) -> m.MessageList:
     await _require_member(services, caller, req.conversation_id)
     rows = await services.store.messages.since(req.conversation_id, req.after_seq, req.limit + 1)
-    return m.MessageList(
-        messages=[message_view(r) for r in rows[: req.limit]], has_more=len(rows) > req.limit
-    )
+    views, cut = fit([message_view(r) for r in rows[: req.limit]])
+    return m.MessageList(messages=views, has_more=cut or len(rows) > req.limit)
 
 
 async def mark_read(services: Services, caller: Caller, req: m.MarkRead) -> Empty:
@@ -196,7 +194,7 @@ async def typing(services: Services, caller: Caller, req: m.Typing) -> Empty:
     )
     if wait > 0:
         raise ProtocolError(
-            ErrorCode.RATE_LIMITED, "typing notices too often", retry_after=round(wait, 3)
+            ErrorCode.RATE_LIMITED, "typing notices too often", retry_after=retry_after(wait)
         )
     await services.actors.ask(conversation_key(req.conversation_id), TypingNotice(user_id=me))
     return Empty()
