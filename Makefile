@@ -31,10 +31,12 @@ fuzz: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.fuzz
 
 # Mixed traffic against `grover serve` while its memory is sampled; fails
-# when memory keeps growing. `make soak SOAK_MINUTES=3` for a short one.
+# when memory keeps growing. A short one (resume buffers shrunk so that they
+# fill within it): make soak SOAK_MINUTES=3 SOAK_ARGS="--resume-buffer 32"
 SOAK_MINUTES ?= 30
+SOAK_ARGS ?=
 soak: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 docs: $(VENV)/.installed
 	$(BIN)/python -m protocol.docs > docs/protocol.md

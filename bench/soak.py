@@ -8,8 +8,13 @@ that should be bounded is bounded, and growth means a leak):
 - **the bench's mixed scenario** (``bench/scenarios/mixed.py``), run by the
   bench's generator process (``python -m bench.generator``) as one case
   whose measured window is the whole soak: ``--conns`` connections (10%
-  request/reply, 20% in 1:1 pairs, 20% in groups of 10, the rest an audience
-  of live rooms whose hosts post 5/s), every rate times ``--load``;
+  request/reply at 2/s, 20% in 1:1 pairs, 20% in groups of 10, the rest an
+  audience of live rooms), every rate times ``--load``. The chat rates are
+  raised from the bench's (``--direct-rate 7 --group-rate 1.4 --live-rate
+  14``: ~14 messages/s per conversation) so that each conversation's bounded
+  caches (its last 4096 client keys and 1024 messages) are full within about
+  5 minutes: at the bench's rates a 1:1 conversation would take 34 minutes,
+  and a soak cannot tell a cache filling from a leak;
 - **churn**, from this process with the SDK (``protocol.client.Client``):
   ``--churners`` accounts that keep reconnecting (``--churn-rate``
   connections per second in all): log in by token, ping, read a profile, list
@@ -18,7 +23,12 @@ that should be bounded is bounded, and growth means a leak):
 
 The server runs with the bench's settings plus ``--resume-ttl`` and
 ``--actor-idle-timeout`` of ``--expiry`` seconds (default 60), so that dropped
-sessions and idle actors expire within the run rather than after it.
+sessions and idle actors expire within the run rather than after it. Bounded
+state still takes time to fill: each session keeps its last 512 events for
+resume (``--resume-buffer``), 80-150 MB over the blend's 500 sessions. A run
+much shorter than 30 minutes judges that fill, not a leak: shrink the buffer
+for short runs (``--minutes 3 --resume-buffer 32``), and read a short run's
+verdict with the caches' 5 minutes in mind.
 
 Every ``--sample-every`` seconds (default 10) the server's RSS, private
 memory (RSS less file-backed pages), open files and CPU are sampled into a
@@ -303,9 +313,10 @@ async def soak(args: argparse.Namespace) -> bool:
     workdir = Path(tempfile.mkdtemp(prefix="grover-soak-"))
     port = free_port()
     expiry = str(args.expiry)
-    argv = GroverTarget().node_command(
-        port, free_port(), workdir, "--resume-ttl", expiry, "--actor-idle-timeout", expiry
-    )
+    extra = ["--resume-ttl", expiry, "--actor-idle-timeout", expiry]
+    if args.resume_buffer is not None:
+        extra += ["--resume-buffer", str(args.resume_buffer)]
+    argv = GroverTarget().node_command(port, free_port(), workdir, *extra)
     server = ServerProcess(argv, workdir / "server.log", role="soak-server")
     samples: list[Sample] = []
     churn = Churn()
@@ -320,7 +331,13 @@ async def soak(args: argparse.Namespace) -> bool:
             "soak_mixed",
             "mixed",
             "soak: mixed blend",
-            {"conns": args.conns, "load": args.load},
+            {
+                "conns": args.conns,
+                "load": args.load,
+                "direct_rate": args.direct_rate,
+                "group_rate": args.group_rate,
+                "live_rate": args.live_rate,
+            },
             # The window ends a little before the soak so that the drain fits.
             Timing(warmup=1.0, window=max(5.0, duration - 10), drain=3.0, progress_every=60.0),
         )
@@ -384,9 +401,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-every", type=float, default=10.0, help="seconds")
     parser.add_argument("--conns", type=int, default=500, help="mixed-scenario connections")
     parser.add_argument("--load", type=float, default=1.0, help="mixed-scenario rate factor")
+    # Faster than the bench's blend (1, 0.5, 5): every conversation gets ~14
+    # messages/s, so that its bounded caches (the last 4096 client keys and
+    # 1024 messages, actors/conversation.py) are full within 5 minutes.
+    parser.add_argument("--direct-rate", type=float, default=7.0, help="msg/s per pair member")
+    parser.add_argument("--group-rate", type=float, default=1.4, help="msg/s per group member")
+    parser.add_argument("--live-rate", type=float, default=14.0, help="msg/s per live host")
     parser.add_argument("--churners", type=int, default=20)
     parser.add_argument("--churn-rate", type=float, default=5.0, help="reconnects per second")
     parser.add_argument("--expiry", type=float, default=60.0, help="server resume TTL, idle")
+    parser.add_argument(
+        "--resume-buffer",
+        type=int,
+        default=None,
+        help="server's events kept per session (default: the server's, 512)",
+    )
     parser.add_argument("--max-slope", type=float, default=256.0, help="KB/min")
     parser.add_argument("--max-growth", type=float, default=10.0, help="percent")
     parser.add_argument("--margin", type=float, default=8.0, help="MB")
