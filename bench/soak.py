@@ -47,6 +47,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import shutil
 import signal
 import statistics
 import sys
@@ -385,6 +386,10 @@ async def soak(args: argparse.Namespace) -> bool:
         "",
         *minute_table(samples),
     ]
+    if verdict.ok:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        summary.append(f"\n(server log and data kept in {workdir})")
     write_outputs(Path(args.out), samples, summary)
     print("\n".join(summary))
     print(f"\n(samples: {Path(args.out).with_suffix('.csv')})")
