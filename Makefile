@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench docs redis-server clean
+.PHONY: run test lint typecheck unit bench fuzz soak docs redis-server clean
 
 run: $(VENV)/.installed
 	$(BIN)/grover serve
@@ -24,6 +24,19 @@ unit: $(VENV)/.installed-dev redis-server
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench --suite standard
+
+# 1,000,000 fuzzed frames through the codec and as many at a real server
+# (bounded: 12 minutes at most). `python -m bench.fuzz --help` for sizes.
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.fuzz
+
+# Mixed traffic against `grover serve` while its memory is sampled; fails
+# when memory keeps growing. A short one (resume buffers shrunk so that they
+# fill within it): make soak SOAK_MINUTES=3 SOAK_ARGS="--resume-buffer 32"
+SOAK_MINUTES ?= 30
+SOAK_ARGS ?=
+soak: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 docs: $(VENV)/.installed
 	$(BIN)/python -m protocol.docs > docs/protocol.md
