@@ -31,7 +31,7 @@ Seq = Count
 PositiveSeq = Annotated[int, Meta(ge=1, le=limits.MAX_INT)]
 """The ``seq`` of an existing log entry (entries are numbered from 1)."""
 ObjectId = Annotated[str, Meta(min_length=1, max_length=limits.SESSION_ID_MAX)]
-Url = Annotated[str, Meta(max_length=limits.URL_MAX, pattern=r"^(https?://\S+)?$")]
+Url = Annotated[str, Meta(max_length=limits.URL_MAX, pattern=limits.URL_PATTERN)]
 
 
 class Empty(msgspec.Struct):

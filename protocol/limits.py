@@ -24,7 +24,7 @@ MAX_REQUEST_ID = 2**53 - 1
 
 USERNAME_MIN = 3
 USERNAME_MAX = 30
-USERNAME_PATTERN = r"^[A-Za-z0-9_.]+$"
+USERNAME_PATTERN = r"^[A-Za-z0-9_.]+\Z"
 """Usernames are stored lower-case; uniqueness is therefore case-insensitive."""
 
 EMAIL_MAX = 254
@@ -46,3 +46,8 @@ TITLE_MAX = 100
 GROUP_MEMBERS_MAX = 256
 """Upper bound of ``group_max_members`` (a server setting, default 100)."""
 PAGE_LIMIT_MAX = 100
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+\Z"
+URL_PATTERN = r"^(https?://\S+)?\Z"
+r"""Patterns end in ``\Z``, not ``$``: msgspec matches them with ``re.search``,
+where ``$`` also matches before a final newline ("ada\n" would pass)."""

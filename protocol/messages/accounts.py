@@ -18,7 +18,7 @@ Username = Annotated[
         pattern=limits.USERNAME_PATTERN,
     ),
 ]
-Email = Annotated[str, Meta(max_length=limits.EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
+Email = Annotated[str, Meta(max_length=limits.EMAIL_MAX, pattern=limits.EMAIL_PATTERN)]
 Password = Annotated[str, Meta(min_length=limits.PASSWORD_MIN, max_length=limits.PASSWORD_MAX)]
 DisplayName = Annotated[str, Meta(max_length=limits.DISPLAY_NAME_MAX)]
 Bio = Annotated[str, Meta(max_length=limits.BIO_MAX)]
