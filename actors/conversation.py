@@ -49,17 +49,16 @@ from actors.messaging import (
     TypingNotice,
     View,
     ack,
+    batch_summary,
     direct_conversation_id,
     direct_key,
     message_view,
-    preview,
 )
 from actors.runtime import Actor, MailboxFull, SystemStopped
 from actors.sessions import Delivery, SessionRef
 from actors.store import Conflict, Store
 from actors.store.messaging import (
     ConversationRecord,
-    ConversationSummaryUpdate,
     MemberRecord,
     MessageRecord,
 )
@@ -470,7 +469,7 @@ class ConversationActor(Actor):
                         self.key.id,
                         [e.record for e in batch],
                         {uid: seq for uid, (seq, _) in reads.items()},
-                        self._summary(batch),
+                        batch_summary([e.record for e in batch]),
                     )
                 except Conflict as exc:
                     if exc.field != "client_key":
@@ -483,18 +482,6 @@ class ConversationActor(Actor):
             self._fail_all(batch, waiters)
         finally:
             self._flusher = None
-
-    def _summary(self, batch: list[_Entry]) -> ConversationSummaryUpdate | None:
-        if not batch:
-            return None
-        last = batch[-1].record
-        messages = [e.record for e in batch if e.record.kind == "message"]
-        return ConversationSummaryUpdate(
-            last_seq=last.seq,
-            last_activity_at=last.created_at,
-            last_preview=preview(messages[-1]) if messages else None,
-            last_sender_id=messages[-1].sender_id if messages else None,
-        )
 
     def _committed(
         self,

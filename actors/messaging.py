@@ -13,7 +13,7 @@ import msgspec
 from actors.ids import ActorKey
 from actors.message import Ask, Message
 from actors.sessions import SessionRef
-from actors.store.messaging import MessageRecord
+from actors.store.messaging import ConversationSummaryUpdate, MessageRecord
 from protocol.messages import messaging as m
 
 KIND = "conversation"
@@ -152,3 +152,19 @@ def preview(record: MessageRecord) -> str:
     if record.text:
         return record.text[:PREVIEW_CHARS]
     return "[media]" if record.media_url else ""
+
+
+def batch_summary(batch: list[MessageRecord]) -> ConversationSummaryUpdate | None:
+    """What a committed batch of log entries changes in its conversation's
+    summary (``None`` for an empty batch): the last seq and activity, and the
+    preview and sender of its last message, if it has one."""
+    if not batch:
+        return None
+    last = batch[-1]
+    messages = [r for r in batch if r.kind == "message"]
+    return ConversationSummaryUpdate(
+        last_seq=last.seq,
+        last_activity_at=last.created_at,
+        last_preview=preview(messages[-1]) if messages else None,
+        last_sender_id=messages[-1].sender_id if messages else None,
+    )
