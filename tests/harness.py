@@ -77,8 +77,9 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def open_node(tmp_path: Path) -> AsyncIterator[Node]:
-    settings = make_settings(tmp_path)
+async def open_node(tmp_path: Path, **overrides: Any) -> AsyncIterator[Node]:
+    """A node without sockets; ``overrides`` are settings."""
+    settings = make_settings(tmp_path, **overrides)
     store = make_store(data_dir=tmp_path, mongo_url=None)
     await store.open()
     sessions = SessionRegistry(

@@ -54,8 +54,8 @@ a sync; within the session it is still shown once."""
 MAX_WAITING = 4096
 """Events that may wait behind a repair; beyond that the session re-syncs."""
 MAX_STREAMS = 1024
-"""Streams whose position a session remembers; the least recently used is
-forgotten, and its next entry reads the log again."""
+"""Streams whose position a session remembers; beyond that the one it met
+first is forgotten, and its next entry reads the log again."""
 
 
 class LogEntry(NamedTuple):
@@ -79,8 +79,6 @@ class Session(Protocol):
     attached_at: float
 
     def emit(self, body: bytes) -> None: ...
-
-    def position(self, stream: str) -> int | None: ...
 
     def place(self, stream: str, seq: int) -> None: ...
 
@@ -116,15 +114,18 @@ class Orderer(Generic[S]):
             if delivery.body:
                 session.emit(delivery.body)
             return
-        last = session.position(stream)
+        # The hot path of every delivery: plain dict operations, no calls.
+        streams = session.streams
+        last = streams.get(stream)
         if last is not None:
-            if delivery.seq <= last:
-                self.repeats += 1
-                return
-            if delivery.seq == last + 1:
-                session.place(stream, delivery.seq)
+            seq = delivery.seq
+            if seq == last + 1:
+                streams[stream] = seq
                 if delivery.body:
                     session.emit(delivery.body)
+                return
+            if seq <= last:
+                self.repeats += 1
                 return
         # The stream's first entry in this session, or one beyond a gap.
         session.waiting = deque()
@@ -155,7 +156,7 @@ class Orderer(Generic[S]):
     async def _fill(self, session: Session, stream: str, first: int) -> bool:
         """Show what the log has between the stream's position and ``first``;
         ``False`` when that cannot be done (the session must re-sync)."""
-        last = session.position(stream)
+        last = session.streams.get(stream)
         if last is None:
             return await self._fill_first(session, stream, first)
         if first - 1 - last > REPAIR_MAX:

@@ -66,7 +66,7 @@ class Session:
         self.attached_at = time.time()
         """Wall time the user logged in on this session (see :mod:`~server.gateway.ordering`)."""
         self.streams: OrderedDict[str, int] = OrderedDict()
-        """The last seq shown of each conversation's log, most recently used last."""
+        """The last seq shown of each conversation's log, in the order first met."""
         self.waiting: deque[Delivery] | None = None
         """Events that came while the log is read to fill a gap (``None``: no repair)."""
         self.closed = False
@@ -85,13 +85,6 @@ class Session:
         self.buffer.clear()
         self.streams.clear()
         self.waiting = None
-
-    def position(self, stream: str) -> int | None:
-        """The last seq of ``stream`` shown here, ``None`` if none yet."""
-        last = self.streams.get(stream)
-        if last is not None:
-            self.streams.move_to_end(stream)
-        return last
 
     def place(self, stream: str, seq: int) -> None:
         self.streams[stream] = seq
