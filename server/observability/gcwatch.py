@@ -28,6 +28,8 @@ SLOW_PAUSE = 0.02
 """Seconds; a collection longer than this is logged as a warning."""
 
 _started: list[float] = []
+_unreported = [0]
+"""Slow pauses that could not be logged when they happened (see below)."""
 
 
 def _callback(phase: str, info: dict[str, Any]) -> None:
@@ -36,12 +38,22 @@ def _callback(phase: str, info: dict[str, Any]) -> None:
     elif _started:
         pause = time.perf_counter() - _started.pop()
         if pause >= SLOW_PAUSE:
-            log.warning(
-                "gc pause %.1f ms (generation %d, %d collected)",
-                pause * 1000,
-                info.get("generation", -1),
-                info.get("collected", 0),
-            )
+            try:
+                log.warning(
+                    "gc pause %.1f ms (generation %d, %d collected)",
+                    pause * 1000,
+                    info.get("generation", -1),
+                    info.get("collected", 0),
+                    extra={"unreported": _unreported[0]},
+                )
+                _unreported[0] = 0
+            except RecursionError:
+                # A collection may start at any allocation, also at the bottom
+                # of a stack that a hostile frame drove to the recursion limit
+                # (msgspec refusing it): no room there to format a log line,
+                # and an error escaping a GC callback cannot even be reported.
+                # Count it; the next report carries the count.
+                _unreported[0] += 1
 
 
 def install() -> None:

@@ -19,7 +19,20 @@ session_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 user_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
 
-_CONTEXT_FIELDS = ("session", "user", "actor", "node", "peer", "request", "code")
+_CONTEXT_FIELDS = (
+    "session",
+    "user",
+    "actor",
+    "node",
+    "peer",
+    "request",
+    "code",
+    "queued_frames",
+    "queued_bytes",
+    "suppressed_since_last",
+    "unreported",
+)
+"""Fields of ``extra={...}`` that reach the JSON line (others are dropped)."""
 
 
 class JsonFormatter(logging.Formatter):
