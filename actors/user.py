@@ -35,7 +35,10 @@ class Attach(Ask[None], frozen=True):
     session: SessionRef
 
 
-class Detach(Message, frozen=True):
+class Detach(Ask[None], frozen=True):
+    """Forget a session. Asked (not only told) by a logout, whose answer then
+    means every push the actor made before it has reached the session."""
+
     session: SessionRef
 
 

@@ -16,9 +16,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import psutil
@@ -103,6 +105,52 @@ def child_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+class ChildOutput(NamedTuple):
+    returncode: int | None
+    lines: list[str]
+    """Its standard output, line by line."""
+
+
+async def run_to_end(argv: list[str], *, role: str, hard_limit: float) -> ChildOutput | None:
+    """Run a child (a load generator) to its end: its stderr relayed as it
+    comes, its stdout kept. ``None`` when it ran past ``hard_limit`` seconds;
+    it is killed then, and also if this is cancelled (a signal), so that it
+    never outlives the caller."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=REPO_ROOT,
+        env=child_env(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    CHILDREN.add(proc.pid, role)
+    assert proc.stdout is not None and proc.stderr is not None
+
+    async def relay(stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            sys.stderr.write(line.decode(errors="replace"))
+            sys.stderr.flush()
+
+    relay_task = asyncio.create_task(relay(proc.stderr))
+    try:
+        async with asyncio.timeout(hard_limit):
+            stdout = await proc.stdout.read()
+            await proc.wait()
+            await relay_task
+    except TimeoutError:
+        return None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5.0)
+        relay_task.cancel()
+        CHILDREN.discard(proc.pid)
+    return ChildOutput(proc.returncode, stdout.decode(errors="replace").strip().splitlines())
 
 
 class ServerProcess:

@@ -15,7 +15,6 @@ registered in :data:`bench.procs.CHILDREN`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -28,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from bench.procs import CHILDREN, REPO_ROOT, child_env, pinned, wait_quiet
+from bench.procs import CHILDREN, pinned, run_to_end, wait_quiet
 from bench.spec import CaseSpec
 from bench.targets import Deployment, Target
 
@@ -296,52 +295,25 @@ async def _run_generator(
         argv += ["--url", url, "--server-pid", str(pid)]
     if deployment.redis is not None:
         argv += ["--redis-pid", str(deployment.redis.pid)]
-    proc = await asyncio.create_subprocess_exec(
-        *pinned(argv, GENERATOR_CORE if options.pin else None),
-        cwd=REPO_ROOT,
-        env=child_env(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    output = await run_to_end(
+        pinned(argv, GENERATOR_CORE if options.pin else None),
+        role="generator",
+        hard_limit=case.timing.hard_limit() + 15,
     )
-    CHILDREN.add(proc.pid, "generator")
-    assert proc.stdout is not None and proc.stderr is not None
-
-    async def relay(stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            sys.stderr.write(line.decode(errors="replace"))
-            sys.stderr.flush()
-
-    relay_task = asyncio.create_task(relay(proc.stderr))
-    try:
-        async with asyncio.timeout(case.timing.hard_limit() + 15):
-            stdout = await proc.stdout.read()
-            await proc.wait()
-            await relay_task
-    except TimeoutError:
+    if output is None:
         return {
             "case": case.name,
             "target": target.name,
             "ok": False,
             "error": "generator exceeded its hard time limit and was killed",
         }
-    finally:
-        # Reached also on cancellation (a signal): the generator must not
-        # outlive the case, whatever ended it.
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 5.0)
-        relay_task.cancel()
-        CHILDREN.discard(proc.pid)
-    lines = stdout.decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 or not lines:
+    returncode, lines = output
+    if returncode != 0 or not lines:
         return {
             "case": case.name,
             "target": target.name,
             "ok": False,
-            "error": f"generator exited with {proc.returncode} and no result",
+            "error": f"generator exited with {returncode} and no result",
         }
     result: dict[str, Any] = msgspec.json.decode(lines[-1])
     return result

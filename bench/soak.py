@@ -61,7 +61,7 @@ import msgspec
 import psutil
 import uvloop
 
-from bench.procs import CHILDREN, REPO_ROOT, ServerProcess, child_env, free_port
+from bench.procs import CHILDREN, REPO_ROOT, ServerProcess, free_port, run_to_end
 from bench.spec import CaseSpec, Timing
 from bench.targets.grover import GroverTarget
 from protocol.client import Client, GroverError
@@ -140,40 +140,12 @@ async def run_generator(url: str, pid: int, spec: CaseSpec) -> dict[str, Any]:
     progress lines are relayed, its JSON result returned."""
     argv = [sys.executable, "-m", "bench.generator", "--target", "grover", "--url", url]
     argv += ["--server-pid", str(pid), "--spec", spec.to_json(), "--label", "soak mixed"]
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=REPO_ROOT,
-        env=child_env(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    CHILDREN.add(proc.pid, "soak-generator")
-    assert proc.stdout is not None and proc.stderr is not None
-
-    async def relay(stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            sys.stderr.write(line.decode(errors="replace"))
-
-    relay_task = asyncio.create_task(relay(proc.stderr))
-    try:
-        async with asyncio.timeout(spec.timing.hard_limit() + 15):
-            out = await proc.stdout.read()
-            await proc.wait()
-            await relay_task
-    except TimeoutError:
+    output = await run_to_end(argv, role="soak-generator", hard_limit=spec.timing.hard_limit() + 15)
+    if output is None:
         return {"ok": False, "error": "generator exceeded its hard limit"}
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 5.0)
-        relay_task.cancel()
-        CHILDREN.discard(proc.pid)
-    lines = out.decode(errors="replace").strip().splitlines()
+    returncode, lines = output
     if not lines:
-        return {"ok": False, "error": f"generator exited with {proc.returncode}, no result"}
+        return {"ok": False, "error": f"generator exited with {returncode}, no result"}
     result: dict[str, Any] = msgspec.json.decode(lines[-1])
     return result
 

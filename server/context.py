@@ -19,7 +19,7 @@ import msgspec
 from actors.runtime import ActorError, ActorSystem
 from actors.sessions import SessionRef
 from actors.store import Store
-from actors.user import Attach, Detach, ListSessions, user_key
+from actors.user import Attach, Detach, user_key
 from protocol.errors import ErrorCode, ProtocolError
 from server.auth import Passwords, Tokens
 from server.config import Settings
@@ -91,12 +91,10 @@ class Caller:
             log.info("logged out")
             key = user_key(user_id)
             try:
-                self.actors.tell(key, Detach(session.ref))
-                # The actor handles its mailbox in order: once this ask
-                # returns, the Detach has been handled and every push it made
-                # before that has reached the session (a logged-out session
-                # drops them), so a later login on this connection starts clean.
-                await self.actors.ask(key, ListSessions())
+                # The actor handles its mailbox in order: once it answers, every
+                # push it made before has reached the session (a logged-out
+                # session drops them), so a later login here starts clean.
+                await self.actors.ask(key, Detach(session.ref))
             except ActorError:
                 # The session is logged out either way and drops the account's
                 # events; the actor forgets it when the session ends.

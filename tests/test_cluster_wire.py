@@ -52,4 +52,4 @@ def test_replies_decode_as_what_the_asked_message_declares() -> None:
     # A list is not taken for session refs unless session refs were asked for.
     with pytest.raises(msgspec.ValidationError):
         wire.decode_reply(user.GetUser, wire.encode_reply(refs))
-    assert reply_type(user.Detach) is type(None)  # a tell has no reply
+    assert reply_type(user.PushMany) is type(None)  # a tell has no reply
