@@ -85,7 +85,7 @@ class Teller(Protocol):
 class _Entry:
     """A numbered log entry waiting for its batch to commit."""
 
-    __slots__ = ("done", "origin", "recipients", "record")
+    __slots__ = ("origin", "recipients", "record", "waiters")
 
     def __init__(
         self, record: MessageRecord, recipients: list[str], origin: SessionRef | None
@@ -93,9 +93,30 @@ class _Entry:
         self.record = record
         self.recipients = recipients
         self.origin = origin
-        self.done: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
-        """Resolved when the entry is durable, or when the unique index shows
-        its key was stored before (then with ``duplicate`` set)."""
+        self.waiters: list[tuple[asyncio.Future[m.MessageAck], bool]] = []
+        """A future per asker (the send, its retries) and whether it is a retry:
+        a cancelled asker never touches the entry, and no callback hop delays acks."""
+
+    def wait(self, *, duplicate: bool) -> asyncio.Future[m.MessageAck]:
+        future: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
+        self.waiters.append((future, duplicate))
+        return future
+
+    def resolve(self, result: m.MessageAck) -> None:
+        """Durable (or stored before, then ``result.duplicate``): ack every asker."""
+        for future, duplicate in self.waiters:
+            if not future.done():
+                if duplicate and not result.duplicate:
+                    future.set_result(msgspec.structs.replace(result, duplicate=True))
+                else:
+                    future.set_result(result)
+        self.waiters.clear()
+
+    def fail(self, error: Exception) -> None:
+        for future, _ in self.waiters:
+            if not future.done():
+                future.set_exception(error)
+        self.waiters.clear()
 
 
 class ConversationActor(Actor):
@@ -338,7 +359,7 @@ class ConversationActor(Actor):
         entry = self._append(record, msg.origin)
         self._keys[(msg.sender_id, msg.client_key)] = entry
         self._trim(self._keys, RECENT_KEYS)
-        return _ack_when_done(entry, duplicate=False)
+        return entry.wait(duplicate=False)
 
     async def _find_key(
         self, sender_id: str, client_key: str, origin: SessionRef | None = None
@@ -352,7 +373,7 @@ class ConversationActor(Actor):
         if hit is None:
             return None
         if isinstance(hit, _Entry):
-            return _ack_when_done(hit, duplicate=True)
+            return hit.wait(duplicate=True)
         record = self._recent.get(hit) or await self._store.messages.get(self.key.id, hit)
         if record is None:  # cannot happen: the log is append-only
             raise ValueError(f"{self.key}: committed seq {hit} is missing")
@@ -390,7 +411,7 @@ class ConversationActor(Actor):
             target_seq=target.seq,
         )
         self._recent[target.seq] = msgspec.structs.replace(target, text=msg.text, edited_at=now)
-        return _ack_when_done(self._append(record, msg.origin), duplicate=False)
+        return self._append(record, msg.origin).wait(duplicate=False)
 
     async def _delete(self, msg: Delete) -> asyncio.Future[m.MessageAck]:
         target = await self._own_message(msg.sender_id, msg.seq)
@@ -406,7 +427,7 @@ class ConversationActor(Actor):
         self._recent[target.seq] = msgspec.structs.replace(
             target, text="", media_url="", deleted=True
         )
-        return _ack_when_done(self._append(record, msg.origin), duplicate=False)
+        return self._append(record, msg.origin).wait(duplicate=False)
 
     async def _own_message(self, user_id: str, seq: int) -> MessageRecord:
         self._require_member(user_id)
@@ -494,8 +515,7 @@ class ConversationActor(Actor):
         for entry in batch:
             record = entry.record
             self.durable_seq = record.seq
-            if not entry.done.done():
-                entry.done.set_result(ack(record, duplicate=False))
+            entry.resolve(ack(record, duplicate=False))
             if record.client_key is not None:
                 key = (record.sender_id, record.client_key)
                 if self._keys.get(key) is entry:
@@ -534,7 +554,7 @@ class ConversationActor(Actor):
                     self.key.id, record.sender_id, record.client_key
                 )
             if stored is not None:
-                entry.done.set_result(ack(stored, duplicate=True))
+                entry.resolve(ack(stored, duplicate=True))
                 self._redeliver(stored, entry.origin)
                 self._keys[(record.sender_id, record.client_key or "")] = stored.seq
                 self._recent.pop(record.seq, None)
@@ -561,8 +581,7 @@ class ConversationActor(Actor):
         after the last durable seq."""
         error = ProtocolError(ErrorCode.INTERNAL, "could not store the message; retry")
         for entry in [*batch, *self._pending]:
-            if not entry.done.done():
-                entry.done.set_exception(error)
+            entry.fail(error)
             key = (entry.record.sender_id, entry.record.client_key or "")
             if self._keys.get(key) is entry:
                 del self._keys[key]
@@ -673,22 +692,3 @@ class ConversationActor(Actor):
             self._recent[record.seq] = record
             if record.client_key is not None:
                 self._keys[(record.sender_id, record.client_key)] = record.seq
-
-
-def _ack_when_done(entry: _Entry, *, duplicate: bool) -> asyncio.Future[m.MessageAck]:
-    """A future for one asker: resolves once ``entry`` is durable. Each asker
-    gets its own, so a timed-out or cancelled asker never touches the entry."""
-    future: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
-
-    def done(source: asyncio.Future[m.MessageAck]) -> None:
-        if future.done():
-            return
-        error = source.exception()
-        if error is not None:
-            future.set_exception(error)
-        else:
-            ack = source.result()
-            future.set_result(msgspec.structs.replace(ack, duplicate=duplicate or ack.duplicate))
-
-    entry.done.add_done_callback(done)
-    return future

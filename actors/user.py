@@ -105,11 +105,17 @@ class UserActor(Actor):
         self._directory = directory
         self.user: UserRecord | None = None
         self.sessions: set[SessionRef] = set()
+        self._stale: set[SessionRef] = set()
+        """Sessions forgotten by an inline push (:meth:`receive_now`, which
+        cannot await) and not yet removed from the directory."""
 
     async def activate(self) -> None:
         self.user = await self._store.users.get(self.key.id)
         if self._directory is not None:
             self.sessions = await self._directory.load(self.key.id)
+
+    async def passivate(self) -> None:
+        await self._sync_directory()
 
     def can_passivate(self) -> bool:
         # Without a directory the session set exists only here.
@@ -119,10 +125,18 @@ class UserActor(Actor):
         # A message for an unknown user id must not keep an activation resident.
         return self.user is not None
 
+    def receive_now(self, message: object) -> bool:
+        # Every push of every conversation passes here: no mailbox hop for it.
+        if type(message) is not PushMany:
+            return False
+        self._deliver(message.items)
+        return True
+
     async def receive(self, message: object) -> object:
+        await self._sync_directory()
         match message:
             case PushMany(items=items):
-                await self._deliver(items)
+                self._deliver(items)
                 return None
             case Attach(session=ref):
                 self.sessions.add(ref)
@@ -146,10 +160,12 @@ class UserActor(Actor):
                 return sorted(self.sessions)
         raise TypeError(f"UserActor cannot handle {type(message).__name__}")
 
-    async def _deliver(self, items: list[Delivery]) -> None:
+    def _deliver(self, items: list[Delivery]) -> None:
         """Push each event to every session, in order; forget a session the
-        sink reports unreachable. The origin of an event gets nothing, or
-        for a log entry only its position (see :class:`Delivery`)."""
+        sink reports unreachable (the directory learns of it before the next
+        message is handled). The origin of an event gets nothing, or for a
+        log entry only its position (see :class:`Delivery`)."""
+        sink = self._sink
         for ref in list(self.sessions):
             for item in items:
                 delivery = item
@@ -157,9 +173,17 @@ class UserActor(Actor):
                     if item.stream is None:
                         continue
                     delivery = Delivery(b"", None, item.stream, item.seq)
-                if self._sink.push(ref, delivery) is False:
-                    await self._forget(ref)
+                if sink.push(ref, delivery) is False:
+                    self.sessions.discard(ref)
+                    if self._directory is not None:
+                        self._stale.add(ref)
                     break
+
+    async def _sync_directory(self) -> None:
+        while self._stale:
+            ref = self._stale.pop()
+            if ref not in self.sessions and self._directory is not None:
+                await self._directory.remove(self.key.id, ref)
 
     async def _forget(self, ref: SessionRef) -> None:
         self.sessions.discard(ref)
@@ -178,5 +202,5 @@ class UserActor(Actor):
             raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
         self.user = updated
         body = encode_event_body(accounts.ProfileUpdated(user=me_view(updated)))
-        await self._deliver([Delivery(body, origin)])
+        self._deliver([Delivery(body, origin)])
         return updated

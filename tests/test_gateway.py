@@ -643,19 +643,20 @@ async def test_graceful_shutdown_drains_outboxes_and_closes_1001(tmp_path: Path)
         auth = await register(client)
         reader = await _raw_logged_in(node, auth.token)
         session_id = reader[1].session_id
-        # Queue many large events at once (4 MB, more than the socket buffers
-        # take while the reader is idle), so the outbox holds some when stop()
-        # begins; small ones would be written straight to the socket.
+        # Queue large events at once, while the reader is idle, until the
+        # socket buffers are full and the outbox holds some (kernels take
+        # several MB on loopback), so that it does when stop() begins.
         session = node.sessions.get(session_id)
-        assert session is not None
-        count = 200
-        for i in range(count):
+        connection = connection_of(node, session_id)
+        assert session is not None and connection is not None
+        count = 0
+        while len(connection.outbox) < 20 and count < 500:
+            count += 1
             user = auth.user
-            user.display_name = f"n{i}"
+            user.display_name = f"n{count}"
             user.bio = "x" * 20_000
             session.emit(codec.encode_event_body(accounts.ProfileUpdated(user=user)))
-        connection = connection_of(node, session_id)
-        assert connection is not None and len(connection.outbox) > 0
+        assert len(connection.outbox) >= 20
         ws = reader[0]
         seqs: list[int] = []
 

@@ -27,7 +27,7 @@ from websockets.http11 import Response as HttpResponse
 from protocol import limits
 from protocol.errors import CloseCode
 from server.context import HandlerTable, Services
-from server.gateway.connection import Connection, peer_ip
+from server.gateway.connection import Connection, WriteBatcher, peer_ip
 from server.gateway.sessions import SessionRegistry
 
 log = logging.getLogger("grover.gateway")
@@ -82,6 +82,7 @@ class Gateway:
         """Sockets admitted and not yet gone (handshakes included)."""
         self._open_per_ip: Counter[str] = Counter()
         self._refusals = _Throttled()
+        self._batcher = WriteBatcher()
         self._server: Server | None = None
 
     async def start(self) -> None:
@@ -153,7 +154,7 @@ class Gateway:
             del self._open_per_ip[ip]
 
     async def _handle(self, ws: ServerConnection) -> None:
-        connection = Connection(ws, self.services, self.sessions, self.handlers)
+        connection = Connection(ws, self.services, self.sessions, self.handlers, self._batcher)
         self.connections.add(connection)
         try:
             await connection.serve()
