@@ -75,8 +75,73 @@ class WriteBatcher:
             connection.uncork()
 
 
+class _Backlog:
+    """The outbox of a connection that fell behind, and the task writing it
+    with flow control. Made the first time the connection falls behind: an
+    idle or keeping-up connection holds none of it (a task, two events and a
+    deque were a quarter of an idle connection's memory)."""
+
+    __slots__ = ("drained", "frames", "nbytes", "wake", "writer")
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.frames: deque[bytes] = deque()
+        self.nbytes = 0
+        """Bytes of the frames in :attr:`frames`."""
+        self.wake = asyncio.Event()
+        self.drained = asyncio.Event()
+        self.drained.set()
+        self.writer = asyncio.get_running_loop().create_task(self._write(ws))
+
+    def push(self, frame: bytes) -> None:
+        self.frames.append(frame)
+        self.nbytes += len(frame)
+        self.drained.clear()
+        self.wake.set()
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.nbytes = 0
+
+    async def _write(self, ws: ServerConnection) -> None:
+        frames = self.frames
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while frames:
+                    frame = frames.popleft()
+                    self.nbytes -= len(frame)
+                    await ws.send(frame)
+                self.drained.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.drained.set()
+
+
 class Connection:
     """One websocket: its outbox, its writer, and its (resumable) session."""
+
+    __slots__ = (
+        "_backlog",
+        "_corked",
+        "_corked_bytes",
+        "_inflight",
+        "_retry_at",
+        "_strikes",
+        "_tasks",
+        "batcher",
+        "caller",
+        "closing",
+        "handlers",
+        "last_request_id",
+        "peer",
+        "services",
+        "session",
+        "sessions",
+        "settings",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -91,6 +156,7 @@ class Connection:
         self._corked: list[bytes] | None = None
         """Frames of this loop turn, written together when the batcher flushes."""
         self._corked_bytes = 0
+        self._backlog: _Backlog | None = None
         self.services = services
         self.settings = services.settings
         self.sessions = sessions
@@ -99,22 +165,22 @@ class Connection:
         self.session: Session | None = None
         self.caller: Caller | None = None
         self.last_request_id = -1
-        self.outbox: deque[bytes] = deque()
-        self.outbox_bytes = 0
-        """Bytes of the frames in :attr:`outbox`."""
         self.closing = False
-        self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
         self._inflight = asyncio.Semaphore(self.settings.max_inflight)
         self._strikes = TokenBucket(self.settings.abuse_strikes)
-        self._retry_at: dict[str, float] = {}
+        self._retry_at: dict[str, float] | None = None
         """Per request type, when the ``retry_after`` last announced for it
         ends (monotonic): a request of that type refused before then ignored
         the announcement, which is abuse; one refused after it is not."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._requests: set[asyncio.Task[None]] = set()
-        """Request handlers running now (a login change waits for them)."""
+        """Request handlers running now (a login change waits for them), and
+        the close."""
+
+    @property
+    def outbox(self) -> deque[bytes] | tuple[()]:
+        """Frames waiting for the socket to take them (empty unless the
+        connection fell behind)."""
+        return self._backlog.frames if self._backlog is not None else ()
 
     # ------------------------------------------------------------ outbound
 
@@ -140,17 +206,21 @@ class Connection:
                 self.uncork()
             return
         ws = self.ws
-        if not self.outbox and not ws.paused and ws.protocol.state is State.OPEN:
-            self._corked = [frame]
-            self._corked_bytes = len(frame)
-            self.batcher.add(self)
+        backlog = self._backlog
+        if (backlog is None or not backlog.frames) and not ws.paused:
+            if ws.protocol.state is State.OPEN:
+                self._corked = [frame]
+                self._corked_bytes = len(frame)
+                self.batcher.add(self)
             return
+        if backlog is None:
+            backlog = self._backlog = _Backlog(ws)
         # Bytes count as well as frames: 2048 frames of a page each used to
         # allow gigabytes per connection. What the transport holds counts too:
         # the writer hands it one frame at a time, but write-through may have
-        # left up to a frame above its high-water mark.
-        held = self.outbox_bytes + len(frame) + ws.transport.get_write_buffer_size()
-        if len(self.outbox) >= self.settings.outbox_size or held > self.settings.outbox_bytes:
+        # left up to a turn's frames above its high-water mark.
+        held = backlog.nbytes + len(frame) + ws.transport.get_write_buffer_size()
+        if len(backlog.frames) >= self.settings.outbox_size or held > self.settings.outbox_bytes:
             # Called from whichever task pushed (an actor's, usually), so the
             # context variables are not this connection's: name it explicitly.
             session = self.session
@@ -160,16 +230,13 @@ class Connection:
                     "peer": self.peer,
                     "session": session.id if session else None,
                     "user": session.user_id if session else None,
-                    "queued_frames": len(self.outbox),
+                    "queued_frames": len(backlog.frames),
                     "queued_bytes": held,
                 },
             )
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: outbox full", discard=True)
             return
-        self.outbox.append(frame)
-        self.outbox_bytes += len(frame)
-        self._drained.clear()
-        self._wake.set()
+        backlog.push(frame)
 
     def uncork(self) -> None:
         """Write the frames of this turn now, in one ``transport.write``."""
@@ -193,29 +260,14 @@ class Connection:
             log.debug("write-through failed", exc_info=True)
             self.close_soon(CloseCode.GOING_AWAY, "connection lost", discard=True)
 
-    async def write_loop(self) -> None:
-        ws = self.ws
-        outbox = self.outbox
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while outbox:
-                    frame = outbox.popleft()
-                    self.outbox_bytes -= len(frame)
-                    await ws.send(frame)
-                self._drained.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            self._drained.set()
-
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) until the outbox has been written to the socket."""
         self.uncork()
+        if self._backlog is None:
+            return
         try:
             async with asyncio.timeout(timeout):
-                await self._drained.wait()
+                await self._backlog.drained.wait()
         except TimeoutError:
             pass
 
@@ -230,8 +282,8 @@ class Connection:
         self.closing = True
         if discard:
             self._corked = None
-            self.outbox.clear()
-            self.outbox_bytes = 0
+            if self._backlog is not None:
+                self._backlog.clear()
         task = asyncio.get_running_loop().create_task(self._close(code, reason, flush=not discard))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -295,9 +347,10 @@ class Connection:
         if isinstance(request, wire.Hello):
             self.refuse(request.id, ErrorCode.ALREADY_GREETED, "hello was already sent")
             return
-        if request.changes_login and self._requests:
-            # Runs alone: nothing in flight may see the login change under it.
-            await asyncio.wait(list(self._requests))
+        if request.changes_login and self._tasks:
+            # Runs alone: nothing in flight may see the login change under it
+            # (a close may be among them: then this returns just below).
+            await asyncio.wait(list(self._tasks))
             if self.closing:
                 return
         # Login and logout run in handler tasks, whose context changes do not
@@ -311,9 +364,7 @@ class Connection:
         await self._inflight.acquire()
         task = asyncio.get_running_loop().create_task(self._run(request))
         self._tasks.add(task)
-        self._requests.add(task)
         task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(self._requests.discard)
         if request.changes_login:
             # Reading waits for it, so later requests start under the new login
             # (and one that needs a login finds out it has none).
@@ -333,6 +384,8 @@ class Connection:
         if wait <= 0:
             return True
         now = time.monotonic()
+        if self._retry_at is None:
+            self._retry_at = {}
         ignored = now < self._retry_at.get(kind, 0.0)
         delay = retry_after(wait)
         self._retry_at[kind] = now + delay
@@ -463,7 +516,6 @@ class Connection:
     # ------------------------------------------------------------ lifecycle
 
     async def serve(self) -> None:
-        writer = asyncio.get_running_loop().create_task(self.write_loop())
         try:
             await self._await_hello()
             async for raw in self.ws:
@@ -471,7 +523,8 @@ class Connection:
         except ConnectionClosed:
             pass
         finally:
-            writer.cancel()
+            if self._backlog is not None:
+                self._backlog.writer.cancel()
             for task in list(self._tasks):
                 if not task.done():
                     await asyncio.wait([task], timeout=self.settings.ask_timeout)

@@ -41,6 +41,7 @@ class Session:
     __slots__ = (
         "attached_at",
         "buffer",
+        "buffer_size",
         "closed",
         "connection",
         "detached_at",
@@ -59,8 +60,10 @@ class Session:
         self.user_id: str | None = None
         self.token_hash: str | None = None
         self.seq = 0
-        self.buffer: deque[bytes] = deque(maxlen=buffer_size)
-        """Encoded event frames; ``buffer[-1]`` has seq ``self.seq``."""
+        self.buffer_size = buffer_size
+        self.buffer: deque[bytes] | tuple[()] = ()
+        """Encoded event frames; ``buffer[-1]`` has seq ``self.seq``. Made
+        with the first event: an anonymous session never has one."""
         self.connection: Outlet | None = None
         self.detached_at: float | None = time.monotonic()
         self.attached_at = time.time()
@@ -82,7 +85,7 @@ class Session:
         """Forget the user, and the events buffered for them, so that no later
         resume or login on this session sees them."""
         self.user_id = self.token_hash = None
-        self.buffer.clear()
+        self.buffer = ()
         self.streams.clear()
         self.waiting = None
 
@@ -97,7 +100,10 @@ class Session:
             return  # logged out: what an actor still sends is the old account's
         self.seq += 1
         frame = encode_event_frame(self.seq, body)
-        self.buffer.append(frame)
+        buffer = self.buffer
+        if not isinstance(buffer, deque):
+            buffer = self.buffer = deque(maxlen=self.buffer_size)
+        buffer.append(frame)
         if self.connection is not None:
             self.connection.send(frame)
 
