@@ -6,7 +6,9 @@ prints its result as one JSON line on stdout (progress goes to stderr).
 
 Against a cluster, ``--url`` and ``--server-pid`` are given once per node and
 ``--redis-pid`` names its Redis: connection ``i`` goes to URL ``i mod N``,
-and the CPU of every node and of Redis is sampled. The runner starts it
+and the CPU of every node and of Redis is sampled. ``--stats-url``, once
+per node, names a Grover node's ``/stats``: its counters are read at both
+ends of the window (:mod:`bench.serverstats`). The runner starts it
 pinned to its own core; it is usable by hand too.
 """
 
@@ -43,11 +45,14 @@ async def run_case(
     redis_pid: int | None = None,
     client_name: str = "picows",
     label: str | None = None,
+    stats_urls: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run one case; never raises: failures come back as ``ok: false``.
 
     ``url`` and ``server_pid`` are one server's, or one per cluster node;
-    ``redis_pid`` is the cluster's Redis (sampled, never connected to)."""
+    ``redis_pid`` is the cluster's Redis (sampled, never connected to);
+    ``stats_urls`` each node's ``/stats`` (Grover), read at both ends of the
+    measured window."""
     urls = [url] if isinstance(url, str) else list(url)
     if server_pid is None:
         server_pids: list[int] = []
@@ -72,6 +77,7 @@ async def run_case(
         urls=urls,
         procstat=ProcStat(server_pids, redis_pid),
         progress=Progress(label or f"{spec.name} · {target}"),
+        stats_urls=list(stats_urls),
     )
     started = time.monotonic()
     try:
@@ -106,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--server-pid", type=int, action="append", default=[], help="per node")
     parser.add_argument("--redis-pid", type=int, default=None, help="a cluster's Redis")
+    parser.add_argument(
+        "--stats-url", action="append", default=[], help="per node: its /stats (Grover)"
+    )
     parser.add_argument("--spec", required=True, help="CaseSpec as JSON")
     parser.add_argument("--client", choices=CLIENT_NAMES, default="picows")
     parser.add_argument("--label", default=None)
@@ -132,6 +141,7 @@ async def _run_frozen(spec: CaseSpec, args: argparse.Namespace) -> dict[str, Any
         redis_pid=args.redis_pid,
         client_name=args.client,
         label=args.label,
+        stats_urls=args.stats_url,
     )
 
 

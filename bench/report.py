@@ -81,8 +81,34 @@ def summarize(run: SuiteRun) -> dict[str, Any]:
             "title": case.title,
             "targets": per_target,
             "ratios": ratios,
+            "extra_cpu_us_per_msg": {
+                f"{target}/grover": _extra_cpu(run, case.name, target) for target in CLUSTER_TARGETS
+            },
         }
     return summary
+
+
+def _cpu_us_per_ack(result: dict[str, Any]) -> float | None:
+    """Server CPU (every node and Redis) per acked message or request, in
+    µs: the share of a core over the window divided by acks per second."""
+    server_pct, acks = _get(result, "cpu", "server_pct"), _get(result, "metrics", "acks_per_s")
+    if server_pct is None or not acks:
+        return None
+    return float(server_pct) * 1e4 / float(acks)
+
+
+def _extra_cpu(run: SuiteRun, case: str, target: str) -> dict[str, Any]:
+    """What a message costs ``target`` in server CPU beyond what it costs
+    one Grover node, per round (both back to back), and the median."""
+    per_round = []
+    for r in range(run.options.rounds):
+        a, b = run.final(r, case, target), run.final(r, case, "grover")
+        if a is None or b is None:
+            continue
+        cost, base = _cpu_us_per_ack(a.result), _cpu_us_per_ack(b.result)
+        if cost is not None and base is not None:
+            per_round.append(round(cost - base, 1))
+    return {"median": median(per_round), "rounds": per_round}
 
 
 def _target_summary(
@@ -122,6 +148,8 @@ def _target_summary(
         "delivery_p99_ms": med("metrics", "delivery", "p99_ms"),
         "delivery_p999_ms": med("metrics", "delivery", "p999_ms"),
         "server_pct": med("cpu", "server_pct"),
+        "cpu_us_per_ack": median(_cpu_us_per_ack(r) for r in measured),
+        "per_message": _median_per_message(measured),
         "redis_pct": med("cpu", "redis_pct"),
         "nodes_pct": _median_per_node(measured),
         "generator_pct": med("cpu", "generator_pct"),
@@ -142,6 +170,14 @@ def _sum_warnings(results: list[dict[str, Any]]) -> dict[str, int]:
     for result in results:
         total.update(result.get("server_warnings") or {})
     return dict(total.most_common())
+
+
+def _median_per_message(measured: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Median over the rounds of each per-message figure the nodes' own
+    counters gave (``server_stats``, Grover only)."""
+    rounds = [_get(r, "server_stats", "per_message") or {} for r in measured]
+    figures = {figure for per_message in rounds for figure in per_message}
+    return {f: median(p.get(f) for p in rounds) for f in sorted(figures)}
 
 
 def _median_per_node(measured: list[dict[str, Any]]) -> list[float | None]:
@@ -202,6 +238,11 @@ def _num(value: float | None) -> str:
     if abs(value) >= 100:
         return f"{value:.0f}"
     return f"{value:.3g}"
+
+
+def _per(value: float | None) -> str:
+    """A count per message (a few, with two decimals)."""
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _ms(value: float | None) -> str:
@@ -439,6 +480,37 @@ def _cluster_section(
                 f"| {_num(t['server_pct'])}% | {nodes} "
                 f"| {'-' if redis is None else _num(redis) + '%'} | {_ratio(versus)} "
                 f"| {t['rounds_measured']} |"
+            )
+    lines += [
+        "",
+        "Cost per acked message, from each node's `/stats` read at both ends of the "
+        "window (summed over nodes; medians over rounds). Redis round trips are "
+        "pipelined flushes (one per event-loop turn with something to send: XADDs "
+        "and XACKs) + XREADGROUP reads of the inboxes + the shared rate limiter's "
+        "call per request; entries are XADDs (an actor message, a reply, or a "
+        "batch of session pushes); bytes are the entries' encoded size. Extra CPU "
+        "is the server CPU per message (nodes and Redis) minus one Grover node's in "
+        "the same round.",
+        "",
+        "| scenario | target | Redis round trips | flushes / reads / limiter | XADD entries "
+        "| pushes | bytes | server CPU µs | one node's µs | extra CPU µs |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, entry in summary.items():
+        for target in clustered:
+            t = entry["targets"].get(target, {})
+            if not t.get("available"):
+                continue
+            cost = t.get("per_message") or {}
+            single = entry["targets"].get("grover", {})
+            extra = entry.get("extra_cpu_us_per_msg", {}).get(f"{target}/grover", {})
+            parts = " / ".join(_per(cost.get(k)) for k in ("flushes", "reads", "limiter_calls"))
+            lines.append(
+                f"| {name} | {target} | {_per(cost.get('redis_round_trips'))} | {parts} "
+                f"| {_per(cost.get('entries'))} | {_per(cost.get('pushes'))} "
+                f"| {_num(cost.get('bytes'))} | {_num(t.get('cpu_us_per_ack'))} "
+                f"| {_num(single.get('cpu_us_per_ack') if single.get('available') else None)} "
+                f"| {_num(extra.get('median'))} |"
             )
     return lines
 

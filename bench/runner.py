@@ -295,6 +295,8 @@ async def _run_generator(
         argv += ["--url", url, "--server-pid", str(pid)]
     if deployment.redis is not None:
         argv += ["--redis-pid", str(deployment.redis.pid)]
+    for url in deployment.stats_urls:
+        argv += ["--stats-url", url]
     output = await run_to_end(
         pinned(argv, GENERATOR_CORE if options.pin else None),
         role="generator",

@@ -7,6 +7,7 @@ around a node (signals, the banner) is :mod:`server.cli`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from server.gateway.server import Gateway
 from server.gateway.sessions import Session, SessionRegistry
 from server.handlers import HANDLERS
 from server.http import make_app
+from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
     make_cluster,
@@ -55,6 +57,7 @@ class Grover:
         self._purger: asyncio.Task[None] | None = None
         self._sidecar: web.AppRunner | None = None
         self.sidecar_port = settings.sidecar_port
+        self._started = time.monotonic()
 
     @property
     def node_id(self) -> str:
@@ -78,7 +81,25 @@ class Grover:
             "cluster": cluster,
         }
 
+    def stats(self) -> dict[str, Any]:
+        """For ``/stats``: counters since start. ``store.writes`` is the
+        SQLite writer's group commit (transactions, jobs; ``None`` on
+        MongoDB); ``cluster`` is ``None`` on a node without Redis."""
+        db = self.store.db if isinstance(self.store, SqliteStore) else None
+        return {
+            "node": self.node_id,
+            "uptime_s": round(time.monotonic() - self._started, 3),
+            "connections": len(self.gateway.connections),
+            "sessions": len(self.sessions),
+            "store": {
+                "backend": "sqlite" if db is not None else "mongo",
+                "writes": dataclasses.asdict(db.stats) if db is not None else None,
+            },
+            "cluster": self.cluster.stats() if self.cluster is not None else None,
+        }
+
     async def start(self) -> None:
+        self._started = time.monotonic()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         if self.cluster is not None:

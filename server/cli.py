@@ -52,7 +52,7 @@ async def serve_forever(settings: Settings) -> None:
         f"Grover is running (node {settings.node}).\n"
         f"  websocket: {websocket}\n"
         f"  sidecar:   http://{_display_host(settings.host)}:{grover.sidecar_port}"
-        " (/healthz, /readyz)\n"
+        " (/healthz, /readyz, /stats)\n"
         f"  store:     {store}\n"
         "Press Ctrl-C to stop.",
         flush=True,

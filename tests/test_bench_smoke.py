@@ -258,6 +258,19 @@ async def test_cluster_target_spreads_chat_over_its_nodes(tmp_path: Path) -> Non
         assert cpu["redis_pct"] is not None and cpu["redis_pct"] > 0
         assert cpu["server_pct"] == pytest.approx(sum(cpu["nodes_pct"]) + cpu["redis_pct"], abs=0.5)
         assert single["cpu"]["redis_pct"] is None
+        # The nodes' own counters over the window, per acked message: every
+        # message crossed nodes, so it took entries and round trips.
+        stats = cluster["server_stats"]
+        assert len(stats["nodes"]) == 2 and stats["messages"] > 0, stats
+        cost = stats["per_message"]
+        assert cost["entries"] > 0 and cost["bytes"] > cost["entries"], cost
+        assert cost["redis_round_trips"] == pytest.approx(
+            cost["flushes"] + cost["reads"] + cost["limiter_calls"], abs=0.01
+        )
+        assert cost["limiter_calls"] > 0.8, cost  # one per request (window edges blur it)
+        assert cost["write_jobs"] > 0, cost
+        alone = single["server_stats"]["per_message"]
+        assert alone["write_jobs"] > 0 and "redis_round_trips" not in alone, alone
 
     document = report.to_document(run, "smoke", machine_info())
     markdown = report.to_markdown(document)
@@ -267,6 +280,10 @@ async def test_cluster_target_spreads_chat_over_its_nodes(tmp_path: Path) -> Non
     assert "echo_8 · grover-cluster: not run:" in markdown
     ratio = document["summary"]["chat_direct_4"]["ratios"]["grover-cluster/grover"]["median"]
     assert ratio is not None and ratio > 0
+    entry = document["summary"]["chat_direct_4"]
+    assert entry["targets"]["grover-cluster"]["per_message"]["entries"] > 0
+    assert len(entry["extra_cpu_us_per_msg"]["grover-cluster/grover"]["rounds"]) == 1
+    assert "| scenario | target | Redis round trips |" in markdown
 
 
 # ------------------------------------------------------------------ signals

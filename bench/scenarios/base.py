@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from bench import serverstats
 from bench.clients.base import ClientLayer
 from bench.payload import make_payload
 from bench.procstat import CpuSample, ProcStat, bound_by, cpu_between
@@ -41,6 +42,8 @@ class CaseContext:
     """One per server node; a single server has one."""
     procstat: ProcStat
     progress: Progress
+    stats_urls: Sequence[str] = ()
+    """Each node's ``/stats`` (Grover), read at both ends of the window."""
 
     @property
     def timing(self) -> Timing:
@@ -298,6 +301,8 @@ class LoadResult:
     end: Mark
     intervals: list[dict[str, Any]] = field(default_factory=list)
     unsettled: str | None = None
+    server_stats: dict[str, Any] | None = None
+    """The nodes' own counters over the window (:mod:`bench.serverstats`)."""
 
     @property
     def window_s(self) -> float:
@@ -330,12 +335,18 @@ async def run_load(
     first = previous = take_mark(ctx, recorders)
     intervals: list[dict[str, Any]] = []
     window_end = time.monotonic() + timing.window
+    counters_first = await serverstats.read_all(ctx.stats_urls) if ctx.stats_urls else None
     while (left := window_end - time.monotonic()) > 0:
         await asyncio.sleep(min(left, timing.progress_every))
         now = take_mark(ctx, recorders)
         intervals.append(_interval(ctx, previous, now, first))
         previous = now
     last = take_mark(ctx, recorders)
+    server_stats = None
+    if counters_first is not None:
+        counters_last = await serverstats.read_all(ctx.stats_urls)
+        acks = Delta.between(first, last).acks
+        server_stats = serverstats.window_cost(counters_first, counters_last, acks)
     for recorder in everyone:
         recorder.running = False
     for pacer in pacers:
@@ -347,6 +358,7 @@ async def run_load(
         end=last,
         intervals=intervals,
         unsettled=None if drained else "not settled after drain",
+        server_stats=server_stats,
     )
 
 
@@ -435,6 +447,8 @@ def load_result(
     }
     if len(recorders) > 1:
         result["roles"] = {name: window_metrics(load, [name]) for name in recorders}
+    if load.server_stats is not None:
+        result["server_stats"] = load.server_stats
     if extra:
         result.update(extra)
     return result

@@ -8,7 +8,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,9 @@ class Deployment:
     """One per node, in node order."""
     nodes: list[ServerProcess]
     redis: ServerProcess | None = None
+    stats_urls: list[str] = field(default_factory=list)
+    """Each node's ``/stats`` (Grover's sidecar), in node order; none for
+    the baselines."""
 
     @property
     def node_pids(self) -> list[int]:
@@ -149,10 +152,17 @@ class Target(ABC):
         The default is one process from :meth:`command`, with its data in
         ``workdir/data``."""
         port = free_port()
-        server = ServerProcess(
-            pinned(self.command(port, workdir / "data"), core), workdir / "server.log", self.name
+        return await self.start_one(self.command(port, workdir / "data"), port, workdir, core)
+
+    async def start_one(
+        self, argv: list[str], port: int, workdir: Path, core: int | None, stats_url: str = ""
+    ) -> Deployment:
+        """Start one server process from ``argv``, listening on ``port``;
+        ``stats_url`` is its ``/stats`` (Grover), if it has one."""
+        server = ServerProcess(pinned(argv, core), workdir / "server.log", self.name)
+        deployment = Deployment(
+            [self.url(port)], [server], stats_urls=[stats_url] if stats_url else []
         )
-        deployment = Deployment([self.url(port)], [server])
         try:
             await server.wait_listening(port, self.startup_timeout())
         except BaseException:

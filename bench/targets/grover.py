@@ -20,9 +20,10 @@ import msgspec
 
 from bench.payload import Payload
 from bench.procs import free_port
+from bench.serverstats import stats_url
 from bench.session import CONTROL, ERROR, EVENT, REPLY, Decoded, Session
 from bench.spec import CaseSpec
-from bench.targets.base import PYTHON, Dialect, Room, Target, bounded_gather
+from bench.targets.base import PYTHON, Deployment, Dialect, Room, Target, bounded_gather
 from protocol import codec, limits
 from protocol.catalog import REQUESTS_BY_TYPE
 from protocol.frames import EventFrame, ReplyFrame
@@ -174,6 +175,12 @@ class GroverTarget(Target):
 
     def command(self, port: int, workdir: Path) -> list[str]:
         return self.node_command(port, free_port(), workdir)
+
+    async def start(self, workdir: Path, core: int | None) -> Deployment:
+        """One node, whose sidecar's ``/stats`` the generator reads."""
+        port, sidecar = free_port(), free_port()
+        argv = self.node_command(port, sidecar, workdir / "data")
+        return await self.start_one(argv, port, workdir, core, stats_url(sidecar))
 
     def node_command(self, port: int, sidecar_port: int, workdir: Path, *extra: str) -> list[str]:
         """argv of one node: the bench's settings, then ``extra`` flags."""

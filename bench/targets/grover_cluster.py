@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 
 from bench.procs import ServerProcess, free_port, pinned
+from bench.serverstats import stats_url
 from bench.spec import CaseSpec
 from bench.targets.base import Deployment
 from bench.targets.grover import GroverTarget
@@ -105,6 +106,7 @@ class GroverClusterTarget(GroverTarget):
             if self.redis_pool is not None:
                 url += f"?max_connections={self.redis_pool}"
             sidecars = await self._start_nodes(deployment, url, workdir, core)
+            deployment.stats_urls = [stats_url(port) for port in sidecars]
             await _converge(sidecars, [f"n{i + 1}" for i in range(self.nodes)])
         except BaseException:
             await deployment.stop()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,32 @@ class Cluster:
             "rejoins": self.membership.rejoins,
             "reclaimed": self.transport.reclaimed,
             "dropped": self.transport.dropped,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """What /stats reports about the cluster: counters since start (see
+        :class:`~server.cluster.transport.TransportStats`) and the Redis
+        round trips of the other parts. Per chat message the hot path is the
+        transport (flushes and reads) and the rate limiter (one call per
+        request); the directory works per attach and activation, leases per
+        activation plus renewals, heartbeats at a fixed rate.
+        ``redis_round_trips`` is their sum (reclaims and the janitor's scans
+        of dead nodes' inboxes aside)."""
+        transport = dataclasses.asdict(self.transport.stats)
+        others = {
+            "limiter_calls": self.limiter.calls,
+            "directory_calls": self.directory.calls,
+            "lease_calls": self.leases.calls,
+            "heartbeats": self.membership.beats,
+        }
+        return {
+            "transport": {
+                **transport,
+                "reclaimed": self.transport.reclaimed,
+                "dropped": self.transport.dropped,
+            },
+            **others,
+            "redis_round_trips": transport["flushes"] + transport["reads"] + sum(others.values()),
         }
 
     async def start(self) -> None:

@@ -102,6 +102,8 @@ class Membership:
         self.healthy = False
         """Whether the last heartbeat reached Redis."""
         self._faults = FaultLog(log, "heartbeat", node=node)
+        self.beats = 0
+        """Heartbeats sent (one Redis round trip each, every ``heartbeat``)."""
 
     def is_live(self, node: str) -> bool:
         return node in self.live
@@ -111,6 +113,7 @@ class Membership:
 
     async def beat(self) -> None:
         """One heartbeat; updates :attr:`live` and reports changes."""
+        self.beats += 1
         gap, members, run = await self._script(
             keys=[MEMBERS_KEY, EPOCH_KEY], args=[self.node, self._timeout_ms]
         )

@@ -130,6 +130,9 @@ class Leases:
         self._releases = FaultLog(log, "lease release", node=node)
         """One for every release: while Redis is away each ending activation
         fails its release, and that is one state, not one line each."""
+        self.calls = 0
+        """Redis round trips: acquire attempts, renewals (one per 500 leases
+        every third of the TTL), releases."""
 
     def holds(self, key: str) -> bool:
         until = self._held.get(key)
@@ -137,6 +140,7 @@ class Leases:
 
     async def try_acquire(self, key: str) -> bool:
         sent = time.monotonic()
+        self.calls += 1
         if not await self._acquire(keys=[key, EPOCH_KEY], args=[self.holder, self._ttl_ms]):
             return False
         if key not in self._held:
@@ -151,6 +155,7 @@ class Leases:
         itself within a TTL."""
         if self._held.pop(key, None) is not None:
             self._record(key, "end", self._gone.pop(key, "released"))
+        self.calls += 1
         try:
             await self._release(keys=[key], args=[self.holder])
         except (RedisError, OSError) as exc:
@@ -164,6 +169,7 @@ class Leases:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             sent = time.monotonic()
+            self.calls += 1
             lost = await self._renew(keys=chunk, args=[self.holder, self._ttl_ms])
             lost_keys = {k.decode() if isinstance(k, bytes) else str(k) for k in lost}
             for key in chunk:

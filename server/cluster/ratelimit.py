@@ -53,8 +53,11 @@ class RedisRateLimiter:
         self._local = MemoryRateLimiter()
         self.degraded = False
         """The last call could not reach Redis and counted locally."""
+        self.calls = 0
+        """Calls sent to Redis (one round trip each; every request takes one)."""
 
     async def _call(self, key: str, rule: RateRule, cost: int) -> float:
+        self.calls += 1
         try:
             wait = await self._script(
                 keys=[self._prefix + key], args=[repr(rule.rate), repr(rule.burst), cost]

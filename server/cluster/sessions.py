@@ -21,8 +21,11 @@ class RedisSessionDirectory:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self.calls = 0
+        """Redis round trips (a user actor's activation, an attach, a detach)."""
 
     async def load(self, user_id: str) -> set[SessionRef]:
+        self.calls += 1
         members = await self._redis.smembers(_user_sessions_key(user_id))
         refs = set()
         for raw in members:
@@ -31,9 +34,11 @@ class RedisSessionDirectory:
         return refs
 
     async def add(self, user_id: str, ref: SessionRef) -> None:
+        self.calls += 1
         await self._redis.sadd(_user_sessions_key(user_id), f"{ref.node}|{ref.session_id}")
 
     async def remove(self, user_id: str, ref: SessionRef) -> None:
+        self.calls += 1
         await self._redis.srem(_user_sessions_key(user_id), f"{ref.node}|{ref.session_id}")
 
 

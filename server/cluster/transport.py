@@ -37,6 +37,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -130,6 +131,36 @@ def _id_key(entry_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(counter or 0)
 
 
+@dataclass
+class TransportStats:
+    """Counters of one node's transport since start (``/stats``; the bench
+    reads them before and after its window to report, per message, what
+    crossing nodes costs). Plain integers, bumped on the event loop.
+
+    A flush is one pipeline, i.e. one Redis round trip for sending: its
+    XADDs (``entries_sent``, ``bytes_sent`` their encoded size) and XACKs
+    (``acks_sent`` entry ids). An entry is either an envelope (tell, ask,
+    reply, close, or an actor message passed on: ``envelopes_sent``) or a
+    batch of coalesced session pushes (``pushes_sent`` counts the pushes);
+    so ``entries_sent - envelopes_sent`` entries carried pushes. What a
+    flush that finally failed held is counted in ``dropped``, not here;
+    ``flush_errors`` counts failed attempts (each retried). ``reads`` are
+    XREADGROUP round trips on this node's own inbox (a blocking read that
+    times out empty included), ``entries_received`` the entries they
+    returned. Reclaiming a dead node's inbox is counted apart (``reclaimed``
+    on the transport)."""
+
+    flushes: int = 0
+    flush_errors: int = 0
+    entries_sent: int = 0
+    envelopes_sent: int = 0
+    pushes_sent: int = 0
+    acks_sent: int = 0
+    bytes_sent: int = 0
+    reads: int = 0
+    entries_received: int = 0
+
+
 class StreamTransport:
     def __init__(
         self,
@@ -177,6 +208,7 @@ class StreamTransport:
         """Entries taken over from dead nodes since start (for /readyz and tests)."""
         self.dropped = 0
         """Entries given up after ``retry_for`` seconds of failed flushes."""
+        self.stats = TransportStats()
 
     def bind(self, actors: ActorSystem, sessions: SessionRegistry) -> None:
         self.actors = actors
@@ -250,11 +282,20 @@ class StreamTransport:
             acks, self._acks = self._acks, {}
             if not outgoing and not acks:
                 return
-            entries = [
-                (inbox(node), item if isinstance(item, bytes) else self._pushes_entry(item))
-                for node, items in outgoing.items()
-                for item in items
-            ]
+            entries: list[tuple[str, bytes]] = []
+            envelopes = pushes = size = 0
+            for node, items in outgoing.items():
+                stream = inbox(node)
+                for item in items:
+                    if isinstance(item, bytes):
+                        entry = item
+                        envelopes += 1
+                    else:
+                        entry = self._pushes_entry(item)
+                        pushes += len(item)
+                    size += len(entry)
+                    entries.append((stream, entry))
+            stats = self.stats
             deadline = time.monotonic() + self._retry_for
             delay = 0.05
             unexpected = False
@@ -266,8 +307,15 @@ class StreamTransport:
                         for stream, ids in acks.items():
                             pipe.xack(stream, GROUP, *ids)
                         await pipe.execute()
+                    stats.flushes += 1
+                    stats.entries_sent += len(entries)
+                    stats.envelopes_sent += envelopes
+                    stats.pushes_sent += pushes
+                    stats.bytes_sent += size
+                    stats.acks_sent += sum(len(ids) for ids in acks.values())
                     break
                 except (RedisError, OSError) as exc:
+                    stats.flush_errors += 1
                     if not is_transient(exc) and not unexpected:
                         # Not a known outage (a bug, a wrong reply): an error,
                         # once per flush; retrying goes on regardless.
@@ -304,6 +352,8 @@ class StreamTransport:
         for _ in range(10_000):  # bounded: a stream holds about maxlen entries
             response = await self._redis.xreadgroup(GROUP, self.node, {stream: after}, count=512)
             leftover = _entries(response)
+            self.stats.reads += 1
+            self.stats.entries_received += len(leftover)
             if not leftover:
                 break
             for entry_id, fields in leftover:
@@ -340,7 +390,10 @@ class StreamTransport:
                 with contextlib.suppress(RedisError, OSError):
                     await self._ensure_group(stream)
                 continue
-            for entry_id, fields in _entries(response):
+            entries = _entries(response)
+            self.stats.reads += 1
+            self.stats.entries_received += len(entries)
+            for entry_id, fields in entries:
                 self._dispatch(stream, entry_id, fields.get(FIELD, b""), dead=False)
 
     def _dispatch(self, stream: str, entry_id: bytes, raw: bytes, *, dead: bool) -> None:
