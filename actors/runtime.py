@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -292,19 +293,12 @@ class ActorSystem:
         limit = self._ask_timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        # A timer that fails the future, rather than asyncio.timeout + shield:
+        # One timer that fails the future, rather than asyncio.timeout + shield:
         # this is on every request's path and costs a fraction. Failing the
         # future is safe: the actor settles replies only if not done yet.
         timer = loop.call_at(deadline, _expire, handled, key, limit)
         try:
-            result = await handled
-            if isinstance(result, asyncio.Future):
-                # A deferred reply (see Actor.receive): wait for it here,
-                # outside the actor, within the same time limit.
-                timer.cancel()
-                timer = loop.call_at(deadline, _expire, result, key, limit)
-                result = await result
-            return result
+            return await handled
         finally:
             timer.cancel()
 
@@ -454,8 +448,14 @@ class ActorSystem:
             _settle(env.reply, ActorCrashed(f"{key} failed on {type(env.message).__name__}"))
             return await self._rebuild(activation, factory, activation.actor)
         else:
-            if env.reply is not None and not env.reply.done():
-                env.reply.set_result(result)
+            reply = env.reply
+            if reply is not None and not reply.done():
+                if isinstance(result, asyncio.Future):
+                    # A deferred reply (see Actor.receive): the asker's future
+                    # takes its outcome when it comes, and the mailbox moves on.
+                    _forward(result, reply)
+                else:
+                    reply.set_result(result)
         return True
 
     async def _rebuild(
@@ -651,6 +651,27 @@ class ActorSystem:
 def _expire(future: asyncio.Future[Any], key: ActorKey, limit: float) -> None:
     if not future.done():
         future.set_exception(AskTimeout(f"{key} did not answer within {limit}s"))
+
+
+def _forward(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
+    """Give ``target`` the outcome of ``source``, now or when it comes."""
+    if source.done():
+        _copy(target, source)
+    else:
+        source.add_done_callback(functools.partial(_copy, target))
+
+
+def _copy(target: asyncio.Future[Any], source: asyncio.Future[Any]) -> None:
+    if source.cancelled():
+        _settle(target, SystemStopped("the reply was cancelled"))
+        return
+    exc = source.exception()  # retrieved even when nobody waits any more
+    if target.done():
+        return
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
 
 
 def _settle(reply: asyncio.Future[Any] | None, exc: BaseException) -> None:

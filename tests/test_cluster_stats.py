@@ -146,8 +146,10 @@ async def test_cluster_counters_follow_the_messages_that_cross(tmp_path: Path) -
     # Every request of Alice's (a send) took one call to the shared limiter.
     assert moved[0]["limiter_calls"] >= MESSAGES, moved
     for m in moved:
-        # Both nodes sent (entries, or at least the acks of what they read)...
-        assert m["flushes"] >= 1 and m["reads"] >= 1, moved
+        # A node that received entries read them (where the actors live
+        # decides which node receives: possibly only one)...
+        assert m["entries_received"] == 0 or m["reads"] >= 1, moved
+        assert m["entries_sent"] + m["acks_sent"] == 0 or m["flushes"] >= 1, moved
         # ...and a flush is one pipeline with at least one XADD or XACK.
         assert m["flushes"] <= m["entries_sent"] + m["acks_sent"], moved
         # An entry is an envelope or a batch of at least one push.
@@ -155,6 +157,7 @@ async def test_cluster_counters_follow_the_messages_that_cross(tmp_path: Path) -
         assert m["entries_sent"] - m["envelopes_sent"] <= m["pushes_sent"], moved
         assert m["bytes_sent"] >= 10 * m["entries_sent"], moved
         assert m["flush_errors"] == m["dropped"] == 0, moved
+    assert sum(m["entries_received"] for m in moved) >= MESSAGES, moved
     round_trips = sum(m["flushes"] + m["reads"] + m["limiter_calls"] for m in moved)
     print(f"per message: {round_trips / MESSAGES:.1f} Redis round trips, {moved}")
     total = after[0]["cluster"]
