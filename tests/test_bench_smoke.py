@@ -267,7 +267,8 @@ async def test_cluster_target_spreads_chat_over_its_nodes(tmp_path: Path) -> Non
         assert cost["redis_round_trips"] == pytest.approx(
             cost["flushes"] + cost["reads"] + cost["limiter_calls"], abs=0.01
         )
-        assert cost["limiter_calls"] > 0.8, cost  # one per request (window edges blur it)
+        # Every request is counted, the calls of one turn share a script call.
+        assert 0 < cost["limiter_calls"] <= 1.2, cost
         assert cost["write_jobs"] > 0, cost
         alone = single["server_stats"]["per_message"]
         assert alone["write_jobs"] > 0 and "redis_round_trips" not in alone, alone

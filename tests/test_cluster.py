@@ -780,25 +780,3 @@ async def test_rate_limits_fall_back_to_the_node_while_redis_is_away() -> None:
     assert [await limiter.acquire("k", rule) for _ in range(3)][:2] == [0.0, 0.0]
     assert await limiter.acquire("k", rule) > 0
     assert limiter.degraded
-
-
-async def test_rate_limit_calls_of_one_turn_share_one_round_trip(redis_server: RedisServer) -> None:
-    """A turn's requests go to Redis as one script over their buckets, and
-    the buckets still count each call, in call order."""
-    redis = Redis.from_url(redis_server.url)
-    try:
-        limiter = RedisRateLimiter(redis, prefix=f"test:{free_port()}:")
-        rule = RateRule(1, 10)
-        waits = await asyncio.gather(*(limiter.acquire("same", rule) for _ in range(30)))
-        assert limiter.calls == 1
-        assert waits[:10] == [0.0] * 10
-        assert all(w > 0 for w in waits[10:])  # refused: nothing was taken
-        others = await asyncio.gather(*(limiter.acquire(f"k{i}", rule) for i in range(600)))
-        assert others == [0.0] * 600
-        assert limiter.calls == 1 + 3  # 600 buckets: three script calls of at most 256
-        await limiter.refund("same", rule)
-        assert await limiter.acquire("same", rule) == 0.0  # the refunded token
-        assert await limiter.acquire("same", rule) > 0
-        assert not limiter.degraded
-    finally:
-        await redis.aclose()

@@ -12,16 +12,24 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from actors.ids import new_id
+from actors.sessions import Delivery
 from protocol.client import Client
 from protocol.messages import messaging
 from server.app import Grover
+from server.cluster.ratelimit import RedisRateLimiter
+from server.cluster.transport import GROUP, StreamTransport, inbox
+from server.config import RateRule
+from server.gateway.ordering import LogEntry
+from server.gateway.sessions import SessionRegistry
 from tests.conftest import Connect, register
-from tests.support import GroverProcess
+from tests.support import GroverProcess, RedisServer, free_port
 from tests.test_cluster import Rig
 
 MESSAGES = 20
+BURST = 40
 
 TRANSPORT_KEYS = {
     "flushes",
@@ -131,6 +139,23 @@ async def test_cluster_counters_follow_the_messages_that_cross(tmp_path: Path) -
             # entry can carry two messages.
             assert (await _next_message(bob)).text == str(i)
         after = await _quiet(rig.nodes)
+
+        # A burst, all sends in flight at once: what crosses in one flush
+        # shares one stream entry per node (a BATCH), every part is handled
+        # once and in order, and the entry is acknowledged after its last
+        # part (_quiet: every entry read was acknowledged, no more).
+        burst = await asyncio.gather(
+            *(
+                alice.request(
+                    "message.send", conversation_id=conv.id, client_key=new_id(), text=f"b{i}"
+                )
+                for i in range(BURST)
+            )
+        )
+        seqs = sorted(ack.seq for ack in burst)
+        shown = [(await _next_message(bob)).seq for _ in range(BURST)]
+        assert shown == seqs
+        settled = await _quiet(rig.nodes)
         await alice.close()
         await bob.close()
     finally:
@@ -152,15 +177,111 @@ async def test_cluster_counters_follow_the_messages_that_cross(tmp_path: Path) -
         assert m["entries_sent"] + m["acks_sent"] == 0 or m["flushes"] >= 1, moved
         # ...and a flush is one pipeline with at least one XADD or XACK.
         assert m["flushes"] <= m["entries_sent"] + m["acks_sent"], moved
-        # An entry is an envelope or a batch of at least one push.
-        assert m["envelopes_sent"] <= m["entries_sent"], moved
-        assert m["entries_sent"] - m["envelopes_sent"] <= m["pushes_sent"], moved
+        # An entry carries at least one envelope or push.
+        assert m["entries_sent"] <= m["envelopes_sent"] + m["pushes_sent"], moved
         assert m["bytes_sent"] >= 10 * m["entries_sent"], moved
         assert m["flush_errors"] == m["dropped"] == 0, moved
     assert sum(m["entries_received"] for m in moved) >= MESSAGES, moved
+    # Which of the users' and the conversation's actors share a node decides
+    # what crosses (pushes, PushMany tells, asks and replies): at least one
+    # part per entry, and at most one entry per flush and destination.
+    for m in (_moved(b, a) for b, a in zip(after, settled, strict=True)):
+        assert m["entries_sent"] <= m["envelopes_sent"] + m["pushes_sent"], m
+        assert m["entries_sent"] <= m["flushes"], m
     round_trips = sum(m["flushes"] + m["reads"] + m["limiter_calls"] for m in moved)
     print(f"per message: {round_trips / MESSAGES:.1f} Redis round trips, {moved}")
     total = after[0]["cluster"]
     assert total["redis_round_trips"] >= (
         total["transport"]["flushes"] + total["transport"]["reads"] + total["limiter_calls"]
     )
+
+
+class _Outlet:
+    """The socket side of a session: what reached it, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[bytes | tuple[int, str]] = []
+
+    def send(self, frame: bytes) -> None:
+        self.seen.append(frame)
+
+    def close_soon(self, code: int, reason: str) -> None:
+        self.seen.append((code, reason))
+
+
+async def _no_log(stream: str, after: int, limit: int) -> list[LogEntry]:
+    return []
+
+
+async def test_one_flush_to_a_node_is_one_entry_acknowledged_after_its_last_part(
+    redis_server: RedisServer,
+) -> None:
+    """Pushes and a close queued for one node in one turn travel as one
+    BATCH entry, are handled in the order queued, and the entry is
+    acknowledged once, after all of them."""
+    redis = Redis.from_url(redis_server.url)
+    prefix = new_id()
+    sender_node, receiver_node = f"a{prefix}", f"b{prefix}"
+    options: dict[str, Any] = dict(
+        maxlen=1000,
+        is_live=lambda node: True,
+        owner=lambda key: sender_node,
+        node_timeout=5.0,
+        retry_for=5.0,
+        ask_timeout=5.0,
+        settle=0.1,
+    )
+    sender = StreamTransport(redis, sender_node, **options)
+    receiver = StreamTransport(redis, receiver_node, **options)
+    sessions = SessionRegistry(
+        receiver_node, buffer_size=10, resume_ttl=60, on_expire=lambda s: None, read_log=_no_log
+    )
+    receiver.bind(None, sessions)  # type: ignore[arg-type]
+    session = sessions.create()
+    session.log_in("u1", None)
+    outlet = _Outlet()
+    sessions.attach(session, outlet)
+    try:
+        await receiver.start()
+        sender.push(receiver_node, session.id, Delivery(b"\x01"))
+        sender.push(receiver_node, session.id, Delivery(b"\x02"))
+        sender.close_session(receiver_node, session.id, 4000, "bye")
+        for _ in range(100):
+            if len(outlet.seen) == 3 and receiver.stats.acks_sent:
+                break
+            await asyncio.sleep(0.05)
+        assert [type(item) for item in outlet.seen] == [bytes, bytes, tuple]
+        assert outlet.seen[2] == (4000, "bye")
+        assert sender.stats.entries_sent == 1
+        assert (sender.stats.envelopes_sent, sender.stats.pushes_sent) == (1, 2)
+        assert receiver.stats.entries_received == 1
+        assert receiver.stats.acks_sent == 1
+        pending = await redis.xpending(inbox(receiver_node), GROUP)
+        assert pending["pending"] == 0
+    finally:
+        await receiver.stop()
+        await sender.stop()
+        await sessions.stop()
+        await redis.aclose()
+
+
+async def test_rate_limit_calls_of_one_turn_share_one_round_trip(redis_server: RedisServer) -> None:
+    """A turn's requests go to Redis as one script over their buckets, and
+    the buckets still count each call, in call order."""
+    redis = Redis.from_url(redis_server.url)
+    try:
+        limiter = RedisRateLimiter(redis, prefix=f"test:{free_port()}:")
+        rule = RateRule(1, 10)
+        waits = await asyncio.gather(*(limiter.acquire("same", rule) for _ in range(30)))
+        assert limiter.calls == 1
+        assert waits[:10] == [0.0] * 10
+        assert all(w > 0 for w in waits[10:])  # refused: nothing was taken
+        others = await asyncio.gather(*(limiter.acquire(f"k{i}", rule) for i in range(600)))
+        assert others == [0.0] * 600
+        assert limiter.calls == 1 + 3  # 600 buckets: three script calls of at most 256
+        await limiter.refund("same", rule)
+        assert await limiter.acquire("same", rule) == 0.0  # the refunded token
+        assert await limiter.acquire("same", rule) > 0
+        assert not limiter.degraded
+    finally:
+        await redis.aclose()

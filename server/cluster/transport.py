@@ -107,6 +107,9 @@ if now - tonumber(score) <= tonumber(ARGV[2]) then return 1 end
 return 0
 """
 
+MAX_BATCH = 256
+"""Envelopes in one stream entry at most (see :data:`wire.Op.BATCH`)."""
+
 Entry = tuple[bytes, dict[bytes, bytes]]
 Outgoing = bytes | list[wire.SessionPush]
 """An encoded envelope, or session pushes coalesced into one PUSH entry."""
@@ -139,10 +142,11 @@ class TransportStats:
 
     A flush is one pipeline, i.e. one Redis round trip for sending: its
     XADDs (``entries_sent``, ``bytes_sent`` their encoded size) and XACKs
-    (``acks_sent`` entry ids). An entry is either an envelope (tell, ask,
-    reply, close, or an actor message passed on: ``envelopes_sent``) or a
-    batch of coalesced session pushes (``pushes_sent`` counts the pushes);
-    so ``entries_sent - envelopes_sent`` entries carried pushes. What a
+    (``acks_sent`` entry ids). A flush writes one entry per destination node
+    (a BATCH when it has several parts, up to :data:`MAX_BATCH`); a part is
+    an envelope (tell, ask, reply, close, or an actor message passed on:
+    ``envelopes_sent``) or a run of coalesced session pushes
+    (``pushes_sent`` counts the pushes). What a
     flush that finally failed held is counted in ``dropped``, not here;
     ``flush_errors`` counts failed attempts (each retried). ``reads`` are
     XREADGROUP round trips on this node's own inbox (a blocking read that
@@ -195,6 +199,8 @@ class StreamTransport:
         self._in_hand: set[tuple[str, bytes]] = set()
         """(stream, entry id) taken and not yet acknowledged in Redis: a
         reclaim round must not take them again."""
+        self._parts: dict[tuple[str, bytes], int] = {}
+        """Parts of a BATCH entry not yet done: it is acknowledged after the last."""
         self._flush_scheduled = False
         self._flush_lock = asyncio.Lock()
         self._drop_inbox = redis.register_script(_DROP_INBOX)
@@ -263,7 +269,14 @@ class StreamTransport:
 
     def _ack(self, stream: str, entry_id: bytes) -> None:
         """Acknowledge an entry in the next flush, after the entries queued
-        before it (those its handling produced)."""
+        before it (those its handling produced). A BATCH entry is
+        acknowledged when the last of its parts is."""
+        left = self._parts.get((stream, entry_id))
+        if left is not None:
+            if left > 1:
+                self._parts[(stream, entry_id)] = left - 1
+                return
+            del self._parts[(stream, entry_id)]
         self._acks.setdefault(stream, []).append(entry_id)
         self._schedule_flush()
 
@@ -285,16 +298,21 @@ class StreamTransport:
             entries: list[tuple[str, bytes]] = []
             envelopes = pushes = size = 0
             for node, items in outgoing.items():
-                stream = inbox(node)
+                # One entry per node per flush (up to MAX_BATCH envelopes):
+                # Redis and both nodes then pay per flush, not per message.
+                parts: list[bytes] = []
                 for item in items:
                     if isinstance(item, bytes):
-                        entry = item
+                        parts.append(item)
                         envelopes += 1
                     else:
-                        entry = self._pushes_entry(item)
+                        parts.append(self._pushes_entry(item))
                         pushes += len(item)
+                for start in range(0, len(parts), MAX_BATCH):
+                    chunk = parts[start : start + MAX_BATCH]
+                    entry = chunk[0] if len(chunk) == 1 else self._batch_entry(chunk)
                     size += len(entry)
-                    entries.append((stream, entry))
+                    entries.append((inbox(node), entry))
             stats = self.stats
             deadline = time.monotonic() + self._retry_for
             delay = 0.05
@@ -340,6 +358,9 @@ class StreamTransport:
 
     def _pushes_entry(self, items: list[wire.SessionPush]) -> bytes:
         return wire.encode(Envelope(op=Op.PUSH, src=self.node, body=wire.encode(items)))
+
+    def _batch_entry(self, parts: list[bytes]) -> bytes:
+        return wire.encode(Envelope(op=Op.BATCH, src=self.node, body=wire.encode(parts)))
 
     # -------------------------------------------------------------- receiving
 
@@ -399,14 +420,35 @@ class StreamTransport:
     def _dispatch(self, stream: str, entry_id: bytes, raw: bytes, *, dead: bool) -> None:
         """Handle one entry of ``stream``. From a ``dead`` node's inbox, actor
         messages are routed as any other and the rest is dropped."""
-        assert self.sessions is not None
         self._in_hand.add((stream, entry_id))
         try:
             envelope = wire.decode_envelope(raw)
+            parts = wire.decode_batch(envelope.body) if envelope.op == Op.BATCH else None
         except Exception:
             log.exception("undecodable cluster entry dropped", extra={"node": self.node})
             self._ack(stream, entry_id)
             return
+        if parts is None:
+            self._dispatch_envelope(stream, entry_id, envelope, dead=dead)
+            return
+        if not parts:
+            self._ack(stream, entry_id)
+            return
+        # Acknowledged when the last part is (see _ack).
+        self._parts[(stream, entry_id)] = len(parts)
+        for part in parts:
+            try:
+                envelope = wire.decode_envelope(part)
+            except Exception:
+                log.exception("undecodable cluster envelope dropped", extra={"node": self.node})
+                self._ack(stream, entry_id)
+                continue
+            self._dispatch_envelope(stream, entry_id, envelope, dead=dead)
+
+    def _dispatch_envelope(
+        self, stream: str, entry_id: bytes, envelope: Envelope, *, dead: bool
+    ) -> None:
+        assert self.sessions is not None
         op = envelope.op
         if op in (Op.TELL, Op.ASK):
             self._route(stream, entry_id, envelope)

@@ -32,6 +32,10 @@ class Op(enum.IntEnum):
     """Event frames for sessions held by the receiving node."""
     CLOSE = 4
     """Close a session held by the receiving node."""
+    BATCH = 5
+    """Several of the above for one node, from one flush: ``body`` is a
+    msgpack array of encoded envelopes, handled in order; the stream entry
+    is acknowledged once every one of them is."""
 
 
 class RemoteError(msgspec.Struct, array_like=True):
@@ -96,6 +100,14 @@ _close_decoder = msgspec.msgpack.Decoder(SessionClose)
 
 def encode(obj: Any) -> bytes:
     return _encoder.encode(obj)
+
+
+_batch_decoder = msgspec.msgpack.Decoder(list[bytes])
+
+
+def decode_batch(data: bytes) -> list[bytes]:
+    parts: list[bytes] = _batch_decoder.decode(data)
+    return parts
 
 
 def decode_envelope(data: bytes) -> Envelope:
