@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from actors.errors import MailboxFull, SystemStopped
 from actors.ids import ActorKey, new_id
 from actors.messaging import (
     KIND,
@@ -54,7 +55,8 @@ from actors.messaging import (
     direct_key,
     message_view,
 )
-from actors.runtime import Actor, MailboxFull, SystemStopped
+from actors.pending import PendingEntry
+from actors.runtime import Actor
 from actors.sessions import Delivery, SessionRef
 from actors.store import Conflict, Store
 from actors.store.messaging import (
@@ -82,43 +84,6 @@ class Teller(Protocol):
     def tell(self, key: ActorKey, message: Any) -> None: ...
 
 
-class _Entry:
-    """A numbered log entry waiting for its batch to commit."""
-
-    __slots__ = ("origin", "recipients", "record", "waiters")
-
-    def __init__(
-        self, record: MessageRecord, recipients: list[str], origin: SessionRef | None
-    ) -> None:
-        self.record = record
-        self.recipients = recipients
-        self.origin = origin
-        self.waiters: list[tuple[asyncio.Future[m.MessageAck], bool]] = []
-        """A future per asker (the send, its retries) and whether it is a retry:
-        a cancelled asker never touches the entry, and no callback hop delays acks."""
-
-    def wait(self, *, duplicate: bool) -> asyncio.Future[m.MessageAck]:
-        future: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
-        self.waiters.append((future, duplicate))
-        return future
-
-    def resolve(self, result: m.MessageAck) -> None:
-        """Durable (or stored before, then ``result.duplicate``): ack every asker."""
-        for future, duplicate in self.waiters:
-            if not future.done():
-                if duplicate and not result.duplicate:
-                    future.set_result(msgspec.structs.replace(result, duplicate=True))
-                else:
-                    future.set_result(result)
-        self.waiters.clear()
-
-    def fail(self, error: Exception) -> None:
-        for future, _ in self.waiters:
-            if not future.done():
-                future.set_exception(error)
-        self.waiters.clear()
-
-
 class ConversationActor(Actor):
     kind = KIND
 
@@ -134,7 +99,7 @@ class ConversationActor(Actor):
         self.next_seq = 1
         self.durable_seq = 0
         self._blocked = False
-        self._keys: OrderedDict[tuple[str, str], _Entry | int] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, str], PendingEntry | int] = OrderedDict()
         """Recent ``(sender, client_key)``: the entry while its batch is being
         written, then only its ``seq``."""
         self._loaded_seq = 0
@@ -142,7 +107,7 @@ class ConversationActor(Actor):
         by an earlier activation (see :meth:`_redeliver`)."""
         self._recent: OrderedDict[int, MessageRecord] = OrderedDict()
         self._redelivered: set[int] = set()
-        self._pending: list[_Entry] = []
+        self._pending: list[PendingEntry] = []
         self._pending_reads: dict[str, tuple[int, SessionRef | None]] = {}
         self._read_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -336,14 +301,48 @@ class ConversationActor(Actor):
 
     # ---------------------------------------------------------------- sends
 
+    def ask_now(self, message: object) -> object:
+        # Every chat message is a Send: no mailbox hop when hot state suffices.
+        if type(message) is not Send:
+            return NotImplemented
+        return self._send_now(message) or NotImplemented
+
     async def _send(self, msg: Send) -> asyncio.Future[m.MessageAck]:
-        self._require_member(msg.sender_id)
+        future = self._send_now(msg)
+        if future is not None:
+            return future
+        # What hot state does not know: the log's end after a failed batch,
+        # or a retried key whose message left the recent window.
         await self._ensure_numbering()
+        hit = self._keys.get((msg.sender_id, msg.client_key))
+        if isinstance(hit, int) and hit not in self._recent:
+            record = await self._store.messages.get(self.key.id, hit)
+            if record is None:  # cannot happen: the log is append-only
+                raise ValueError(f"{self.key}: committed seq {hit} is missing")
+            return self._committed_hit(record, msg.origin)
+        future = self._send_now(msg)
+        assert future is not None
+        return future
+
+    def _send_now(self, msg: Send) -> asyncio.Future[m.MessageAck] | None:
+        """The send, from hot state; ``None`` when it needs the store first.
+
+        A key seen before returns the original message: while its batch is
+        written (the entry), or committed and recent. A key older than what
+        activation loaded is caught by the store's unique index when the
+        batch is written (:meth:`_drop_duplicates`): looking it up here would
+        cost every send a read, awaited inside the actor."""
+        self._require_member(msg.sender_id)
+        if not self._numbering_known:
+            return None
         if not msg.text and not msg.media_url:
             raise ProtocolError(ErrorCode.INVALID_FIELD, "a message needs text or media_url")
-        previous = await self._find_key(msg.sender_id, msg.client_key, msg.origin)
-        if previous is not None:
-            return previous
+        hit = self._keys.get((msg.sender_id, msg.client_key))
+        if isinstance(hit, PendingEntry):
+            return hit.wait(duplicate=True)
+        if hit is not None:
+            recent = self._recent.get(hit)
+            return None if recent is None else self._committed_hit(recent, msg.origin)
         if self._blocked:
             raise ProtocolError(ErrorCode.FORBIDDEN, "blocked: you cannot message this user")
         record = MessageRecord(
@@ -361,23 +360,10 @@ class ConversationActor(Actor):
         self._trim(self._keys, RECENT_KEYS)
         return entry.wait(duplicate=False)
 
-    async def _find_key(
-        self, sender_id: str, client_key: str, origin: SessionRef | None = None
-    ) -> asyncio.Future[m.MessageAck] | None:
-        """The earlier send with this key, from hot state only. A key older than
-        what activation loaded is caught by the store's unique index when the
-        batch is written (:meth:`_drop_duplicates`): looking it up here would
-        cost every send a read, awaited inside the actor. A hit on a committed
-        key reads the store only if its message left the recent window."""
-        hit = self._keys.get((sender_id, client_key))
-        if hit is None:
-            return None
-        if isinstance(hit, _Entry):
-            return hit.wait(duplicate=True)
-        record = self._recent.get(hit) or await self._store.messages.get(self.key.id, hit)
-        if record is None:  # cannot happen: the log is append-only
-            raise ValueError(f"{self.key}: committed seq {hit} is missing")
-        if hit <= self._loaded_seq:
+    def _committed_hit(
+        self, record: MessageRecord, origin: SessionRef | None
+    ) -> asyncio.Future[m.MessageAck]:
+        if record.seq <= self._loaded_seq:
             self._redeliver(record, origin)
         future: asyncio.Future[m.MessageAck] = asyncio.get_running_loop().create_future()
         future.set_result(ack(record, duplicate=True))
@@ -442,10 +428,10 @@ class ConversationActor(Actor):
             raise ProtocolError(ErrorCode.FORBIDDEN, "only the sender may change a message")
         return target
 
-    def _append(self, record: MessageRecord, origin: SessionRef | None) -> _Entry:
+    def _append(self, record: MessageRecord, origin: SessionRef | None) -> PendingEntry:
         record.seq = self.next_seq
         self.next_seq += 1
-        entry = _Entry(record, list(self.members), origin)
+        entry = PendingEntry(record, list(self.members), origin)
         if record.kind == "message":
             self._recent[record.seq] = record
             self._trim(self._recent, RECENT_MESSAGES)
@@ -506,7 +492,7 @@ class ConversationActor(Actor):
 
     def _committed(
         self,
-        batch: list[_Entry],
+        batch: list[PendingEntry],
         reads: dict[str, tuple[int, SessionRef | None]],
         waiters: list[tuple[str, int, asyncio.Future[None]]],
     ) -> None:
@@ -538,14 +524,14 @@ class ConversationActor(Actor):
 
     async def _drop_duplicates(
         self,
-        batch: list[_Entry],
+        batch: list[PendingEntry],
         reads: dict[str, tuple[int, SessionRef | None]],
         waiters: list[tuple[str, int, asyncio.Future[None]]],
     ) -> None:
         """The unique index refused a key that hot state did not know (another
         activation wrote it). Resolve those entries to the stored original and
         re-number everything not yet committed."""
-        keep: list[_Entry] = []
+        keep: list[PendingEntry] = []
         for entry in batch:
             record = entry.record
             stored = None
@@ -574,7 +560,7 @@ class ConversationActor(Actor):
         self._read_waiters.extend(waiters)
 
     def _fail_all(
-        self, batch: list[_Entry], waiters: list[tuple[str, int, asyncio.Future[None]]]
+        self, batch: list[PendingEntry], waiters: list[tuple[str, int, asyncio.Future[None]]]
     ) -> None:
         """A batch could not be written: nothing in it or after it was acked,
         so fail them all (clients retry with their keys) and restart numbering

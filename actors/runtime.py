@@ -33,16 +33,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar, cast
 
+from actors.errors import (
+    ActivationFailed,
+    ActorCrashed,
+    ActorError,
+    MailboxFull,
+    SystemStopped,
+)
 from actors.ids import ActorKey
 from actors.message import Ask, Message
 from actors.placement import LocalPlacement, Placement
+from actors.replies import expire, forward, log_forward_failure, settle
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("grover.actors")
@@ -52,30 +59,6 @@ R = TypeVar("R")
 
 TRANSIENT_LOG_INTERVAL = 10.0
 """Seconds between two warnings about actors failing on a known outage."""
-
-
-class ActorError(Exception):
-    """Base of the runtime's own failures."""
-
-
-class MailboxFull(ActorError):
-    """The actor's mailbox is at capacity: the sender should back off."""
-
-
-class AskTimeout(ActorError):
-    """No reply within the ask timeout. The message may still be handled."""
-
-
-class ActorCrashed(ActorError):
-    """The handler raised an unexpected exception; the actor was rebuilt."""
-
-
-class ActivationFailed(ActorError):
-    """The actor could not load its state; the message was not handled."""
-
-
-class SystemStopped(ActorError):
-    """The actor system is shutting down and accepts no new messages."""
 
 
 class Actor(ABC):
@@ -126,6 +109,14 @@ class Actor(ABC):
         leave the actor as :meth:`receive` would. An exception is a crash,
         as in :meth:`receive`: logged, and the actor is rebuilt."""
         return False
+
+    def ask_now(self, message: Any) -> Any:
+        """:meth:`receive_now` for an ask: the reply (a value, or a future as
+        :meth:`receive` may return), or ``NotImplemented`` to have the
+        message queued. Same rules: called only when the activation is idle,
+        must not await; a ``ProtocolError`` goes to the asker, any other
+        exception is a crash."""
+        return NotImplemented
 
     @abstractmethod
     async def receive(self, message: Any) -> Any:
@@ -235,20 +226,21 @@ class ActorSystem:
             return
         self._enqueue(key, _Envelope(message, None))
 
-    def _handled_now(self, activation: _Activation, message: Message) -> bool:
-        """The local fast path of :meth:`tell`: an idle activation handles the
-        message in the caller's task (see :meth:`Actor.receive_now`)."""
+    def _handled_now(
+        self,
+        activation: _Activation,
+        message: Message,
+        handled: asyncio.Future[Any] | None = None,
+    ) -> bool:
+        """The local fast path of :meth:`tell` and :meth:`tell_local`: an idle
+        activation handles the message in the caller's task (see
+        :meth:`Actor.receive_now`); ``handled`` is settled as the mailbox
+        would have settled it."""
         actor = activation.actor
-        if (
-            actor is None
-            or activation.busy
-            or self._stopping
-            or not activation.mailbox.empty()
-            or not self._placement.holds(activation.key)
-        ):
+        if actor is None or not self._idle(activation):
             return False
         try:
-            handled = actor.receive_now(message)
+            done = actor.receive_now(message)
         except Exception as exc:
             key = activation.key
             self._log_failure(f"actor %s crashed on {type(message).__name__}", key, exc)
@@ -256,10 +248,13 @@ class ActorSystem:
             # keeps this fast path shut until then): the mailbox is empty,
             # hence not full.
             activation.mailbox.put_nowait(_REBUILD)
+            settle(handled, ActorCrashed(f"{key} failed on {type(message).__name__}"))
             return True
-        if handled:
+        if done:
             activation.last_active = time.monotonic()
-        return handled
+            if handled is not None and not handled.done():
+                handled.set_result(None)
+        return done
 
     async def ask(self, key: ActorKey, message: Ask[R], timeout: float | None = None) -> R:
         """Send ``message`` and wait for the handler's return value.
@@ -281,9 +276,45 @@ class ActorSystem:
         """:meth:`ask` on this node whoever owns ``key``: for the cluster
         transport, which delivers what another node routed here (the lease,
         not the routing, guarantees a single activation)."""
+        activation = self._activations.get(key)
+        if activation is not None and self._idle(activation):
+            answer = self._asked_now(activation, message)
+            if answer is not NotImplemented:
+                if isinstance(answer, asyncio.Future):
+                    return await self.reply(key, answer, timeout)
+                return answer
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._enqueue(key, _Envelope(message, future))
         return await self.reply(key, future, timeout)
+
+    def _asked_now(self, activation: _Activation, message: Message) -> Any:
+        """The local fast path of an ask (see :meth:`Actor.ask_now`)."""
+        actor = activation.actor
+        assert actor is not None
+        try:
+            answer = actor.ask_now(message)
+        except ProtocolError:
+            activation.last_active = time.monotonic()
+            raise
+        except Exception as exc:
+            key = activation.key
+            self._log_failure(f"actor %s crashed on {type(message).__name__}", key, exc)
+            activation.mailbox.put_nowait(_REBUILD)  # see _handled_now
+            raise ActorCrashed(f"{key} failed on {type(message).__name__}") from None
+        if answer is not NotImplemented:
+            activation.last_active = time.monotonic()
+        return answer
+
+    def _idle(self, activation: _Activation) -> bool:
+        """Nothing running, nothing queued, lease held: a message handled now
+        is handled in the order the mailbox would have given it."""
+        return not (
+            activation.actor is None
+            or activation.busy
+            or self._stopping
+            or not activation.mailbox.empty()
+            or not self._placement.holds(activation.key)
+        )
 
     async def reply(
         self, key: ActorKey, handled: asyncio.Future[Any], timeout: float | None = None
@@ -296,7 +327,7 @@ class ActorSystem:
         # One timer that fails the future, rather than asyncio.timeout + shield:
         # this is on every request's path and costs a fraction. Failing the
         # future is safe: the actor settles replies only if not done yet.
-        timer = loop.call_at(deadline, _expire, handled, key, limit)
+        timer = loop.call_at(deadline, expire, handled, key, limit)
         try:
             return await handled
         finally:
@@ -313,13 +344,16 @@ class ActorSystem:
         ask; :meth:`reply` waits for it): the cluster transport acknowledges a
         stream entry only then, so that what a node that dies had queued is
         redelivered rather than lost."""
+        activation = self._activations.get(key)
+        if activation is not None and self._handled_now(activation, message, handled):
+            return
         self._enqueue(key, _Envelope(message, handled))
 
     def _spawn_forward(self, key: ActorKey, message: Message) -> None:
         task = asyncio.get_running_loop().create_task(
             self._placement.forward(key, message, reply=False, timeout=self._ask_timeout)
         )
-        task.add_done_callback(_log_forward_failure)
+        task.add_done_callback(log_forward_failure)
 
     def _enqueue(self, key: ActorKey, envelope: _Envelope) -> None:
         if self._stopping:
@@ -393,7 +427,7 @@ class ActorSystem:
                 if not self._placement.holds(activation.key):
                     # Fenced: another node may own the lease by now.
                     lost = ActivationFailed(f"{activation.key}: lease lost")
-                    _settle(item.reply, lost)
+                    settle(item.reply, lost)
                     self._fail_queued(activation, lost)
                     break
                 activation.busy = True
@@ -436,16 +470,16 @@ class ActorSystem:
         try:
             result = await activation.actor.receive(env.message)
         except ProtocolError as exc:
-            _settle(env.reply, exc)
+            settle(env.reply, exc)
         except asyncio.CancelledError:
             # Only stop() cancels an activation: tell the asker now rather than
             # leaving it to wait for its timeout.
-            _settle(env.reply, SystemStopped(f"{activation.key} stopped while handling"))
+            settle(env.reply, SystemStopped(f"{activation.key} stopped while handling"))
             raise
         except Exception as exc:
             key = activation.key
             self._log_failure(f"actor %s crashed on {type(env.message).__name__}", key, exc)
-            _settle(env.reply, ActorCrashed(f"{key} failed on {type(env.message).__name__}"))
+            settle(env.reply, ActorCrashed(f"{key} failed on {type(env.message).__name__}"))
             return await self._rebuild(activation, factory, activation.actor)
         else:
             reply = env.reply
@@ -453,7 +487,7 @@ class ActorSystem:
                 if isinstance(result, asyncio.Future):
                     # A deferred reply (see Actor.receive): the asker's future
                     # takes its outcome when it comes, and the mailbox moves on.
-                    _forward(result, reply)
+                    forward(result, reply)
                 else:
                     reply.set_result(result)
         return True
@@ -585,7 +619,7 @@ class ActorSystem:
         while not activation.mailbox.empty():
             item = activation.mailbox.get_nowait()
             if isinstance(item, _Envelope):
-                _settle(item.reply, exc)
+                settle(item.reply, exc)
 
     async def _sweep(self) -> None:
         """Nudge idle activations; each decides for itself in :meth:`_may_end`.
@@ -646,39 +680,3 @@ class ActorSystem:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-
-
-def _expire(future: asyncio.Future[Any], key: ActorKey, limit: float) -> None:
-    if not future.done():
-        future.set_exception(AskTimeout(f"{key} did not answer within {limit}s"))
-
-
-def _forward(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
-    """Give ``target`` the outcome of ``source``, now or when it comes."""
-    if source.done():
-        _copy(target, source)
-    else:
-        source.add_done_callback(functools.partial(_copy, target))
-
-
-def _copy(target: asyncio.Future[Any], source: asyncio.Future[Any]) -> None:
-    if source.cancelled():
-        _settle(target, SystemStopped("the reply was cancelled"))
-        return
-    exc = source.exception()  # retrieved even when nobody waits any more
-    if target.done():
-        return
-    if exc is not None:
-        target.set_exception(exc)
-    else:
-        target.set_result(source.result())
-
-
-def _settle(reply: asyncio.Future[Any] | None, exc: BaseException) -> None:
-    if reply is not None and not reply.done():
-        reply.set_exception(exc)
-
-
-def _log_forward_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("forwarded tell failed: %s", task.exception())

@@ -16,7 +16,8 @@ from typing import Any
 
 import msgspec
 
-from actors.runtime import ActorError, ActorSystem
+from actors.errors import ActorError
+from actors.runtime import ActorSystem
 from actors.sessions import SessionRef
 from actors.store import Store
 from actors.user import Attach, Detach, user_key

@@ -16,10 +16,7 @@ import pytest
 
 from actors.ids import ActorKey
 from actors.placement import LocalPlacement
-from actors.runtime import (
-    Actor,
-    ActorSystem,
-)
+from actors.runtime import Actor, ActorSystem
 from protocol.errors import ProtocolError
 from server.storage.sqlite import SqliteStore
 
@@ -130,6 +127,17 @@ class NoteNow:
     crash: bool = False
 
 
+@dataclass(frozen=True)
+class IncrNow:
+    """Like :class:`Incr`, answered inline when asked of an idle actor
+    (:meth:`Actor.ask_now`); ``refuse`` is raised instead, ``crash`` breaks
+    the hot state and fails."""
+
+    n: int = 1
+    refuse: ProtocolError | None = None
+    crash: bool = False
+
+
 @dataclass
 class Probe:
     """What the tests control about counter actors and what they observe of them."""
@@ -191,6 +199,19 @@ class Counter(Actor):
     def exists(self) -> bool:
         return self.key.id not in self._probe.absent
 
+    def ask_now(self, message: Any) -> Any:
+        if not isinstance(message, IncrNow):
+            return NotImplemented
+        assert self._running == 0, "inline while a handler runs"
+        self._probe.inline += 1
+        if message.refuse is not None:
+            raise message.refuse
+        if message.crash:
+            self.value = -1
+            raise RuntimeError("inline handler bug")
+        self.value += message.n
+        return self.value
+
     def receive_now(self, message: Any) -> bool:
         if not isinstance(message, NoteNow):
             return False
@@ -234,6 +255,9 @@ class Counter(Actor):
                 return None
             case Log():
                 return list(self.log)
+            case IncrNow(n=n):
+                self.value += n
+                return self.value
             case NoteNow(sender=sender, n=n):
                 self.log.append((sender, n))
                 return None

@@ -17,14 +17,8 @@ from typing import Any
 
 import pytest
 
-from actors.runtime import (
-    ActivationFailed,
-    ActorCrashed,
-    ActorSystem,
-    AskTimeout,
-    MailboxFull,
-    SystemStopped,
-)
+from actors.errors import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
+from actors.runtime import ActorSystem
 from actors.sessions import Delivery, SessionRef
 from actors.store.accounts import UserRecord
 from actors.user import GetUser, UserActor, user_key

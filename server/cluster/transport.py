@@ -44,9 +44,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from actors.ids import ActorKey
-from actors.message import Message
-from actors.runtime import (
+from actors.errors import (
     ActivationFailed,
     ActorCrashed,
     ActorError,
@@ -54,6 +52,8 @@ from actors.runtime import (
     MailboxFull,
     SystemStopped,
 )
+from actors.ids import ActorKey
+from actors.message import Message
 from actors.sessions import Delivery, SessionRef
 from protocol.errors import ErrorCode, ProtocolError
 from server.cluster import wire

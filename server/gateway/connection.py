@@ -23,7 +23,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from actors.runtime import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
+from actors.errors import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
 from actors.user import Attach, GetUser, me_view, user_key
 from protocol import limits
 from protocol.codec import decode_request, encode_error, encode_reply
