@@ -338,11 +338,12 @@ class SqliteMessageStore:
                         " WHERE conversation_id = ? AND seq = ? AND kind = 'message'",
                         (conversation_id, entry.target_seq),
                     )
-            conn.executemany(
-                "UPDATE members SET read_seq = ?"
-                " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?",
-                [(seq, conversation_id, user_id, seq) for user_id, seq in reads.items()],
-            )
+            if reads:  # most batches carry none: no statement to run for them
+                conn.executemany(
+                    "UPDATE members SET read_seq = ?"
+                    " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?",
+                    [(seq, conversation_id, user_id, seq) for user_id, seq in reads.items()],
+                )
             if summary is None:
                 return
             if summary.last_preview is None:
