@@ -487,8 +487,8 @@ def _cluster_section(
         "window (summed over nodes; medians over rounds). Redis round trips are "
         "pipelined flushes (one per event-loop turn with something to send: XADDs "
         "and XACKs) + XREADGROUP reads of the inboxes + the shared rate limiter's "
-        "call per request; entries are XADDs (an actor message, a reply, or a "
-        "batch of session pushes); bytes are the entries' encoded size. Extra CPU "
+        "script calls (one per loop turn of requests); entries are XADDs (one per "
+        "destination node per flush); bytes are the entries' encoded size. Extra CPU "
         "is the server CPU per message (nodes and Redis) minus one Grover node's in "
         "the same round.",
         "",
