@@ -33,7 +33,7 @@ from bench.scenarios import get_scenario
 from bench.scenarios.base import CaseContext, Progress
 from bench.session import Recorder, Session
 from bench.spec import CaseSpec
-from bench.targets import TARGET_NAMES, Dialect, get_dialect
+from bench.targets import EXTRA_TARGET_NAMES, TARGET_NAMES, Dialect, get_dialect
 
 
 async def run_case(
@@ -106,7 +106,7 @@ def _request_size(dialect: Dialect) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--target", choices=TARGET_NAMES, required=True)
+    parser.add_argument("--target", choices=TARGET_NAMES + EXTRA_TARGET_NAMES, required=True)
     parser.add_argument(
         "--url", action="append", required=True, help="once per node; connections go round-robin"
     )

@@ -1,16 +1,19 @@
 """The targets a run compares: the two baselines, Grover, and Grover as a
-cluster of nodes over Redis."""
+cluster of nodes over Redis; and, on request, the bare relay on picows."""
 
 from __future__ import annotations
 
 from bench.spec import KINDS
-from bench.targets.bare import BareTarget
+from bench.targets.bare import BarePicowsTarget, BareTarget
 from bench.targets.base import Deployment, Dialect, Room, Target
 from bench.targets.grover import GroverTarget
 from bench.targets.grover_cluster import DEFAULT_KINDS, DEFAULT_NODES, GroverClusterTarget
 from bench.targets.socketio import SocketioTarget
 
 TARGET_NAMES = ("bare", "socketio", "grover", "grover-cluster")
+"""What ``make bench`` compares."""
+EXTRA_TARGET_NAMES = ("bare-picows",)
+"""Run only when asked (``--targets bare,bare-picows``)."""
 
 
 def get_target(
@@ -24,6 +27,8 @@ def get_target(
 ) -> Target:
     if name == "bare":
         return BareTarget(fanout=bare_fanout)
+    if name == "bare-picows":
+        return BarePicowsTarget()
     if name == "socketio":
         return SocketioTarget()
     if name == "grover":
@@ -33,7 +38,8 @@ def get_target(
         if unknown:
             raise ValueError(f"unknown scenario kind(s) {unknown} ({', '.join(KINDS)})")
         return GroverClusterTarget(cluster_nodes, cluster_kinds, cluster_rounds, cluster_redis_pool)
-    raise ValueError(f"unknown target {name!r} ({', '.join(TARGET_NAMES)})")
+    names = ", ".join(TARGET_NAMES + EXTRA_TARGET_NAMES)
+    raise ValueError(f"unknown target {name!r} ({names})")
 
 
 def get_dialect(name: str) -> Dialect:

@@ -91,3 +91,20 @@ class BareTarget(Target):
 
     def describe(self) -> dict[str, Any]:
         return {"fanout": self.fanout, "compression": "none"}
+
+
+class BarePicowsTarget(BareTarget):
+    """The same relay on picows (bench/baselines/bare_picows.py): the share of
+    the relay's cost that is the websocket layer."""
+
+    name = "bare-picows"
+    label = "bare picows+uvloop+msgpack"
+
+    def __init__(self) -> None:
+        super().__init__(fanout="broadcast")
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        return [PYTHON, "-m", "bench.baselines.bare_picows", "--port", str(port)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"transport": "picows", "fanout": "no backpressure", "compression": "none"}
