@@ -22,12 +22,12 @@ def expire(future: asyncio.Future[Any], key: ActorKey, limit: float) -> None:
 def forward(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
     """Give ``target`` the outcome of ``source``, now or when it comes."""
     if source.done():
-        copy(target, source)
+        _copy(target, source)
     else:
-        source.add_done_callback(functools.partial(copy, target))
+        source.add_done_callback(functools.partial(_copy, target))
 
 
-def copy(target: asyncio.Future[Any], source: asyncio.Future[Any]) -> None:
+def _copy(target: asyncio.Future[Any], source: asyncio.Future[Any]) -> None:
     if source.cancelled():
         settle(target, SystemStopped("the reply was cancelled"))
         return

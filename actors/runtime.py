@@ -37,7 +37,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeGuard, TypeVar, cast
 
 from actors.errors import (
     ActivationFailed,
@@ -222,7 +222,7 @@ class ActorSystem:
             self._spawn_forward(key, message)
             return
         activation = self._activations.get(key)
-        if activation is not None and self._handled_now(activation, message):
+        if self._idle(activation) and self._handled_now(activation, message):
             return
         self._enqueue(key, _Envelope(message, None))
 
@@ -232,23 +232,15 @@ class ActorSystem:
         message: Message,
         handled: asyncio.Future[Any] | None = None,
     ) -> bool:
-        """The local fast path of :meth:`tell` and :meth:`tell_local`: an idle
-        activation handles the message in the caller's task (see
+        """The local fast path of :meth:`tell` and :meth:`tell_local`, for an
+        idle activation: the message is handled in the caller's task (see
         :meth:`Actor.receive_now`); ``handled`` is settled as the mailbox
         would have settled it."""
-        actor = activation.actor
-        if actor is None or not self._idle(activation):
-            return False
+        assert activation.actor is not None
         try:
-            done = actor.receive_now(message)
+            done = activation.actor.receive_now(message)
         except Exception as exc:
-            key = activation.key
-            self._log_failure(f"actor %s crashed on {type(message).__name__}", key, exc)
-            # Queued behind nothing, so it runs before any later message (and
-            # keeps this fast path shut until then): the mailbox is empty,
-            # hence not full.
-            activation.mailbox.put_nowait(_REBUILD)
-            settle(handled, ActorCrashed(f"{key} failed on {type(message).__name__}"))
+            settle(handled, self._crashed_inline(activation, message, exc))
             return True
         if done:
             activation.last_active = time.monotonic()
@@ -277,7 +269,7 @@ class ActorSystem:
         transport, which delivers what another node routed here (the lease,
         not the routing, guarantees a single activation)."""
         activation = self._activations.get(key)
-        if activation is not None and self._idle(activation):
+        if self._idle(activation):
             answer = self._asked_now(activation, message)
             if answer is not NotImplemented:
                 if isinstance(answer, asyncio.Future):
@@ -297,19 +289,30 @@ class ActorSystem:
             activation.last_active = time.monotonic()
             raise
         except Exception as exc:
-            key = activation.key
-            self._log_failure(f"actor %s crashed on {type(message).__name__}", key, exc)
-            activation.mailbox.put_nowait(_REBUILD)  # see _handled_now
-            raise ActorCrashed(f"{key} failed on {type(message).__name__}") from None
+            raise self._crashed_inline(activation, message, exc) from None
         if answer is not NotImplemented:
             activation.last_active = time.monotonic()
         return answer
 
-    def _idle(self, activation: _Activation) -> bool:
-        """Nothing running, nothing queued, lease held: a message handled now
-        is handled in the order the mailbox would have given it."""
+    def _crashed_inline(
+        self, activation: _Activation, message: Message, exc: Exception
+    ) -> ActorCrashed:
+        """An inline handler raised: log it as a crash and have the actor
+        rebuilt before anything else reaches it. ``_REBUILD`` is queued behind
+        nothing (the activation was idle, so its mailbox is empty, hence not
+        full), runs before any later message, and keeps the fast paths shut
+        until then. Returns the error the caller's asker gets."""
+        key = activation.key
+        self._log_failure(f"actor %s crashed on {type(message).__name__}", key, exc)
+        activation.mailbox.put_nowait(_REBUILD)
+        return ActorCrashed(f"{key} failed on {type(message).__name__}")
+
+    def _idle(self, activation: _Activation | None) -> TypeGuard[_Activation]:
+        """Active, nothing running, nothing queued, lease held: a message
+        handled now is handled in the order the mailbox would have given it."""
         return not (
-            activation.actor is None
+            activation is None
+            or activation.actor is None
             or activation.busy
             or self._stopping
             or not activation.mailbox.empty()
@@ -345,7 +348,7 @@ class ActorSystem:
         stream entry only then, so that what a node that dies had queued is
         redelivered rather than lost."""
         activation = self._activations.get(key)
-        if activation is not None and self._handled_now(activation, message, handled):
+        if self._idle(activation) and self._handled_now(activation, message, handled):
             return
         self._enqueue(key, _Envelope(message, handled))
 

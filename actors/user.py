@@ -180,10 +180,11 @@ class UserActor(Actor):
                     break
 
     async def _sync_directory(self) -> None:
+        # _stale is only filled when there is a directory.
         while self._stale:
             ref = self._stale.pop()
-            if ref not in self.sessions and self._directory is not None:
-                await self._directory.remove(self.key.id, ref)
+            if ref not in self.sessions:
+                await self._forget(ref)
 
     async def _forget(self, ref: SessionRef) -> None:
         self.sessions.discard(ref)

@@ -7,7 +7,7 @@ import dataclasses
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -467,20 +467,16 @@ def _cluster_section(
         "| vs grover | rounds |",
         "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
-    for name, entry in summary.items():
-        for target in clustered:
-            t = entry["targets"].get(target, {})
-            if not t.get("available"):
-                continue
-            nodes = " + ".join(f"{_num(pct)}%" for pct in t.get("nodes_pct") or [])
-            redis = t.get("redis_pct")
-            versus = entry["ratios"].get(f"{target}/grover", {}).get("median")
-            lines.append(
-                f"| {name} | {target} | {_num(t['acks_per_s'])} | {_num(t['deliveries_per_s'])} "
-                f"| {_num(t['server_pct'])}% | {nodes} "
-                f"| {'-' if redis is None else _num(redis) + '%'} | {_ratio(versus)} "
-                f"| {t['rounds_measured']} |"
-            )
+    for name, entry, target, t in _measured(summary, clustered):
+        nodes = " + ".join(f"{_num(pct)}%" for pct in t.get("nodes_pct") or [])
+        redis = t.get("redis_pct")
+        versus = entry["ratios"].get(f"{target}/grover", {}).get("median")
+        lines.append(
+            f"| {name} | {target} | {_num(t['acks_per_s'])} | {_num(t['deliveries_per_s'])} "
+            f"| {_num(t['server_pct'])}% | {nodes} "
+            f"| {'-' if redis is None else _num(redis) + '%'} | {_ratio(versus)} "
+            f"| {t['rounds_measured']} |"
+        )
     lines += [
         "",
         "Cost per acked message, from each node's `/stats` read at both ends of the "
@@ -496,23 +492,31 @@ def _cluster_section(
         "| pushes | bytes | server CPU µs | one node's µs | extra CPU µs |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    for name, entry, target, t in _measured(summary, clustered):
+        cost = t.get("per_message") or {}
+        single = entry["targets"].get("grover", {})
+        extra = entry.get("extra_cpu_us_per_msg", {}).get(f"{target}/grover", {})
+        parts = " / ".join(_per(cost.get(k)) for k in ("flushes", "reads", "limiter_calls"))
+        lines.append(
+            f"| {name} | {target} | {_per(cost.get('redis_round_trips'))} | {parts} "
+            f"| {_per(cost.get('entries'))} | {_per(cost.get('pushes'))} "
+            f"| {_num(cost.get('bytes'))} | {_num(t.get('cpu_us_per_ack'))} "
+            f"| {_num(single.get('cpu_us_per_ack') if single.get('available') else None)} "
+            f"| {_num(extra.get('median'))} |"
+        )
+    return lines
+
+
+def _measured(
+    summary: dict[str, Any], clustered: list[str]
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """(case, its summary, cluster target, the target's figures) for every
+    clustered target that ran in the case."""
     for name, entry in summary.items():
         for target in clustered:
-            t = entry["targets"].get(target, {})
-            if not t.get("available"):
-                continue
-            cost = t.get("per_message") or {}
-            single = entry["targets"].get("grover", {})
-            extra = entry.get("extra_cpu_us_per_msg", {}).get(f"{target}/grover", {})
-            parts = " / ".join(_per(cost.get(k)) for k in ("flushes", "reads", "limiter_calls"))
-            lines.append(
-                f"| {name} | {target} | {_per(cost.get('redis_round_trips'))} | {parts} "
-                f"| {_per(cost.get('entries'))} | {_per(cost.get('pushes'))} "
-                f"| {_num(cost.get('bytes'))} | {_num(t.get('cpu_us_per_ack'))} "
-                f"| {_num(single.get('cpu_us_per_ack') if single.get('available') else None)} "
-                f"| {_num(extra.get('median'))} |"
-            )
-    return lines
+            figures = entry["targets"].get(target, {})
+            if figures.get("available"):
+                yield name, entry, target, figures
 
 
 def write_markdown(document: dict[str, Any], path: Path) -> None:

@@ -264,6 +264,16 @@ class Counter(Actor):
         raise TypeError(f"unexpected {message!r}")
 
 
+async def blocked(system: ActorSystem, key: ActorKey) -> tuple[asyncio.Event, asyncio.Future[Any]]:
+    """Ask ``key`` a :class:`Block` and wait until its handler runs: the
+    actor is busy until the returned event is set; the future is the ask."""
+    release = asyncio.Event()
+    block = Block(release)
+    asked = asyncio.ensure_future(system.ask(key, block))
+    await asyncio.wait_for(block.running.wait(), 2)
+    return release, asked
+
+
 def ckey(name: str) -> ActorKey:
     return ActorKey(Counter.kind, name)
 

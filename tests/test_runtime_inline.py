@@ -11,7 +11,6 @@ import pytest
 from actors.errors import ActorCrashed
 from protocol.errors import ErrorCode, ProtocolError
 from tests.runtime_actors import (
-    Block,
     Counters,
     Get,
     Incr,
@@ -21,6 +20,7 @@ from tests.runtime_actors import (
     Note,
     NoteNow,
     Probe,
+    blocked,
     caplog_runtime,
     ckey,
     counters,
@@ -49,16 +49,13 @@ async def test_a_tell_does_not_overtake_queued_messages_or_a_running_handler(
     probe = Probe()
     system = make_system(probe)
     key = ckey("a")
-    release = asyncio.Event()
-    block = Block(release)
-    blocked = asyncio.ensure_future(system.ask(key, block))
-    await asyncio.wait_for(block.running.wait(), 2)
+    release, asked = await blocked(system, key)
     system.tell(key, NoteNow(1, 1))  # a handler runs: queued
     system.tell(key, Note(2, 1))
     system.tell(key, NoteNow(1, 2))  # messages queued: queued behind them
     assert probe.inline == 0
     release.set()
-    await blocked
+    await asked
     assert await system.ask(key, Log()) == [(1, 1), (2, 1), (1, 2)]
     assert probe.max_concurrent == 1
 
@@ -113,15 +110,12 @@ async def test_an_ask_of_an_idle_actor_is_answered_inline_and_queued_otherwise(
     assert probe.inline == 0
     assert await system.ask(key, IncrNow(2)) == 3
     assert probe.inline == 1
-    release = asyncio.Event()
-    block = Block(release)
-    blocked = asyncio.ensure_future(system.ask(key, block))
-    await asyncio.wait_for(block.running.wait(), 2)
+    release, asked = await blocked(system, key)
     later = asyncio.ensure_future(system.ask(key, IncrNow(4)))  # a handler runs: queued
     await asyncio.sleep(0.01)
     assert not later.done() and probe.inline == 1
     release.set()
-    assert await blocked == 3
+    assert await asked == 3
     assert await later == 7
     error = ProtocolError(ErrorCode.FORBIDDEN, "no")
     with pytest.raises(ProtocolError) as refused:

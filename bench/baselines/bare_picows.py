@@ -14,22 +14,20 @@ nobody's buffer fills, not for a slow consumer). Messages are one frame each
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgpack
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
 
-from bench.baselines.common import parse_args, stop_on_signals
+from bench.baselines.common import (
+    Rooms,
+    error_frame,
+    event_frame,
+    parse_args,
+    reply_frame,
+    stop_on_signals,
+)
 
-_rooms: dict[str, set[WSTransport]] = {}
-
-
-def _reply(request_id: Any, data: Any = None) -> bytes:
-    frame = {"type": "reply", "id": request_id}
-    if data is not None:
-        frame["data"] = data
-    return msgpack.packb(frame)  # type: ignore[no-any-return]
+_rooms: Rooms[WSTransport] = Rooms()
 
 
 class _Relay(WSListener):
@@ -48,34 +46,25 @@ class _Relay(WSListener):
             kind = msg["type"]
             request_id = msg.get("id")
         except Exception:
-            error = {"type": "error", "id": None, "code": "bad_frame"}
-            transport.send(WSMsgType.BINARY, msgpack.packb(error))
+            transport.send(WSMsgType.BINARY, error_frame(None, "bad_frame"))
             return
         if kind == "echo":
-            transport.send(WSMsgType.BINARY, _reply(request_id, msg.get("data")))
+            transport.send(WSMsgType.BINARY, reply_frame(request_id, msg.get("data")))
         elif kind == "pub":
-            room = msg["room"]
-            event = msgpack.packb({"type": "event", "room": room, "data": msg.get("data")})
-            for member in _rooms.get(room, ()):
-                if member is not transport:
-                    member.send(WSMsgType.BINARY, event)
-            transport.send(WSMsgType.BINARY, _reply(request_id))
+            event = event_frame(msg["room"], msg.get("data"))
+            for member in _rooms.others(msg["room"], transport):
+                member.send(WSMsgType.BINARY, event)
+            transport.send(WSMsgType.BINARY, reply_frame(request_id))
         elif kind == "sub":
             room = str(msg["room"])
-            _rooms.setdefault(room, set()).add(transport)
+            _rooms.join(room, transport)
             self.joined.append(room)
-            transport.send(WSMsgType.BINARY, _reply(request_id))
+            transport.send(WSMsgType.BINARY, reply_frame(request_id))
         else:
-            error = {"type": "error", "id": request_id, "code": "unknown_type"}
-            transport.send(WSMsgType.BINARY, msgpack.packb(error))
+            transport.send(WSMsgType.BINARY, error_frame(request_id, "unknown_type"))
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        for room in self.joined:
-            members = _rooms.get(room)
-            if members is not None:
-                members.discard(transport)
-                if not members:
-                    del _rooms[room]
+        _rooms.leave(self.joined, transport)
 
 
 async def main(host: str, port: int) -> None:

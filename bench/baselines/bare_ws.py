@@ -25,23 +25,23 @@ import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
-from bench.baselines.common import parse_args, stop_on_signals
+from bench.baselines.common import (
+    Rooms,
+    error_frame,
+    event_frame,
+    parse_args,
+    reply_frame,
+    stop_on_signals,
+)
 
-_rooms: dict[str, set[ServerConnection]] = {}
+_rooms: Rooms[ServerConnection] = Rooms()
 _options = {"broadcast": False}
-
-
-def _reply(request_id: Any, data: Any = None) -> bytes:
-    frame = {"type": "reply", "id": request_id}
-    if data is not None:
-        frame["data"] = data
-    return msgpack.packb(frame)  # type: ignore[no-any-return]
 
 
 async def _publish(sender: ServerConnection, room: str, data: Any) -> None:
     # Encoded once, sent to every member: what any sensible server does.
-    event = msgpack.packb({"type": "event", "room": room, "data": data})
-    members = [m for m in _rooms.get(room, ()) if m is not sender]
+    event = event_frame(room, data)
+    members = _rooms.others(room, sender)
     if _options["broadcast"]:
         broadcast(members, event)
         return
@@ -59,31 +59,24 @@ async def _handle(ws: ServerConnection) -> None:
                 kind = msg["type"]
                 request_id = msg.get("id")
             except Exception:
-                await ws.send(msgpack.packb({"type": "error", "id": None, "code": "bad_frame"}))
+                await ws.send(error_frame(None, "bad_frame"))
                 continue
             if kind == "echo":
-                await ws.send(_reply(request_id, msg.get("data")))
+                await ws.send(reply_frame(request_id, msg.get("data")))
             elif kind == "pub":
                 await _publish(ws, msg["room"], msg.get("data"))
-                await ws.send(_reply(request_id))
+                await ws.send(reply_frame(request_id))
             elif kind == "sub":
                 room = str(msg["room"])
-                _rooms.setdefault(room, set()).add(ws)
+                _rooms.join(room, ws)
                 joined.append(room)
-                await ws.send(_reply(request_id))
+                await ws.send(reply_frame(request_id))
             else:
-                await ws.send(
-                    msgpack.packb({"type": "error", "id": request_id, "code": "unknown_type"})
-                )
+                await ws.send(error_frame(request_id, "unknown_type"))
     except ConnectionClosed:
         pass
     finally:
-        for room in joined:
-            members = _rooms.get(room)
-            if members is not None:
-                members.discard(ws)
-                if not members:
-                    del _rooms[room]
+        _rooms.leave(joined, ws)
 
 
 async def main(host: str, port: int) -> None:

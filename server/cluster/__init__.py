@@ -133,8 +133,8 @@ class Cluster:
         """What /stats reports about the cluster: counters since start (see
         :class:`~server.cluster.transport.TransportStats`) and the Redis
         round trips of the other parts. Per chat message the hot path is the
-        transport (flushes and reads) and the rate limiter (one call per
-        request); the directory works per attach and activation, leases per
+        transport (flushes and reads) and the rate limiter (one script call
+        per loop turn's requests); the directory works per attach and activation, leases per
         activation plus renewals, heartbeats at a fixed rate.
         ``redis_round_trips`` is their sum (reclaims and the janitor's scans
         of dead nodes' inboxes aside)."""
