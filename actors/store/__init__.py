@@ -25,6 +25,14 @@ from typing import Protocol
 
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.social import (
+    CommentStore,
+    CountStore,
+    FollowStore,
+    KeyStore,
+    LikeStore,
+    PostStore,
+)
 
 
 class StoreError(Exception):
@@ -51,6 +59,12 @@ class Store(Protocol):
     conversations: ConversationStore
     messages: MessageStore
     blocks: BlockStore
+    follows: FollowStore
+    posts: PostStore
+    comments: CommentStore
+    likes: LikeStore
+    counts: CountStore
+    keys: KeyStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

@@ -19,6 +19,11 @@ class UserRecord(msgspec.Struct, kw_only=True):
     bio: str = ""
     avatar_url: str = ""
     created_at: float
+    followers_count: int = 0
+    following_count: int = 0
+    posts_count: int = 0
+    """Kept by the social stores (:mod:`actors.store.social`) in the same
+    write as the rows they count; never set by :meth:`UserStore.create`."""
 
 
 class ProfileUpdate(msgspec.Struct, kw_only=True):
@@ -48,6 +53,13 @@ class UserStore(Protocol):
         """Insert; raises ``Conflict("username")`` or ``Conflict("email")``."""
 
     async def get(self, user_id: str) -> UserRecord | None: ...
+
+    async def get_many(self, user_ids: list[str]) -> dict[str, UserRecord]:
+        """The users that exist among ``user_ids``, by id (one query)."""
+
+    async def get_many_by_username(self, usernames: list[str]) -> dict[str, UserRecord]:
+        """The users with these (lower-case) usernames, by username (one query):
+        resolving ``@mentions``."""
 
     async def get_by_username(self, username: str) -> UserRecord | None:
         """Look up by username (already lower-cased by the caller)."""
@@ -89,3 +101,7 @@ class BlockStore(Protocol):
 
     async def is_blocked(self, user_id: str, blocked_id: str) -> bool:
         """Whether ``user_id`` has blocked ``blocked_id``."""
+
+    async def blocked_among(self, user_id: str, others: list[str]) -> set[str]:
+        """The ids of ``others`` with a block between them and ``user_id``,
+        either way (one query): whom ``user_id`` must not see nor be seen by."""
