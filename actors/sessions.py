@@ -66,6 +66,10 @@ class SessionDirectory(Protocol):
 
     async def remove(self, user_id: str, ref: SessionRef) -> None: ...
 
+    async def online(self, user_ids: list[str]) -> set[str]:
+        """The users of ``user_ids`` with at least one session (one round
+        trip): whom a post's fan-out reaches live."""
+
 
 class MemorySessionDirectory:
     def __init__(self) -> None:
@@ -83,3 +87,7 @@ class MemorySessionDirectory:
             refs.discard(ref)
             if not refs:
                 del self._sessions[user_id]
+
+    async def online(self, user_ids: list[str]) -> set[str]:
+        sessions = self._sessions
+        return {user_id for user_id in user_ids if user_id in sessions}

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import msgspec
 
+from actors.feed import TIMELINE_SIZE, HomeTimeline, TimelineSlice
 from actors.ids import ActorKey
 from actors.message import Ask, Message
 from actors.runtime import Actor
 from actors.sessions import Delivery, SessionDirectory, SessionRef, SessionSink
 from actors.store import Store
 from actors.store.accounts import ProfileUpdate, UserRecord
+from actors.store.social import PageKey
+from protocol import limits
 from protocol.codec import encode_event_body
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import accounts
@@ -69,6 +72,30 @@ class ListSessions(Ask[list[SessionRef]], frozen=True):
     pass
 
 
+class HomeSlice(Ask[TimelineSlice], frozen=True):
+    """A page of the user's home feed from the hot timeline (built first if
+    the actor has none)."""
+
+    before: PageKey | None
+    limit: int
+
+
+class TimelinePush(Message, frozen=True):
+    """A new post of someone the user follows (or their own): prepend it to
+    the hot timeline, if any, and push ``body`` (``post.new``) to every
+    session but ``origin``."""
+
+    post_id: str
+    created_at: float
+    body: bytes
+    origin: SessionRef | None = None
+
+
+class FollowsChanged(Message, frozen=True):
+    """The user followed or unfollowed someone: the hot timeline's authors
+    are wrong, so it is dropped and rebuilt on the next read."""
+
+
 MESSAGES: tuple[type[Message], ...] = (
     Attach,
     Detach,
@@ -77,6 +104,9 @@ MESSAGES: tuple[type[Message], ...] = (
     GetUser,
     CloseSessions,
     ListSessions,
+    HomeSlice,
+    TimelinePush,
+    FollowsChanged,
 )
 """Every message a UserActor takes (the cluster's wire registry is built from it)."""
 
@@ -108,6 +138,7 @@ class UserActor(Actor):
         self._stale: set[SessionRef] = set()
         """Sessions forgotten by an inline push (:meth:`receive_now`, which
         cannot await) and not yet removed from the directory."""
+        self.timeline: HomeTimeline | None = None
 
     async def activate(self) -> None:
         self.user = await self._store.users.get(self.key.id)
@@ -127,10 +158,13 @@ class UserActor(Actor):
 
     def receive_now(self, message: object) -> bool:
         # Every push of every conversation passes here: no mailbox hop for it.
-        if type(message) is not PushMany:
-            return False
-        self._deliver(message.items)
-        return True
+        if type(message) is PushMany:
+            self._deliver(message.items)
+            return True
+        if type(message) is TimelinePush:
+            self._push_post(message)
+            return True
+        return False
 
     async def receive(self, message: object) -> object:
         await self._sync_directory()
@@ -158,6 +192,14 @@ class UserActor(Actor):
                 return None
             case ListSessions():
                 return sorted(self.sessions)
+            case HomeSlice(before=before, limit=limit):
+                return await self._home_slice(before, limit)
+            case TimelinePush():
+                self._push_post(message)
+                return None
+            case FollowsChanged():
+                self.timeline = None
+                return None
         raise TypeError(f"UserActor cannot handle {type(message).__name__}")
 
     def _deliver(self, items: list[Delivery]) -> None:
@@ -178,6 +220,23 @@ class UserActor(Actor):
                     if self._directory is not None:
                         self._stale.add(ref)
                     break
+
+    def _push_post(self, message: TimelinePush) -> None:
+        if self.timeline is not None:
+            self.timeline.add(message.created_at, message.post_id)
+        self._deliver([Delivery(message.body, message.origin)])
+
+    async def _home_slice(self, before: PageKey | None, limit: int) -> TimelineSlice:
+        timeline = self.timeline
+        if timeline is None:
+            me = self.key.id
+            followees = await self._store.follows.following_ids(me, limits.FOLLOWING_MAX)
+            authors = [*followees, me]
+            posts = await self._store.posts.by_authors(authors, before=None, limit=TIMELINE_SIZE)
+            entries = [(post.created_at, post.id) for post in posts]
+            timeline = HomeTimeline(authors, entries, complete=len(posts) < TIMELINE_SIZE)
+            self.timeline = timeline
+        return TimelineSlice(entries=timeline.page(before, limit), authors=timeline.authors)
 
     async def _sync_directory(self) -> None:
         # _stale is only filled when there is a directory.

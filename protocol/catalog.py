@@ -23,9 +23,9 @@ from types import ModuleType
 from typing import Any, Union
 
 from protocol.frames import Event, Request
-from protocol.messages import accounts, messaging, session
+from protocol.messages import accounts, messaging, session, social
 
-DOMAINS: tuple[ModuleType, ...] = (session, accounts, messaging)
+DOMAINS: tuple[ModuleType, ...] = (session, accounts, messaging, social)
 """The domain modules, in the order the docs present them."""
 
 

@@ -47,7 +47,26 @@ GROUP_MEMBERS_MAX = 256
 """Upper bound of ``group_max_members`` (a server setting, default 100)."""
 PAGE_LIMIT_MAX = 100
 
+POST_TEXT_MAX = 2200
+POST_MEDIA_MAX = 10
+POST_TAGS_MAX = 30
+"""Tags of a post in all: its ``#hashtags`` and the explicit ones, after
+normalising and removing duplicates."""
+TAG_MAX = 64
+POST_MENTIONS_MAX = 20
+"""Distinct ``@usernames`` of a text that are resolved; later ones stay text."""
+PLACE_NAME_MAX = 200
+COMMENT_TEXT_MAX = 2200
+CURSOR_MAX = 256
+WATCH_MAX = 50
+"""Posts one session may watch at once (``post.watch``)."""
+FOLLOWING_MAX = 7500
+"""Accounts one user may follow: bounds the authors of a home feed."""
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+\Z"
 URL_PATTERN = r"^(https?://\S+)?\Z"
+HTTPS_URL_PATTERN = r"^https://\S+\Z"
+TAG_PATTERN = r"^#?\w+\Z"
+"""A tag: word characters (Unicode letters, digits, ``_``), optionally after a ``#``."""
 r"""Patterns end in ``\Z``, not ``$``: msgspec matches them with ``re.search``,
 where ``$`` also matches before a final newline ("ada\n" would pass)."""

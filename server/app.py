@@ -16,6 +16,7 @@ from aiohttp import web
 
 from actors.user import Detach, user_key
 from server.config import Settings
+from server.context import forget_watches
 from server.gateway.server import Gateway
 from server.gateway.sessions import Session, SessionRegistry
 from server.handlers import HANDLERS
@@ -24,6 +25,7 @@ from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
     make_cluster,
+    make_directory,
     make_log_reader,
     make_services,
     make_store,
@@ -50,8 +52,11 @@ class Grover:
             read_log=make_log_reader(self.store),
         )
         self.cluster = make_cluster(settings, self.sessions)
-        self.actors = make_actor_system(settings, self.store, self.sessions, self.cluster)
-        self.services = make_services(settings, self.store, self.actors, self.cluster)
+        directory = make_directory(self.cluster)
+        self.actors = make_actor_system(
+            settings, self.store, self.sessions, self.cluster, directory
+        )
+        self.services = make_services(settings, self.store, self.actors, self.cluster, directory)
         self.gateway = Gateway(self.services, self.sessions, HANDLERS)
         self.accepting = False
         self._purger: asyncio.Task[None] | None = None
@@ -64,6 +69,7 @@ class Grover:
         return self.settings.node
 
     def _session_ended(self, session: Session) -> None:
+        forget_watches(self.actors, session)
         if session.user_id is not None:
             self.actors.tell(user_key(session.user_id), Detach(session.ref))
 
@@ -134,6 +140,7 @@ class Grover:
         if self._purger is not None:
             self._purger.cancel()
         await self.gateway.stop(self.settings.shutdown_grace)
+        await self.services.fanout.stop()
         await self.sessions.stop()
         if self.cluster is not None:
             await self.cluster.leave()

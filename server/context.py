@@ -19,11 +19,14 @@ import msgspec
 from actors.errors import ActorError
 from actors.runtime import ActorSystem
 from actors.sessions import SessionRef
+from actors.social import Unwatch, post_key
 from actors.store import Store
 from actors.user import Attach, Detach, user_key
 from protocol.errors import ErrorCode, ProtocolError
 from server.auth import Passwords, Tokens
 from server.config import Settings
+from server.cursors import Cursors
+from server.fanout import FanOut
 from server.gateway.sessions import Session
 from server.observability import logs
 from server.ratelimit import RateLimiter
@@ -41,6 +44,8 @@ class Services:
     tokens: Tokens
     passwords: Passwords
     limiter: RateLimiter
+    cursors: Cursors
+    fanout: FanOut
 
 
 class Caller:
@@ -86,6 +91,7 @@ class Caller:
         once this returns."""
         session = self.session
         user_id = session.user_id
+        forget_watches(self.actors, session)
         session.log_out()
         logs.user_id_var.set(None)
         if user_id is not None:
@@ -100,6 +106,16 @@ class Caller:
                 # The session is logged out either way and drops the account's
                 # events; the actor forgets it when the session ends.
                 log.warning("logout could not reach the user's actor", exc_info=True)
+
+
+def forget_watches(actors: ActorSystem, session: Session) -> None:
+    """Stop the session's ``post.watch``es (logout, or the session ended)."""
+    watching, session.watching = session.watching, None
+    for post_id in watching or ():
+        try:
+            actors.tell(post_key(post_id), Unwatch(session.ref))
+        except ActorError:
+            log.warning("could not tell a post's actor that a watcher left", exc_info=True)
 
 
 Handler = Callable[[Services, Caller, Any], Awaitable[msgspec.Struct]]

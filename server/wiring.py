@@ -10,8 +10,10 @@ from actors.ids import ActorKey
 from actors.messaging import KIND as CONVERSATION_KIND
 from actors.messaging import message_view
 from actors.placement import Placement
+from actors.post import PostActor
 from actors.runtime import ActorSystem
 from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
+from actors.social import KIND as POST_KIND
 from actors.store import Store
 from actors.user import KIND as USER_KIND
 from actors.user import UserActor
@@ -22,6 +24,8 @@ from server.cluster import Cluster
 from server.cluster.faults import is_transient
 from server.config import Settings
 from server.context import Services
+from server.cursors import Cursors
+from server.fanout import FanOut
 from server.gateway.ordering import LogEntry, LogReader
 from server.gateway.sessions import SessionRegistry
 from server.ratelimit import MemoryRateLimiter, RateLimiter
@@ -30,6 +34,7 @@ from server.storage import make_store
 __all__ = [
     "make_actor_system",
     "make_cluster",
+    "make_directory",
     "make_log_reader",
     "make_services",
     "make_store",
@@ -56,14 +61,19 @@ def make_cluster(settings: Settings, sessions: SessionRegistry) -> Cluster | Non
     return Cluster(settings, sessions) if settings.redis_url else None
 
 
+def make_directory(cluster: Cluster | None) -> SessionDirectory:
+    """Where users' sessions are recorded: in this process, or in Redis."""
+    return MemorySessionDirectory() if cluster is None else cluster.directory
+
+
 def make_actor_system(
     settings: Settings,
     store: Store,
     sessions: SessionRegistry,
     cluster: Cluster | None,
+    directory: SessionDirectory,
 ) -> ActorSystem:
     sink: SessionSink = sessions if cluster is None else cluster.sink
-    directory: SessionDirectory = MemorySessionDirectory() if cluster is None else cluster.directory
     placement: Placement | None = cluster.placement if cluster is not None else None
     actors: ActorSystem
 
@@ -73,8 +83,11 @@ def make_actor_system(
     def conversation_actor(key: ActorKey) -> ConversationActor:
         return ConversationActor(key, store, actors, max_members=settings.group_max_members)
 
+    def post_actor(key: ActorKey) -> PostActor:
+        return PostActor(key, store, sink, actors)
+
     actors = ActorSystem(
-        {USER_KIND: user_actor, CONVERSATION_KIND: conversation_actor},
+        {USER_KIND: user_actor, CONVERSATION_KIND: conversation_actor, POST_KIND: post_actor},
         placement=placement,
         mailbox_size=settings.mailbox_size,
         idle_timeout=settings.actor_idle_timeout,
@@ -87,7 +100,11 @@ def make_actor_system(
 
 
 def make_services(
-    settings: Settings, store: Store, actors: ActorSystem, cluster: Cluster | None
+    settings: Settings,
+    store: Store,
+    actors: ActorSystem,
+    cluster: Cluster | None,
+    directory: SessionDirectory,
 ) -> Services:
     limiter: RateLimiter = MemoryRateLimiter() if cluster is None else cluster.limiter
     return Services(
@@ -99,4 +116,6 @@ def make_services(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
         limiter=limiter,
+        cursors=Cursors(store.keys),
+        fanout=FanOut(store, actors, directory),
     )

@@ -23,7 +23,13 @@ from server.config import RateRule, Settings
 from server.context import Caller, Services
 from server.gateway.sessions import Session, SessionRegistry
 from server.handlers import HANDLERS
-from server.wiring import make_actor_system, make_log_reader, make_services, make_store
+from server.wiring import (
+    make_actor_system,
+    make_directory,
+    make_log_reader,
+    make_services,
+    make_store,
+)
 
 _ids = itertools.count(1)
 
@@ -89,10 +95,13 @@ async def open_node(tmp_path: Path, **overrides: Any) -> AsyncIterator[Node]:
         on_expire=lambda session: None,
         read_log=make_log_reader(store),
     )
-    actors = make_actor_system(settings, store, sessions, None)
+    directory = make_directory(None)
+    actors = make_actor_system(settings, store, sessions, None, directory)
+    services = make_services(settings, store, actors, None, directory)
     try:
-        yield Node(make_services(settings, store, actors, None), sessions, store)
+        yield Node(services, sessions, store)
     finally:
+        await services.fanout.stop()
         await actors.stop()
         await sessions.stop()
         await store.close()

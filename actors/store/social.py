@@ -222,6 +222,9 @@ class CommentStore(Protocol):
 
     async def get(self, comment_id: str) -> CommentRecord | None: ...
 
+    async def get_many(self, comment_ids: list[str]) -> dict[str, CommentRecord]:
+        """(Declared before :meth:`list`, whose name would shadow the type.)"""
+
     async def get_by_client_key(
         self, post_id: str, user_id: str, client_key: str
     ) -> CommentRecord | None: ...
@@ -242,8 +245,6 @@ class CommentStore(Protocol):
     ) -> list[CommentRecord]:
         """Top-level comments of the post (``parent_id`` ``None``) or the
         direct replies of one comment, oldest first, tombstones included."""
-
-    async def get_many(self, comment_ids: list[str]) -> dict[str, CommentRecord]: ...
 
 
 class LikeStore(Protocol):

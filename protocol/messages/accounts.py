@@ -36,6 +36,14 @@ class UserProfile(msgspec.Struct, kw_only=True):
     bio: str
     avatar_url: str
     created_at: float
+    followers_count: int = 0
+    following_count: int = 0
+    posts_count: int = 0
+    i_follow: bool = False
+    """The viewer follows this user (always false on one's own profile and
+    on ``profile.updated``)."""
+    follows_me: bool = False
+    """This user follows the viewer."""
 
 
 class Me(UserProfile, kw_only=True):
@@ -124,6 +132,9 @@ class LogoutAll(Request, tag="auth.logout_all", kw_only=True):
 
 
 class GetProfile(Request, tag="profile.get", kw_only=True):
+    """A user's profile with their counts and how they relate to the caller;
+    ``not_found`` also when either of the two blocks the other."""
+
     user_id: ObjectId
 
     reply = UserProfile
@@ -141,7 +152,8 @@ class UpdateProfile(Request, tag="profile.update", kw_only=True):
 
 class SearchUsers(Request, tag="user.search", kw_only=True):
     """``prefix`` matches the start of username or display name; ``text`` is
-    full-text search over both."""
+    full-text search over both. Users with a block between them and the
+    caller are left out."""
 
     query: Annotated[str, Meta(min_length=1, max_length=limits.SEARCH_QUERY_MAX)]
     mode: Literal["prefix", "text"] = "prefix"
@@ -155,7 +167,9 @@ class BlockUser(Request, tag="user.block", kw_only=True):
     ``user.unblock``: in the pair's direct conversation neither side may send,
     edit or delete messages, send typing notices or mark messages read
     (``forbidden``), and the pair cannot open a new one; both may still read
-    what is there. Groups the two share are unaffected."""
+    what is there. Groups the two share are unaffected. Any follow between
+    the two ends, both ways, and each is hidden from the other in the social
+    domain (profiles, posts, feeds, comments)."""
 
     user_id: ObjectId
 

@@ -41,6 +41,17 @@ class RedisSessionDirectory:
         self.calls += 1
         await self._redis.srem(_user_sessions_key(user_id), f"{ref.node}|{ref.session_id}")
 
+    async def online(self, user_ids: list[str]) -> set[str]:
+        """One pipelined ``EXISTS`` per user (an empty set is no key in Redis)."""
+        if not user_ids:
+            return set()
+        self.calls += 1
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.exists(_user_sessions_key(user_id))
+            found = await pipe.execute()
+        return {user_id for user_id, n in zip(user_ids, found, strict=True) if n}
+
 
 class ClusterSessionSink:
     """:class:`actors.user.SessionSink` for a cluster: local sessions directly,

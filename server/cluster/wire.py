@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from actors import messaging, user
+from actors import messaging, social, user
 from actors.message import Message, reply_type
 from actors.sessions import Delivery
 
@@ -89,7 +89,9 @@ def qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-MESSAGE_TYPES: dict[str, type[Message]] = build_registry(user.MESSAGES, messaging.MESSAGES)
+MESSAGE_TYPES: dict[str, type[Message]] = build_registry(
+    user.MESSAGES, messaging.MESSAGES, social.MESSAGES
+)
 """Every actor message that may cross nodes, from the actor modules' own lists."""
 
 _encoder = msgspec.msgpack.Encoder()

@@ -52,6 +52,7 @@ class Session:
         "token_hash",
         "user_id",
         "waiting",
+        "watching",
     )
 
     def __init__(self, session_id: str, node: str, buffer_size: int) -> None:
@@ -74,6 +75,8 @@ class Session:
         """Events that came while the log is read to fill a gap (``None``: no repair)."""
         self.closed = False
         """Ended: nothing is shown any more."""
+        self.watching: set[str] | None = None
+        """Posts watched (``post.watch``); made on the first watch."""
 
     def log_in(self, user_id: str, token_hash: str | None) -> None:
         self.user_id, self.token_hash = user_id, token_hash

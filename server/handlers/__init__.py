@@ -10,8 +10,12 @@ which the connection handles.
 from __future__ import annotations
 
 from server.context import Handler, merge_handlers
-from server.handlers import accounts, messaging, session
+from server.handlers import accounts, comments, messaging, session, social
 
 HANDLERS: dict[type, Handler] = merge_handlers(
-    session.HANDLERS, accounts.HANDLERS, messaging.HANDLERS
+    session.HANDLERS,
+    accounts.HANDLERS,
+    messaging.HANDLERS,
+    social.HANDLERS,
+    comments.HANDLERS,
 )

@@ -9,13 +9,21 @@ from actors.ids import new_id
 from actors.messaging import RefreshBlocks, conversation_key, direct_conversation_id
 from actors.store import Conflict
 from actors.store.accounts import ProfileUpdate, UserRecord
-from actors.user import CloseSessions, UpdateProfile, me_view, profile_view, user_key
+from actors.user import (
+    CloseSessions,
+    FollowsChanged,
+    UpdateProfile,
+    me_view,
+    profile_view,
+    user_key,
+)
 from protocol.errors import CloseCode, ErrorCode, ProtocolError
 from protocol.frames import Empty
 from protocol.messages import accounts as m
 from server.config import RateRule
 from server.context import Caller, Handler, Services
 from server.handlers.pages import fit
+from server.handlers.social_views import Viewer
 from server.ratelimit import RateLimiter, retry_after
 
 
@@ -126,10 +134,9 @@ async def logout_all(services: Services, caller: Caller, req: m.LogoutAll) -> m.
 
 
 async def get_profile(services: Services, caller: Caller, req: m.GetProfile) -> m.UserProfile:
-    user = await services.store.users.get(req.user_id)
-    if user is None:
-        raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
-    return profile_view(user)
+    viewer = Viewer(services.store, caller.user())
+    [profile] = await viewer.profiles([await viewer.user(req.user_id)])
+    return profile
 
 
 async def update_profile(services: Services, caller: Caller, req: m.UpdateProfile) -> m.Me:
@@ -149,17 +156,24 @@ async def search_users(services: Services, caller: Caller, req: m.SearchUsers) -
         found = await users.search_prefix(query.lower(), req.limit)
     else:
         found = await users.search_text(query, req.limit)
-    users_found, cut = fit([profile_view(u) for u in found])
+    me = caller.user()
+    blocked = await services.store.blocks.blocked_among(me, [u.id for u in found if u.id != me])
+    users_found, cut = fit([profile_view(u) for u in found if u.id not in blocked])
     return m.UserList(users=users_found, has_more=cut)
 
 
 async def block_user(services: Services, caller: Caller, req: m.BlockUser) -> Empty:
-    """Record the block, then tell the pair's direct conversation (its actor
-    refuses sends while either side blocks the other)."""
+    """Record the block, end the follows both ways (a follow racing with the
+    block finds it recorded and is refused), then tell the pair's direct
+    conversation (its actor refuses sends while either side blocks the other)."""
     me = caller.user()
     if req.user_id == me:
         raise ProtocolError(ErrorCode.INVALID_FIELD, "you cannot block yourself")
-    await services.store.blocks.block(me, req.user_id, time.time())
+    store = services.store
+    await store.blocks.block(me, req.user_id, time.time())
+    for follower, followee in ((me, req.user_id), (req.user_id, me)):
+        if await store.follows.unfollow(follower, followee):
+            services.actors.tell(user_key(follower), FollowsChanged())
     await _refresh_direct(services, me, req.user_id)
     return Empty()
 

@@ -1,0 +1,138 @@
+"""Records into views for one viewer, and the checks that hide what the viewer
+may not see: blocks either way, followers-only posts. Every list is turned
+into views with a fixed number of store reads, whatever its length."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import msgspec
+
+from actors.social import author_view, comment_view, may_see, post_view
+from actors.store import Store
+from actors.store.accounts import UserRecord
+from actors.store.social import CommentRecord, PageKey, PostRecord
+from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages import accounts
+from protocol.messages import social as m
+from server.cursors import Cursors
+from server.handlers.pages import fit
+
+R = TypeVar("R")
+V = TypeVar("V", bound=msgspec.Struct)
+
+
+def _not_found(what: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.NOT_FOUND, f"no such {what}")
+
+
+class Viewer:
+    """What ``me`` may see, as views."""
+
+    def __init__(self, store: Store, me: str) -> None:
+        self.store = store
+        self.me = me
+
+    async def user(self, user_id: str) -> UserRecord:
+        """The user, unless absent or a block stands between them: ``not_found``."""
+        user = await self.store.users.get(user_id)
+        if user is None or (user_id != self.me and await self._blocked([user_id])):
+            raise _not_found("user")
+        return user
+
+    async def post(self, post_id: str) -> PostRecord:
+        """The post, unless absent, hidden by a block or followers-only for
+        a non-follower: ``not_found`` (the post's existence is not revealed)."""
+        post = await self.store.posts.get(post_id)
+        if post is None or not await self.visible([post]):
+            raise _not_found("post")
+        return post
+
+    async def visible(self, posts: Sequence[PostRecord]) -> list[PostRecord]:
+        """The posts ``me`` may see, in order (two reads at most)."""
+        others = sorted({p.user_id for p in posts} - {self.me})
+        blocked = await self._blocked(others)
+        restricted = sorted({p.user_id for p in posts if p.visibility != "public"} - {self.me})
+        following = (
+            await self.store.follows.following_among(self.me, restricted) if restricted else set()
+        )
+        return [
+            p
+            for p in posts
+            if p.user_id not in blocked and may_see(p, self.me, p.user_id in following)
+        ]
+
+    async def profiles(self, users: Sequence[UserRecord]) -> list[accounts.UserProfile]:
+        """Profiles with ``i_follow`` and ``follows_me`` (two reads)."""
+        ids = sorted({u.id for u in users} - {self.me})
+        i_follow = await self.store.follows.following_among(self.me, ids) if ids else set()
+        follows_me = await self.store.follows.followers_among(self.me, ids) if ids else set()
+        views = []
+        for user in users:
+            view = author_view(user)
+            view.i_follow = user.id in i_follow
+            view.follows_me = user.id in follows_me
+            views.append(view)
+        return views
+
+    async def authors(self, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
+        users = await self.store.users.get_many(sorted(set(ids)))
+        return {view.id: view for view in await self.profiles(list(users.values()))}
+
+    async def post_views(self, posts: Sequence[PostRecord]) -> dict[str, m.PostView]:
+        """Views of the posts ``me`` may see, by id (the others are left out)."""
+        shown = await self.visible(posts)
+        if not shown:
+            return {}
+        authors = await self.authors([p.user_id for p in shown])
+        liked = await self.store.likes.liked_among(self.me, "post", [p.id for p in shown])
+        return {
+            p.id: post_view(p, authors[p.user_id], p.id in liked)
+            for p in shown
+            if p.user_id in authors
+        }
+
+    async def comment_views(self, comments: Sequence[CommentRecord]) -> dict[str, m.CommentView]:
+        """Views of the comments whose authors ``me`` may see, by id."""
+        blocked = await self._blocked(sorted({c.user_id for c in comments} - {self.me}))
+        shown = [c for c in comments if c.user_id not in blocked]
+        if not shown:
+            return {}
+        authors = await self.authors([c.user_id for c in shown])
+        liked = await self.store.likes.liked_among(self.me, "comment", [c.id for c in shown])
+        return {
+            c.id: comment_view(c, authors[c.user_id], c.id in liked)
+            for c in shown
+            if c.user_id in authors
+        }
+
+    async def _blocked(self, others: list[str]) -> set[str]:
+        return await self.store.blocks.blocked_among(self.me, others) if others else set()
+
+
+async def page_of(
+    cursors: Cursors,
+    scope: str,
+    rows: Sequence[R],
+    *,
+    limit: int,
+    key: Callable[[R], PageKey],
+    views: Sequence[V | None],
+) -> tuple[list[V], str | None]:
+    """One page from ``rows`` (fetched with ``limit + 1``, so that one more
+    than the page tells there is more) and their ``views`` (``None``: hidden).
+    The cursor is the key of the last row the page covers, hidden rows
+    included, so paging never shows a row twice nor skips one; a page cut
+    short by the reply budget ends at its last view."""
+    more = len(rows) > limit
+    rows, views = rows[:limit], views[:limit]
+    kept = [(key(row), view) for row, view in zip(rows, views, strict=True) if view is not None]
+    fitted, cut = fit([view for _, view in kept])
+    if cut:
+        last: PageKey | None = kept[len(fitted) - 1][0]
+    elif more and rows:
+        last = key(rows[-1])
+    else:
+        last = None
+    return fitted, (await cursors.encode(scope, last) if last is not None else None)
