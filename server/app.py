@@ -14,11 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.user import Detach, user_key
 from server.config import Settings
-from server.context import forget_watches
+from server.context import session_ended
 from server.gateway.server import Gateway
-from server.gateway.sessions import Session, SessionRegistry
+from server.gateway.sessions import SessionRegistry
 from server.handlers import HANDLERS
 from server.http import make_app
 from server.storage import SqliteStore
@@ -48,7 +47,7 @@ class Grover:
             settings.node,
             buffer_size=settings.resume_buffer,
             resume_ttl=settings.resume_ttl,
-            on_expire=self._session_ended,
+            on_expire=lambda session: session_ended(self.actors, session),
             read_log=make_log_reader(self.store),
         )
         self.cluster = make_cluster(settings, self.sessions)
@@ -67,11 +66,6 @@ class Grover:
     @property
     def node_id(self) -> str:
         return self.settings.node
-
-    def _session_ended(self, session: Session) -> None:
-        forget_watches(self.actors, session)
-        if session.user_id is not None:
-            self.actors.tell(user_key(session.user_id), Detach(session.ref))
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """For ``/readyz``: accepting websockets, the store answers, and (in a

@@ -108,6 +108,17 @@ class Caller:
                 log.warning("logout could not reach the user's actor", exc_info=True)
 
 
+def session_ended(actors: ActorSystem, session: Session) -> None:
+    """A session ended for good (expired, closed, replaced): its watches stop
+    and its user's actor forgets it."""
+    forget_watches(actors, session)
+    if session.user_id is not None:
+        try:
+            actors.tell(user_key(session.user_id), Detach(session.ref))
+        except ActorError:
+            log.warning("could not tell a user's actor that a session ended", exc_info=True)
+
+
 def forget_watches(actors: ActorSystem, session: Session) -> None:
     """Stop the session's ``post.watch``es (logout, or the session ended)."""
     watching, session.watching = session.watching, None

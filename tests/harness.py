@@ -17,10 +17,10 @@ import msgspec
 from actors.ids import ActorKey
 from actors.store import Store
 from protocol import frames
-from protocol.codec import decode_event
+from protocol.codec import decode_event, decode_request
 from protocol.messages import accounts
 from server.config import RateRule, Settings
-from server.context import Caller, Services
+from server.context import Caller, Services, session_ended
 from server.gateway.sessions import Session, SessionRegistry
 from server.handlers import HANDLERS
 from server.wiring import (
@@ -69,6 +69,15 @@ class Node:
         request = request_type(id=next(_ids), **fields)
         return await HANDLERS[request_type](self.services, caller, request)
 
+    async def send(self, caller: Caller, request_type: type[Any], **fields: Any) -> Any:
+        """As :meth:`call`, but through the wire: the fields are msgpack-encoded
+        and decoded as the gateway decodes a frame, so the protocol's bounds
+        apply (``invalid_field``)."""
+        tag = request_type.__struct_config__.tag
+        frame = msgspec.msgpack.encode({"type": tag, "id": next(_ids), **fields})
+        request = decode_request(frame)
+        return await HANDLERS[type(request)](self.services, caller, request)
+
     async def user(self, name: str | None = None) -> Caller:
         """A logged-in caller for a fresh account."""
         caller = self.caller()
@@ -83,16 +92,21 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def open_node(tmp_path: Path, **overrides: Any) -> AsyncIterator[Node]:
-    """A node without sockets; ``overrides`` are settings."""
+async def open_node(
+    tmp_path: Path, store: Store | None = None, **overrides: Any
+) -> AsyncIterator[Node]:
+    """A node without sockets; ``overrides`` are settings. ``store`` (opened
+    and closed by the caller) replaces the node's own SQLite file."""
     settings = make_settings(tmp_path, **overrides)
-    store = make_store(data_dir=tmp_path, mongo_url=None)
-    await store.open()
+    own_store = store is None
+    if store is None:
+        store = make_store(data_dir=tmp_path, mongo_url=None)
+        await store.open()
     sessions = SessionRegistry(
         settings.node,
         buffer_size=1000,
         resume_ttl=60.0,
-        on_expire=lambda session: None,
+        on_expire=lambda session: session_ended(actors, session),
         read_log=make_log_reader(store),
     )
     directory = make_directory(None)
@@ -104,7 +118,8 @@ async def open_node(tmp_path: Path, **overrides: Any) -> AsyncIterator[Node]:
         await services.fanout.stop()
         await actors.stop()
         await sessions.stop()
-        await store.close()
+        if own_store:
+            await store.close()
 
 
 def events(caller: Caller | Session) -> list[Any]:
