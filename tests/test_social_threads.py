@@ -183,7 +183,7 @@ async def test_watchers_get_comments_edits_counts_and_deletion(social: Node) -> 
     await asyncio.sleep(COUNTS_INTERVAL + 0.2)
     seen = live(eve)
     kinds = [type(e) for e in seen]
-    assert kinds[:3] == [m.CommentNew, m.CommentUpdated, m.PostCounts]
+    assert kinds[:3] == [m.CommentNew, m.PostCounts, m.CommentUpdated]
     assert m.PostUpdated in kinds and m.CommentDeleted in kinds
     counts = [e for e in seen if isinstance(e, m.PostCounts)]
     # Coalesced: the first change at once, the rest in one event a second later.
