@@ -501,10 +501,20 @@ def check_decode(fuzzed: Fuzzed) -> str:
         if tag != fuzzed.request_type:
             raise FuzzFailure(f"decoded as {tag}: {fuzzed.describe()}")
         decoded = msgspec.to_builtins(request)
-        got = {k: decoded.get(k) for k in fuzzed.fields}
+        got = _as_sent(decoded, fuzzed.fields)
         if got != fuzzed.fields:
             raise FuzzFailure(f"decoded {got!r}, sent {fuzzed.fields!r}: {fuzzed.describe()}")
     return "ok"
+
+
+def _as_sent(decoded: Any, sent: Any) -> Any:
+    """``decoded`` cut to the keys ``sent`` has, at every level: a nested
+    struct fills in its defaults, which the frame did not carry."""
+    if isinstance(decoded, dict) and isinstance(sent, dict):
+        return {k: _as_sent(decoded.get(k), v) for k, v in sent.items()}
+    if isinstance(decoded, list) and isinstance(sent, list) and len(decoded) == len(sent):
+        return [_as_sent(d, v) for d, v in zip(decoded, sent, strict=True)]
+    return decoded
 
 
 _REQUEST_CLASSES = frozenset(REQUEST_TYPES)

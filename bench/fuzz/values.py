@@ -159,10 +159,22 @@ def _url(ch: Chooser, lo: int, hi: int) -> str:
     return scheme + text(ch, 1, min(hi - len(scheme), 200), URL_CHARS)
 
 
+def _https_url(ch: Chooser, lo: int, hi: int) -> str:
+    scheme = "https://"
+    return scheme + text(ch, 1, min(hi - len(scheme), 200), URL_CHARS)
+
+
+def _tag(ch: Chooser, lo: int, hi: int) -> str:
+    mark = "#" if chance(ch, 30) else ""
+    return mark + text(ch, max(lo, 1), min(hi - len(mark), 24), USERNAME_CHARS.replace(".", ""))
+
+
 PATTERNS: dict[str, Callable[[Chooser, int, int], str]] = {
     limits.USERNAME_PATTERN: _username,
     limits.EMAIL_PATTERN: _email,
     limits.URL_PATTERN: _url,
+    limits.HTTPS_URL_PATTERN: _https_url,
+    limits.TAG_PATTERN: _tag,
 }
 """A generator of matching strings for every ``pattern`` in the catalog."""
 
@@ -236,7 +248,9 @@ def valid_value(ch: Chooser, t: mi.Type, ctx: Context) -> Any:
     if isinstance(t, mi.BoolType):
         return chance(ch, 50)
     if isinstance(t, mi.FloatType):
-        return float(ch.integer(-(10**6), 10**6)) / 8
+        lo_f = t.ge if t.ge is not None else -(10**6) / 8
+        hi_f = t.le if t.le is not None else 10**6 / 8
+        return lo_f + (hi_f - lo_f) * ch.integer(0, 1000) / 1000
     if isinstance(t, mi.StructType):
         return dict(struct_items(ch, t, ctx))
     raise Unsupported(f"no generator for field type {t!r}")

@@ -39,7 +39,7 @@ PostIds = Annotated[list[ObjectId], Meta(min_length=1, max_length=limits.WATCH_M
 # --------------------------------------------------------------------- parts
 
 
-class MediaItem(msgspec.Struct, kw_only=True):
+class MediaItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A photo or video of a post, by its ``https`` URL (uploaded media ids
     come with the media issue)."""
 
@@ -47,7 +47,7 @@ class MediaItem(msgspec.Struct, kw_only=True):
     type: Literal["image", "video"]
 
 
-class Location(msgspec.Struct, kw_only=True):
+class Location(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     latitude: Annotated[float, Meta(ge=-90, le=90)]
     longitude: Annotated[float, Meta(ge=-180, le=180)]
     place_name: Annotated[str, Meta(max_length=limits.PLACE_NAME_MAX)] = ""
