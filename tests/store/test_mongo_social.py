@@ -22,6 +22,7 @@ from actors.store.social import (
     PostRecord,
     UserCounts,
 )
+from server.storage.mongo import posts as posts_module
 from tests.store.backends import Backend
 from tests.store.records import T0, make_user
 
@@ -150,7 +151,12 @@ async def test_mongo_post_conflicts_write_nothing(store: Store) -> None:
     assert user is not None and user.posts_count == 3
 
 
-async def test_mongo_feed_pages_merge_authors_newest_first(store: Store) -> None:
+@pytest.mark.parametrize("per_query", [200, 1])
+async def test_mongo_feed_pages_merge_authors_newest_first(
+    store: Store, monkeypatch: pytest.MonkeyPatch, per_query: int
+) -> None:
+    """One query for a few authors, or (``per_query`` 1) one per author merged."""
+    monkeypatch.setattr(posts_module, "AUTHORS_PER_QUERY", per_query)
     ann, ben, cy = [await new_user(store, n) for n in ("ann", "ben", "cy")]
     posts = [make_post(author, at=T0 + i // 2) for i, author in enumerate([ann, ben, cy] * 3)]
     for post in posts:
@@ -162,7 +168,7 @@ async def test_mongo_feed_pages_merge_authors_newest_first(store: Store) -> None
     )
     got: list[PostRecord] = []
     before = None
-    while page := await store.posts.by_authors([ann, ben], before=before, limit=2):
+    while page := await store.posts.by_authors([ann, ben, ann], before=before, limit=2):
         got += page
         before = (page[-1].created_at, page[-1].id)
     assert got == wanted

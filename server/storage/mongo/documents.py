@@ -190,9 +190,14 @@ def to_like(doc: Mapping[str, Any]) -> LikeRecord:
 def keyset(key: PageKey | None, id_field: str, *, newest_first: bool) -> Document:
     """The filter of a keyset page strictly past ``key`` in ``(created_at,
     id_field)`` order, descending when ``newest_first`` (sort the query the
-    same way); empty for the first page."""
+    same way); empty for the first page. The ``$or`` says it exactly; the
+    redundant range on ``created_at`` beside it gives the planner index
+    bounds (an ``$or`` alone may not)."""
     if key is None:
         return {}
     at, last_id = key
-    past = "$lt" if newest_first else "$gt"
-    return {"$or": [{"created_at": {past: at}}, {"created_at": at, id_field: {past: last_id}}]}
+    past, up_to = ("$lt", "$lte") if newest_first else ("$gt", "$gte")
+    return {
+        "created_at": {up_to: at},
+        "$or": [{"created_at": {past: at}}, {"created_at": at, id_field: {past: last_id}}],
+    }

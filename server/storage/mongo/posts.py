@@ -10,7 +10,11 @@ target deleted between the check and the counter's ``$inc`` is found by that
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import heapq
+import itertools
+from typing import Final
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -38,6 +42,11 @@ from server.storage.mongo.indexes import conflicts
 from server.storage.mongo.social import decrement, decrement_if_positive
 
 __all__ = ["MongoCommentStore", "MongoPostStore"]
+
+#: ``$in`` values per feed query: up to 200 (the planner's
+#: ``internalQueryMaxScansToExplode``) the server merges one index range per
+#: author in sort order instead of sorting their posts in memory.
+AUTHORS_PER_QUERY: Final = 200
 
 #: A comment that is not a tombstone (``$ne`` also matches a missing field).
 NOT_DELETED: Document = {"deleted": {"$ne": True}}
@@ -146,13 +155,24 @@ class MongoPostStore:
     async def by_authors(
         self, user_ids: list[str], *, before: PageKey | None, limit: int
     ) -> list[PostRecord]:
-        """``user_id: {$in: …}`` with the keyset, sorted newest first: the
-        server walks one ``(user_id, created_at, _id)`` index range per author
-        and merges them (SORT_MERGE), reading about ``limit`` entries per
-        author at most, however many posts the others wrote."""
-        if not user_ids:
+        """``user_id: {$in: …}`` with the keyset, sorted newest first, one
+        query per :data:`AUTHORS_PER_QUERY` authors, merged here. In each
+        query the server walks one ``(user_id, created_at, _id)`` index range
+        per author and merges them (SORT_MERGE), reading about ``limit``
+        entries in all, however many posts the authors (or the others) wrote;
+        past that many ``$in`` values it would no longer merge but sort every
+        post of the authors in memory."""
+        if not user_ids or limit <= 0:
             return []
-        return await self._page({"user_id": {"$in": user_ids}}, before, limit)
+        authors = list(dict.fromkeys(user_ids))
+        pages = await asyncio.gather(
+            *(
+                self._page({"user_id": {"$in": authors[i : i + AUTHORS_PER_QUERY]}}, before, limit)
+                for i in range(0, len(authors), AUTHORS_PER_QUERY)
+            )
+        )
+        newest = heapq.merge(*pages, key=lambda post: (post.created_at, post.id), reverse=True)
+        return list(itertools.islice(newest, limit))
 
     async def _page(self, query: Document, before: PageKey | None, limit: int) -> list[PostRecord]:
         if limit <= 0:  # a limit of 0 means "no limit" to MongoDB
