@@ -49,7 +49,7 @@ __all__ = ["MongoCommentStore", "MongoPostStore"]
 AUTHORS_PER_QUERY: Final = 200
 
 #: A comment that is not a tombstone (``$ne`` also matches a missing field).
-NOT_DELETED: Document = {"deleted": {"$ne": True}}
+NOT_DELETED: Final[Document] = {"deleted": {"$ne": True}}
 
 
 async def _insert(collection: AsyncCollection[Document], name: str, doc: Document) -> None:
