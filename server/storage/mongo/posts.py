@@ -11,7 +11,6 @@ target deleted between the check and the counter's ``$inc`` is found by that
 from __future__ import annotations
 
 import asyncio
-import builtins
 import heapq
 import itertools
 from typing import Final
@@ -239,6 +238,13 @@ class MongoCommentStore:
         doc = await self._comments.find_one({"_id": comment_id})
         return to_comment(doc) if doc is not None else None
 
+    # Declared before ``list``, whose name would shadow the type below it.
+    async def get_many(self, comment_ids: list[str]) -> dict[str, CommentRecord]:
+        if not comment_ids:
+            return {}
+        cursor = self._comments.find({"_id": {"$in": comment_ids}})
+        return {doc["_id"]: to_comment(doc) async for doc in cursor}
+
     async def get_by_client_key(
         self, post_id: str, user_id: str, client_key: str
     ) -> CommentRecord | None:
@@ -318,10 +324,3 @@ class MongoCommentStore:
             .limit(limit)
         )
         return [to_comment(doc) async for doc in cursor]
-
-    # ``builtins.list``: in this class, ``list`` is the method above.
-    async def get_many(self, comment_ids: builtins.list[str]) -> dict[str, CommentRecord]:
-        if not comment_ids:
-            return {}
-        cursor = self._comments.find({"_id": {"$in": comment_ids}})
-        return {doc["_id"]: to_comment(doc) async for doc in cursor}
