@@ -81,7 +81,7 @@ AUTHOR_KEYS_SQL: Final = (
 #: A page of top-level comments (``:parent`` NULL) or of one comment's replies.
 COMMENTS_SQL: Final = (
     f"SELECT {COMMENT_COLUMNS} FROM comments"
-    " WHERE post_id = :post AND parent_comment_id IS :parent{{keyset}}"
+    " WHERE post_id = :post AND parent_comment_id IS :parent{keyset}"
     " ORDER BY created_at, id LIMIT :limit"
 )
 
