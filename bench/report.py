@@ -49,7 +49,8 @@ def _get(result: dict[str, Any], *path: str) -> Any:
 
 def _latency_key(kind: str) -> str:
     """Which latency tells the story of a scenario kind."""
-    return "delivery" if kind in ("fanout", "chat_direct", "chat_group", "mixed") else "ack"
+    delivered = ("fanout", "chat_direct", "chat_group", "mixed", "post_fanout")
+    return "delivery" if kind in delivered else "ack"
 
 
 def summarize(run: SuiteRun) -> dict[str, Any]:

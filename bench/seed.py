@@ -93,12 +93,8 @@ async def seed_post_fanout(store: Store, plan: FanoutPlan, password_hash: str) -
 async def seed_home_feed(store: Store, plan: FeedPlan, password_hash: str) -> dict[str, Any]:
     now = time.time()
     started = time.perf_counter()
-    authors = await _users(
-        store, [plan.author(a) for a in range(plan.authors)], password_hash, now
-    )
-    readers = await _users(
-        store, [plan.reader(r) for r in range(plan.readers)], password_hash, now
-    )
+    authors = await _users(store, [plan.author(a) for a in range(plan.authors)], password_hash, now)
+    readers = await _users(store, [plan.reader(r) for r in range(plan.readers)], password_hash, now)
     users_s = time.perf_counter() - started
 
     async def follow(pair: tuple[str, str]) -> None:
