@@ -198,7 +198,7 @@ class _FeedPage(msgspec.Struct):
 _decode_page = msgspec.msgpack.Decoder(_FeedPage).decode
 
 
-class _Reader:
+class FeedReader:
     """Where one reader is in its pass, and what the pass has shown."""
 
     __slots__ = ("cursor", "followees", "last", "page", "shown")
@@ -227,7 +227,7 @@ class FeedCheck:
         self.ended_early = 0
         """Passes whose feed ran out (``next_cursor`` None) before ``pages``."""
 
-    def page(self, reader: _Reader, data: msgspec.Raw) -> None:
+    def page(self, reader: FeedReader, data: msgspec.Raw) -> None:
         page = _decode_page(data)
         self.pages_read += 1
         self.posts_read += len(page.posts)
@@ -277,7 +277,7 @@ async def run_home_feed(ctx: CaseContext) -> dict[str, Any]:
     await dialect.login(sessions, names, PASSWORD, ctx.timing.per_conn_timeout)
     cold = FeedCheck(recorder, pages)
     readers = {
-        s.index: _Reader({plan.author(a) for a in plan.followees(s.index)}) for s in sessions
+        s.index: FeedReader({plan.author(a) for a in plan.followees(s.index)}) for s in sessions
     }
 
     # Each reader's first page, once, before the load (not measured): it
