@@ -113,6 +113,14 @@ def parser() -> argparse.ArgumentParser:
     sizes.add_argument("--group-size", type=int, default=None)
     sizes.add_argument("--mixed-conns", type=int, default=None)
     sizes.add_argument("--mixed-load", type=float, default=None)
+    sizes.add_argument("--post-followers", type=int, default=None, help="post_fanout")
+    sizes.add_argument("--post-connected", type=int, default=None, help="post_fanout")
+    sizes.add_argument("--post-rate", type=float, default=None, help="post_fanout: posts/s")
+    sizes.add_argument("--feed-authors", type=int, default=None, help="home_feed")
+    sizes.add_argument("--feed-posts-per-author", type=int, default=None, help="home_feed")
+    sizes.add_argument("--feed-readers", type=int, default=None, help="home_feed")
+    sizes.add_argument("--feed-follows", type=int, default=None, help="home_feed")
+    sizes.add_argument("--feed-pages", type=int, default=None, help="home_feed: pages per pass")
     return p
 
 
@@ -132,6 +140,14 @@ def select_cases(args: argparse.Namespace) -> tuple[list[CaseSpec], int]:
             "group_size",
             "mixed_conns",
             "mixed_load",
+            "post_followers",
+            "post_connected",
+            "post_rate",
+            "feed_authors",
+            "feed_posts_per_author",
+            "feed_readers",
+            "feed_follows",
+            "feed_pages",
         )
         if getattr(args, field) is not None
     }

@@ -49,7 +49,8 @@ def _get(result: dict[str, Any], *path: str) -> Any:
 
 def _latency_key(kind: str) -> str:
     """Which latency tells the story of a scenario kind."""
-    return "delivery" if kind in ("fanout", "chat_direct", "chat_group", "mixed") else "ack"
+    delivered = ("fanout", "chat_direct", "chat_group", "mixed", "post_fanout")
+    return "delivery" if kind in delivered else "ack"
 
 
 def summarize(run: SuiteRun) -> dict[str, Any]:
@@ -374,6 +375,7 @@ def to_markdown(document: dict[str, Any]) -> str:
             )
     if clustered:
         lines += _cluster_section(summary, document["targets"], clustered)
+    lines += _social_section(summary, targets)
     storm = [(n, e) for n, e in summary.items() if e["kind"] == "connect_storm"]
     if storm:
         lines += [
@@ -504,6 +506,68 @@ def _cluster_section(
             f"| {_num(single.get('cpu_us_per_ack') if single.get('available') else None)} "
             f"| {_num(extra.get('median'))} |"
         )
+    return lines
+
+
+def _social_section(summary: dict[str, Any], targets: list[str]) -> list[str]:
+    """The Grover-only social cases: a post's fan-out beside the baselines'
+    room fan-out (``fanout_*``), compared by server CPU per delivery; the
+    home feed's pages."""
+    kinds = {entry["kind"] for entry in summary.values()}
+    lines: list[str] = []
+    if "post_fanout" in kinds:
+        lines += [
+            "",
+            "## Post fan-out beside room fan-out",
+            "",
+            "`post_fanout` pushes each post to the creator's connected followers "
+            "(the fan-out also walks the offline ones); `fanout_*` relays a publish to "
+            "a room's subscribers, the only fan-out the baselines have. Offered loads "
+            "differ (a fixed post rate against a closed loop or a fixed publish rate), "
+            "so compare the server CPU one delivery costs.",
+            "",
+            "| scenario | target | offered/s | deliveries/s | delivery p50 ms | p99 ms "
+            "| server CPU | server µs per delivery |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        rows = [(n, e) for n, e in summary.items() if e["kind"] == "post_fanout"]
+        rows += [(n, e) for n, e in summary.items() if e["kind"] == "fanout"]
+        for name, entry in rows:
+            for target in targets:
+                t = entry["targets"].get(target, {})
+                if not t.get("available"):
+                    continue
+                deliveries, server = t.get("deliveries_per_s"), t.get("server_pct")
+                per = server * 1e4 / deliveries if deliveries and server is not None else None
+                offered = t.get("offered_rate")
+                lines.append(
+                    f"| {name} | {target} | {'closed loop' if not offered else _num(offered)} "
+                    f"| {_num(deliveries)} | {_ms(t.get('delivery_p50_ms'))} "
+                    f"| {_ms(t.get('delivery_p99_ms'))} | {_num(server)}% | {_num(per)} |"
+                )
+    feeds = [(n, e) for n, e in summary.items() if e["kind"] == "home_feed"]
+    if feeds:
+        lines += [
+            "",
+            "## Home feed",
+            "",
+            "Readers page `feed.home` closed loop (first page, `next_cursor` a few "
+            "pages deep, again); latency is one page's request to its reply.",
+            "",
+            "| scenario | target | pages/s | page p50 ms | p99 ms | p99.9 ms | server CPU "
+            "| server µs per page | bound |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for name, entry in feeds:
+            for target in targets:
+                t = entry["targets"].get(target, {})
+                if t.get("available"):
+                    lines.append(
+                        f"| {name} | {target} | {_num(t['acks_per_s'])} "
+                        f"| {_ms(t['ack_p50_ms'])} | {_ms(t['ack_p99_ms'])} "
+                        f"| {_ms(t['ack_p999_ms'])} | {_num(t['server_pct'])}% "
+                        f"| {_num(t['cpu_us_per_ack'])} | {t['bound']} |"
+                    )
     return lines
 
 

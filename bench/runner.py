@@ -245,7 +245,11 @@ async def run_case(case: CaseSpec, target: Target, options: RunOptions) -> dict[
     workdir = Path(tempfile.mkdtemp(prefix=f"grover-bench-{target.name}-"))
     deployment: Deployment | None = None
     result: dict[str, Any] = {}
+    seeded: dict[str, Any] | None = None
     try:
+        seeded = await target.seed(case, workdir)
+        if seeded is not None:
+            _log(f"    seeded in {seeded.get('seconds')} s: {seeded}")
         deployment = await target.start(workdir, SERVER_CORE if options.pin else None)
         _log(f"    started {deployment.describe()}")
         result = await _run_generator(case, target, deployment, options)
@@ -272,6 +276,8 @@ async def run_case(case: CaseSpec, target: Target, options: RunOptions) -> dict[
                 top = next(iter(warnings))
                 _log(f"    server logged {total} warning(s), most often {top!r}")
         shutil.rmtree(workdir, ignore_errors=True)
+    if seeded is not None:
+        result["seed"] = seeded
     return result
 
 

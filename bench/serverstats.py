@@ -46,7 +46,13 @@ PER_MESSAGE: dict[str, tuple[str, ...]] = {
 }
 """Figure -> the counters (summed over nodes) it adds up, per acked message."""
 
-GAUGES = {"uptime_s", "connections", "sessions", "store.writes.largest_batch"}
+GAUGES = {
+    "uptime_s",
+    "connections",
+    "sessions",
+    "store.writes.largest_batch",
+    "fanout.max_seconds",
+}
 """Values of the moment, not counters: no difference is taken of them."""
 
 

@@ -43,6 +43,10 @@ Decoded = tuple[int, int, int, Any]
 Action = Callable[["Session", int], bytes]
 """Builds the frame of the next request, given the session and request id."""
 
+Hook = Callable[["Session", Any], None]
+"""Sees a hot-path reply's or an event's detail (what the dialect's decode
+returned), for scenarios that check contents, not only count."""
+
 
 class CallFailed(Exception):
     """A setup call got an error frame, or its connection closed."""
@@ -122,6 +126,11 @@ class Session:
         """In-flight hot-path requests: id → send time (ns)."""
         self.action: Action | None = None
         self.closed_loop = False
+        self.on_reply: Hook | None = None
+        """Called with a timed reply's detail before it is counted (and, in
+        closed loop, before the next request is built)."""
+        self.on_event: Hook | None = None
+        """Called with an event's detail when the dialect gave one."""
         self.sent_count = 0
         self.state: dict[str, Any] = {}
         """Dialect-specific per-connection state (tokens, user ids...)."""
@@ -202,10 +211,15 @@ class Session:
             return
         if kind == EVENT:
             self.recorder.on_event(sent_ns)
+            if self.on_event is not None and detail is not None:
+                self.on_event(self, detail)
         elif kind == REPLY:
             started = self.pending.pop(request_id, None)
             if started is not None:
-                self.recorder.on_ack(self, time.monotonic_ns() - started)
+                latency = time.monotonic_ns() - started
+                if self.on_reply is not None:
+                    self.on_reply(self, detail)
+                self.recorder.on_ack(self, latency)
             else:
                 self._resolve(request_id, detail, None)
         elif kind == ERROR:

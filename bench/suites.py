@@ -22,6 +22,20 @@ class Sizes:
     mixed_conns: int = 1000
     mixed_load: float = 1.0
     half_load_fraction: float = 0.5
+    post_followers: int = 5000
+    """post_fanout: the creator's followers (seeded), of which..."""
+    post_connected: int = 1000
+    """...these are connected during the case."""
+    post_rate: float = 2.0
+    """post_fanout: posts/s."""
+    feed_authors: int = 2000
+    feed_posts_per_author: int = 100
+    feed_readers: int = 200
+    """home_feed: connected readers, each reading closed loop."""
+    feed_follows: int = 500
+    """home_feed: authors each reader follows."""
+    feed_pages: int = 5
+    """home_feed: pages read per pass before starting over from the first."""
 
 
 STANDARD_TIMING = Timing(warmup=0.75, window=2.0, drain=3.0)
@@ -36,6 +50,13 @@ QUICK_SIZES = Sizes(
     group_count=3,
     group_size=5,
     mixed_conns=60,
+    post_followers=200,
+    post_connected=50,
+    post_rate=5.0,
+    feed_authors=50,
+    feed_posts_per_author=20,
+    feed_readers=20,
+    feed_follows=20,
 )
 
 
@@ -115,6 +136,33 @@ def build_cases(sizes: Sizes, timing: Timing) -> list[CaseSpec]:
             "mixed",
             f"mixed blend, {sizes.mixed_conns} connections, fixed load x{sizes.mixed_load:g}",
             {"conns": sizes.mixed_conns, "load": sizes.mixed_load},
+            timing,
+        ),
+        CaseSpec(
+            f"post_fanout_{sizes.post_followers}",
+            "post_fanout",
+            f"post fan-out: {sizes.post_rate:g} posts/s to {sizes.post_followers} followers, "
+            f"{sizes.post_connected} connected (Grover only; beside fanout_*)",
+            {
+                "followers": sizes.post_followers,
+                "connected": sizes.post_connected,
+                "rate": sizes.post_rate,
+            },
+            timing,
+        ),
+        CaseSpec(
+            f"home_feed_{sizes.feed_readers}",
+            "home_feed",
+            f"home feed: {sizes.feed_readers} readers following {sizes.feed_follows} of "
+            f"{sizes.feed_authors} authors ({sizes.feed_authors * sizes.feed_posts_per_author} "
+            f"posts), {sizes.feed_pages} pages deep, closed loop (Grover only)",
+            {
+                "authors": sizes.feed_authors,
+                "posts_per_author": sizes.feed_posts_per_author,
+                "readers": sizes.feed_readers,
+                "follows": sizes.feed_follows,
+                "pages": sizes.feed_pages,
+            },
             timing,
         ),
     ]

@@ -96,6 +96,7 @@ class Grover:
                 "writes": dataclasses.asdict(db.stats) if db is not None else None,
             },
             "cluster": self.cluster.stats() if self.cluster is not None else None,
+            "fanout": dataclasses.asdict(self.services.fanout.stats),
         }
 
     async def start(self) -> None:

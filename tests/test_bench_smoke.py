@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 import psutil
 import pytest
 
@@ -30,8 +31,11 @@ from bench.generator import run_case
 from bench.machine import machine_info
 from bench.procs import CHILDREN, REPO_ROOT, ServerProcess, free_port
 from bench.runner import RunOptions, RunRecord, run_suite
+from bench.scenarios.social import FeedCheck, FeedReader
+from bench.session import Recorder
 from bench.spec import CaseSpec, Timing
 from bench.stats import Histogram
+from bench.suites import build_cases, suite_defaults
 from bench.targets import get_target
 
 pytestmark = pytest.mark.slow
@@ -402,3 +406,93 @@ def test_sigint_stops_a_cluster_with_its_redis(tmp_path: Path) -> None:
         ["--suite", "quick", "--targets", "grover-cluster", "--only", "chat_group_3x5"],
         ["redis", "n1", "n2"],
     )
+
+
+# ------------------------------------------------------------------ social
+
+
+def _quick_case(kind: str) -> CaseSpec:
+    """The quick suite's case of ``kind``, with its sizes and timing."""
+    defaults = suite_defaults("quick")
+    return next(c for c in build_cases(defaults.sizes, defaults.timing) if c.kind == kind)
+
+
+async def test_social_cases_seed_fan_out_and_page(tmp_path: Path) -> None:
+    """The quick suite's post_fanout and home_feed against Grover (seeded
+    before the server starts) and the bare relay (unavailable, nothing
+    started): every connected follower got every post once, and every page
+    was non-empty, newest first, without repeats and from followees only."""
+    fanout_case, feed_case = _quick_case("post_fanout"), _quick_case("home_feed")
+    options = RunOptions(rounds=1, quiet_threshold_pct=100.0, max_retries=0)
+    before = CHILDREN.roles()
+    async with asyncio.timeout(120):
+        run = await run_suite(
+            [fanout_case, feed_case], [get_target("bare"), get_target("grover")], options
+        )
+    assert CHILDREN.roles() == before, "seeder, server and generator all stopped"
+    results = {(r.case, r.target): r.result for r in run.records}
+    for case in (fanout_case, feed_case):
+        assert "has no follows or posts" in results[case.name, "bare"]["unavailable"]
+
+    fanout = results[fanout_case.name, "grover"]
+    assert fanout["ok"] and fanout["errors_total"] == 0, fanout
+    connected = fanout_case.params["connected"]
+    assert fanout["connected_followers"] == connected
+    assert fanout["seed"]["follows"] == fanout_case.params["followers"]
+    assert fanout["posts_acked"] > 0
+    assert fanout["expected_deliveries"] == fanout["posts_acked"] * connected
+    assert fanout["missing_deliveries"] == fanout["extra_deliveries"] == 0
+    assert fanout["unexpected_deliveries"] == 0
+    _assert_sane_latency(fanout["metrics"]["delivery"])
+    counters = fanout["server_fanout"]
+    assert counters["fanout.posts"] == fanout["posts_acked"], counters
+    assert counters["fanout.dropped_posts"] == counters["fanout.failed_pushes"] == 0
+    # The fan-out walked every follower of every post, offline ones too.
+    assert counters["fanout.followers_scanned"] == (
+        fanout["posts_acked"] * fanout_case.params["followers"]
+    )
+
+    feed = results[feed_case.name, "grover"]
+    assert feed["ok"] and feed["errors_total"] == 0, feed
+    assert feed["seed"]["posts"] == (
+        feed_case.params["authors"] * feed_case.params["posts_per_author"]
+    )
+    assert feed["metrics"]["acks_per_s"] > 10
+    _assert_sane_latency(feed["metrics"]["ack"])
+    summary = feed["feed"]
+    assert summary["pages_read"] > 0 and summary["passes"] > 0
+    assert summary["posts_per_page"] == feed["page_limit"]
+    assert summary["passes_ended_early"] == 0
+
+    markdown = report.to_markdown(report.to_document(run, "smoke", machine_info()))
+    assert "## Post fan-out beside room fan-out" in markdown
+    assert f"| {feed_case.name} | grover |" in markdown
+
+
+def test_feed_check_flags_bad_pages() -> None:
+    """What the home_feed check counts as errors, on hand-made pages."""
+    recorder = Recorder()
+    check = FeedCheck(recorder, pages=3)
+    reader = FeedReader({"a", "b"})
+
+    def page(*posts: tuple[str, str, float], more: bool = True) -> msgspec.Raw:
+        return msgspec.Raw(
+            msgspec.msgpack.encode(
+                {
+                    "posts": [
+                        {"id": i, "author": {"username": u}, "created_at": t} for i, u, t in posts
+                    ],
+                    "next_cursor": "c" if more else None,
+                }
+            )
+        )
+
+    check.page(reader, page(("p3", "a", 3.0), ("p2", "b", 2.0)))
+    assert not recorder.errors and reader.cursor == "c"
+    check.page(reader, page(("p2", "b", 2.0), ("p9", "z", 9.0)))
+    assert recorder.errors == {"feed_repeat": 1, "feed_order": 2, "feed_foreign_author": 1}
+    check.page(reader, page())  # the third page: the pass starts over
+    assert recorder.errors["feed_empty_page"] == 1
+    assert reader.cursor is None and not reader.shown and check.passes == 1
+    check.page(reader, page(("p1", "a", 1.0), more=False))
+    assert check.ended_early == 1 and check.passes == 2

@@ -15,7 +15,7 @@ from typing import Any
 from bench.payload import Payload
 from bench.procs import ServerProcess, free_port, pinned
 from bench.session import Decoded, Session
-from bench.spec import CaseSpec
+from bench.spec import SOCIAL_KINDS, CaseSpec
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Dialect(ABC):
     name: str
     raw_handshake = False
     """True when the handshake reads frames itself (Session.next_raw)."""
+    social = False
+    """True when the target has follows and posts (:data:`SOCIAL_KINDS`)."""
 
     @abstractmethod
     def path(self) -> str: ...
@@ -60,6 +62,8 @@ class Dialect(ABC):
 
     def unavailable(self, spec: CaseSpec) -> str | None:
         """Why this case cannot run against this target, or None."""
+        if spec.kind in SOCIAL_KINDS and not self.social:
+            return f"not available: {self.name} has no follows or posts (compare its fanout_* rows)"
         return None
 
 
@@ -143,7 +147,16 @@ class Target(ABC):
     def skip(self, spec: CaseSpec) -> str | None:
         """Why the runner should not even start this target for a case, or None.
         Unlike :meth:`Dialect.unavailable` (asked by the generator), this is
-        checked before any process starts."""
+        checked before any process starts; a social case is asked of the
+        dialect here already (its store is seeded before the server starts)."""
+        if spec.kind in SOCIAL_KINDS:
+            return self.dialect().unavailable(spec)
+        return None
+
+    async def seed(self, spec: CaseSpec, workdir: Path) -> dict[str, Any] | None:
+        """Write what ``spec`` needs into ``workdir/data`` before the server
+        starts; what was written and how long it took (not part of the
+        measurement), or None when the case needs nothing."""
         return None
 
     async def start(self, workdir: Path, core: int | None) -> Deployment:

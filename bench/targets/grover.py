@@ -8,6 +8,10 @@ the wire contract shows up here as errors rather than silently.
   (``conversation.create_group``) otherwise; every session is a registered user.
 - publish: ``message.send``; the send timestamp leads the message text, and a
   receiver reads it back from ``message.new``.
+- social cases (``post_fanout``, ``home_feed``): the store is seeded before
+  the server starts (``python -m bench.seed``), sessions log in to the seeded
+  accounts; a ``post.new`` event's post text carries the send timestamp the
+  same way.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from typing import Any
 import msgspec
 
 from bench.payload import Payload
-from bench.procs import free_port
+from bench.procs import free_port, run_to_end
 from bench.serverstats import stats_url
 from bench.session import CONTROL, ERROR, EVENT, REPLY, Decoded, Session
-from bench.spec import CaseSpec
+from bench.spec import SOCIAL_KINDS, CaseSpec
 from bench.targets.base import PYTHON, Deployment, Dialect, Room, Target, bounded_gather
 from protocol import codec, limits
 from protocol.catalog import REQUESTS_BY_TYPE
@@ -38,6 +42,9 @@ GROUP_LIMIT = limits.GROUP_MEMBERS_MAX
 # still runs on every request and connection, it just never refuses one.
 _UNLIMITED = "1000000/1000000"
 
+SEED_LIMIT = 300.0
+"""Seconds a social case's seeding may take (200,000 posts take ~15)."""
+
 
 class _MessageLite(msgspec.Struct):
     """The two fields of a MessageView a receiver needs; the rest is skipped."""
@@ -46,9 +53,17 @@ class _MessageLite(msgspec.Struct):
     text: str = ""
 
 
+class _PostLite(msgspec.Struct):
+    """The two fields of a PostView a follower needs."""
+
+    id: str = ""
+    text: str = ""
+
+
 class _EventLite(msgspec.Struct):
     type: str
     message: _MessageLite | None = None
+    post: _PostLite | None = None
 
 
 _decode_event = msgspec.msgpack.Decoder(_EventLite).decode
@@ -59,6 +74,13 @@ def _sent_at(text: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
+def _social_missing() -> str | None:
+    missing = [t for t in ("post.create", "feed.home", "auth.login") if t not in REQUESTS_BY_TYPE]
+    if missing:
+        return f"not available: the catalog has no {', '.join(missing)}"
+    return None
+
+
 def _messaging_missing() -> str | None:
     if "message.send" not in REQUESTS_BY_TYPE:
         return "not available: messaging not built (the catalog has no message.send)"
@@ -67,6 +89,7 @@ def _messaging_missing() -> str | None:
 
 class GroverDialect(Dialect):
     name = "grover"
+    social = True
 
     def path(self) -> str:
         return "/"
@@ -103,6 +126,25 @@ class GroverDialect(Dialect):
             session.state["user_id"] = auth.user.id
 
         await bounded_gather(sessions, register, limit=50)
+
+    async def login(
+        self, sessions: list[Session], usernames: list[str], password: str, timeout: float
+    ) -> None:
+        """Log each session in as the seeded account of the same position."""
+        names = dict(zip((s.index for s in sessions), usernames, strict=True))
+
+        async def login(session: Session) -> None:
+            def build(rid: int) -> bytes:
+                return codec.encode_request(
+                    accounts.Login(id=rid, login=names[session.index], password=password)
+                )
+
+            frame = await session.call(build, timeout)
+            auth = codec.decode_reply_data(accounts.Login, frame.data)
+            assert isinstance(auth, accounts.AuthOk)
+            session.state["user_id"] = auth.user.id
+
+        await bounded_gather(sessions, login, limit=50)
 
     async def join_room(self, members: list[Session], key: str, timeout: float) -> Room:
         if any("user_id" not in m.state for m in members):
@@ -148,12 +190,17 @@ class GroverDialect(Dialect):
                 and message.sender_id != session.state.get("user_id")
             ):
                 return EVENT, 0, _sent_at(message.text), None
+            post = event.post
+            if event.type == "post.new" and post is not None:
+                return EVENT, 0, _sent_at(post.text), post.id
             return CONTROL, 0, 0, None
         return ERROR, frame.id or 0, 0, frame.code
 
     def unavailable(self, spec: CaseSpec) -> str | None:
         if spec.kind in ("connect_storm", "echo"):
             return None
+        if spec.kind in SOCIAL_KINDS:
+            return _social_missing()
         missing = _messaging_missing()
         if missing:
             return missing
@@ -192,6 +239,11 @@ class GroverTarget(Target):
             "--rate-connect": _UNLIMITED,
             "--rate-request": _UNLIMITED,
             "--rate-register": _UNLIMITED,
+            # Seeded accounts log in together (social cases): the per-IP bucket
+            # is taken before the password check and refunded after, so more
+            # than its burst (30) of concurrent good logins would be refused.
+            "--rate-login-ip": _UNLIMITED,
+            "--rate-login-account": _UNLIMITED,
             # Every generated connection comes from 127.0.0.1.
             "--max-connections-per-ip": "1000000",
             "--group-max-members": str(GROUP_LIMIT),
@@ -212,13 +264,37 @@ class GroverTarget(Target):
     def dialect(self) -> Dialect:
         return GroverDialect()
 
+    async def seed(self, spec: CaseSpec, workdir: Path) -> dict[str, Any] | None:
+        """The social cases' accounts, follows and posts, written through the
+        store API in a child process (``python -m bench.seed``, bounded)."""
+        if spec.kind not in SOCIAL_KINDS:
+            return None
+        argv = [
+            PYTHON,
+            "-m",
+            "bench.seed",
+            "--kind",
+            spec.kind,
+            "--params",
+            msgspec.json.encode(spec.params).decode(),
+            "--data-dir",
+            str(workdir / "data"),
+        ]
+        output = await run_to_end(argv, role="seed", hard_limit=SEED_LIMIT)
+        if output is None:
+            raise RuntimeError(f"seeding took longer than {SEED_LIMIT:.0f} s and was killed")
+        if output.returncode != 0 or not output.lines:
+            raise RuntimeError(f"seeding exited with {output.returncode}")
+        info: dict[str, Any] = msgspec.json.decode(output.lines[-1])
+        return info
+
     def startup_timeout(self) -> float:
         return 30.0
 
     def describe(self) -> dict[str, Any]:
         return {
             "store": "sqlite (fresh data dir per case)",
-            "rate_limits": f"connect, request and register raised to {_UNLIMITED}; "
+            "rate_limits": f"connect, request, register and login raised to {_UNLIMITED}; "
             "no per-IP connection cap",
             "echo_request": "ping (no payload)",
             "rooms": "conversation.open_direct for pairs, conversation.create_group otherwise "

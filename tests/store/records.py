@@ -11,6 +11,7 @@ from actors.store.messaging import (
     MemberRecord,
     MessageRecord,
 )
+from actors.store.social import CommentRecord, GeoPoint, PostRecord
 
 
 def make_user(username: str, *, email: str | None = None, display_name: str = "") -> UserRecord:
@@ -120,3 +121,43 @@ async def new_group(store: Store, *users: str, at: float = T0) -> ConversationRe
 
 def seqs(entries: list[MessageRecord]) -> list[int]:
     return [entry.seq for entry in entries]
+
+
+def make_post(
+    user_id: str,
+    *,
+    at: float = T0,
+    text: str = "",
+    client_key: str | None = None,
+    tags: list[str] | None = None,
+    location: GeoPoint | None = None,
+) -> PostRecord:
+    return PostRecord(
+        id=new_id(),
+        user_id=user_id,
+        text=text,
+        tags=tags or [],
+        location=location,
+        client_key=client_key,
+        created_at=at,
+    )
+
+
+def make_comment(
+    post_id: str,
+    user_id: str,
+    *,
+    parent: str | None = None,
+    at: float = T0,
+    text: str = "hi",
+    client_key: str | None = None,
+) -> CommentRecord:
+    return CommentRecord(
+        id=new_id(),
+        post_id=post_id,
+        user_id=user_id,
+        parent_comment_id=parent,
+        text=text,
+        client_key=client_key,
+        created_at=at,
+    )

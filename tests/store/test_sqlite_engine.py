@@ -16,6 +16,7 @@ import pytest
 
 from actors.store import Conflict, StoreError
 from server.storage import SqliteStore
+from server.storage.sqlite import posts as sqlite_posts
 from server.storage.sqlite.accounts import fts_query, prefix_upper_bound
 from server.storage.sqlite.database import SqliteDatabase
 from server.storage.sqlite.messaging import (
@@ -26,8 +27,15 @@ from server.storage.sqlite.messaging import (
     UNREAD_COUNTS_SQL,
 )
 from server.storage.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
-from server.storage.sqlite.rows import CONFLICT_FIELDS
-from tests.store.records import make_entry, make_user, new_group, summary_of
+from server.storage.sqlite.posts import (
+    AUTHOR_KEYS_SQL,
+    BY_AUTHOR_SQL,
+    BY_AUTHORS_RECENT_SQL,
+    COMMENTS_SQL,
+)
+from server.storage.sqlite.rows import CONFLICT_FIELDS, keyset
+from server.storage.sqlite.social import FOLLOWER_IDS_SQL, FOLLOWERS_SQL, LIKED_POSTS_SQL
+from tests.store.records import make_entry, make_post, make_user, new_group, summary_of
 
 WAIT = 10.0  # seconds; generous upper bound for anything that should be quick
 
@@ -456,6 +464,121 @@ async def test_message_log_reads_are_index_served(
     assert plan[-1].startswith(search), plan
 
 
+_KEY = keyset("created_at, id", (1.0, "x"), "<")
+_FOLLOW_KEY = keyset("created_at, follower_id", (1.0, "x"), "<")
+_LIKE_KEY = keyset("created_at, target_id", (1.0, "x"), "<")
+_COMMENT_KEY = keyset("created_at, id", (1.0, "x"), ">")
+
+
+@pytest.mark.parametrize(
+    ("sql", "args", "searches"),
+    [
+        (
+            BY_AUTHOR_SQL.format(keyset=_KEY[0]),
+            {"user": "u", "limit": 20, **_KEY[1]},
+            ["SEARCH posts USING INDEX posts_author (user_id=? AND (created_at,id)<(?,?))"],
+        ),
+        (
+            AUTHOR_KEYS_SQL.format(keyset=_KEY[0]),
+            {"user": "u", "limit": 20, **_KEY[1]},
+            [
+                "SEARCH posts USING COVERING INDEX posts_author"
+                " (user_id=? AND (created_at,id)<(?,?))"
+            ],
+        ),
+        (
+            FOLLOWERS_SQL.format(keyset=_FOLLOW_KEY[0]),
+            {"user": "u", "limit": 20, **_FOLLOW_KEY[1]},
+            ["SEARCH follows USING COVERING INDEX follows_followers_page (followee_id=? AND"],
+        ),
+        (
+            FOLLOWER_IDS_SQL,
+            ("u", "a", 20),
+            [
+                "SEARCH follows USING COVERING INDEX follows_followee"
+                " (followee_id=? AND follower_id>?)"
+            ],
+        ),
+        (
+            LIKED_POSTS_SQL.format(keyset=_LIKE_KEY[0]),
+            {"user": "u", "limit": 20, **_LIKE_KEY[1]},
+            ["SEARCH likes USING COVERING INDEX likes_recent (user_id=? AND target_kind=? AND"],
+        ),
+        (
+            COMMENTS_SQL.format(keyset=_COMMENT_KEY[0]),
+            {"post": "p", "parent": None, "limit": 20, **_COMMENT_KEY[1]},
+            ["SEARCH comments USING INDEX comments_thread (post_id=? AND parent_comment_id=? AND"],
+        ),
+    ],
+)
+async def test_social_pages_are_index_ranges(
+    tmp_path: pathlib.Path, sql: str, args: Any, searches: list[str]
+) -> None:
+    """Each page of a social list is one index range in the list's order: no
+    scan, no sort (a NULL parent, i.e. top-level comments, included)."""
+    store = SqliteStore(tmp_path / "plans.sqlite3")
+    await store.open()
+    try:
+        plan = await store.db.read(
+            lambda c: [str(row[3]) for row in c.execute(f"EXPLAIN QUERY PLAN {sql}", args)]
+        )
+    finally:
+        await store.close()
+    assert len(plan) == len(searches), plan
+    for step, expected in zip(plan, searches, strict=True):
+        assert step.startswith(expected), plan
+
+
+async def test_by_authors_first_step_reads_a_bounded_index_range(tmp_path: pathlib.Path) -> None:
+    """The window of the newest posts is a range of the covering index
+    ``posts_recent`` (no table scan); only the matches (at most the window)
+    are sorted, and each is joined to its row by rowid."""
+    store = SqliteStore(tmp_path / "plans.sqlite3")
+    await store.open()
+    sql = BY_AUTHORS_RECENT_SQL.format(keyset=_KEY[0])
+    args = {"authors": json.dumps(["a", "b"]), "window": 4000, "limit": 20, **_KEY[1]}
+    try:
+        plan = await store.db.read(
+            lambda c: [str(row[3]) for row in c.execute(f"EXPLAIN QUERY PLAN {sql}", args)]
+        )
+    finally:
+        await store.close()
+    assert not [step for step in plan if step.startswith("SCAN posts")], plan
+    assert any(
+        step.startswith("SEARCH posts USING COVERING INDEX posts_recent ((created_at,id)<(?,?))")
+        for step in plan
+    ), plan
+    assert any(step.startswith("SEARCH p USING INTEGER PRIMARY KEY") for step in plan), plan
+
+
+@pytest.mark.parametrize("window", [5, 4000])
+async def test_by_authors_falls_back_per_author_past_the_window(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """With a window smaller than the recent posts of strangers, step 1 finds
+    too few and step 2 (one range per author, merged) must give the same
+    pages as the plain window does."""
+    monkeypatch.setattr(sqlite_posts, "RECENT_WINDOW", window)
+    store = SqliteStore(tmp_path / "feed.sqlite3")
+    await store.open()
+    try:
+        followed = ["f1", "f2", "f3"]
+        wanted = [make_post(a, at=1000.0 + i % 3) for a in followed for i in range(4)]
+        wanted.append(make_post("f2", at=5000.0))  # one post among the strangers'
+        noise = [make_post(f"s{i}", at=4000.0 + i) for i in range(30)]
+        await asyncio.gather(*(store.posts.create(p) for p in [*wanted, *noise]))
+        expected = [p.id for p in sorted(wanted, key=lambda p: (p.created_at, p.id), reverse=True)]
+
+        got: list[str] = []
+        before: tuple[float, str] | None = None
+        while page := await store.posts.by_authors(followed, before=before, limit=3):
+            got += [p.id for p in page]
+            before = (page[-1].created_at, page[-1].id)
+        assert got == expected
+    finally:
+        await store.close()
+
+
 async def test_conflict_table_lists_every_unique_index_of_a_port_write(
     tmp_path: pathlib.Path,
 ) -> None:
@@ -485,6 +608,10 @@ async def test_conflict_table_lists_every_unique_index_of_a_port_write(
     ignored = {
         ("members.conversation_id", "members.user_id"),
         ("blocks.user_id", "blocks.blocked_id"),
+        ("follows.follower_id", "follows.followee_id"),
+        ("likes.user_id", "likes.target_kind", "likes.target_id"),
+        ("post_tags.tag", "post_tags.created_at", "post_tags.post_id"),
+        ("keys.name",),
     }
     assert unique - ignored == set(CONFLICT_FIELDS)
 

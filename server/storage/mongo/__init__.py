@@ -4,7 +4,8 @@ native async API (``pymongo.AsyncMongoClient``; Motor is deprecated):
 
 Where things are: ``documents.py`` records ↔ documents (and the document
 shapes), ``indexes.py`` every index and the mapping of duplicate-key errors
-to :class:`~actors.store.Conflict`, ``accounts.py`` and ``messaging.py`` the
+to :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
+``social.py`` and ``posts.py`` (the social domain's posts and comments) the
 stores of each domain.
 
 Tests run this package against a real server when one is configured,
@@ -23,10 +24,25 @@ from pymongo.errors import PyMongoError
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.social import (
+    CommentStore,
+    CountStore,
+    FollowStore,
+    KeyStore,
+    LikeStore,
+    PostStore,
+)
 from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore, MongoUserStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
+from server.storage.mongo.posts import MongoCommentStore, MongoPostStore
+from server.storage.mongo.social import (
+    MongoCountStore,
+    MongoFollowStore,
+    MongoKeyStore,
+    MongoLikeStore,
+)
 
 __all__ = ["INDEXES", "MongoStore"]
 
@@ -47,6 +63,12 @@ class MongoStore:
     conversations: ConversationStore
     messages: MessageStore
     blocks: BlockStore
+    follows: FollowStore
+    posts: PostStore
+    comments: CommentStore
+    likes: LikeStore
+    counts: CountStore
+    keys: KeyStore
 
     def __init__(
         self,
@@ -76,6 +98,14 @@ class MongoStore:
             self.db["messages"], self.db["members"], self.db["conversations"]
         )
         self.blocks = MongoBlockStore(self.db["blocks"])
+        users, follows = self.db["users"], self.db["follows"]
+        posts, comments, likes = self.db["posts"], self.db["comments"], self.db["likes"]
+        self.follows = MongoFollowStore(follows, users)
+        self.posts = MongoPostStore(posts, users, comments, likes)
+        self.comments = MongoCommentStore(comments, posts, likes)
+        self.likes = MongoLikeStore(likes, posts, comments)
+        self.counts = MongoCountStore(users, follows, posts, comments, likes)
+        self.keys = MongoKeyStore(self.db["keys"])
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

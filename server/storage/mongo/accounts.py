@@ -40,6 +40,20 @@ class MongoUserStore:
         doc = await self._users.find_one({"_id": user_id})
         return to_user(doc) if doc is not None else None
 
+    async def get_many(self, user_ids: list[str]) -> dict[str, UserRecord]:
+        if not user_ids:
+            return {}
+        cursor = self._users.find({"_id": {"$in": user_ids}})
+        return {doc["_id"]: to_user(doc) async for doc in cursor}
+
+    async def get_many_by_username(self, usernames: list[str]) -> dict[str, UserRecord]:
+        """Exact matches on the stored (lower-case) usernames, by the unique
+        ``username`` index."""
+        if not usernames:
+            return {}
+        cursor = self._users.find({"username": {"$in": usernames}})
+        return {doc["username"]: to_user(doc) async for doc in cursor}
+
     async def get_by_username(self, username: str) -> UserRecord | None:
         """Exact match on the stored (lower-case) username."""
         doc = await self._users.find_one({"username": username})
@@ -157,3 +171,23 @@ class MongoBlockStore:
             {"user_id": user_id, "blocked_id": blocked_id}, {"_id": 1}
         )
         return doc is not None
+
+    async def blocked_among(self, user_id: str, others: list[str]) -> set[str]:
+        """One ``find`` with an ``$or`` of both directions, each served by the
+        unique ``(user_id, blocked_id)`` index (the second by its prefix on
+        each ``user_id`` of ``others``)."""
+        if not others:
+            return set()
+        cursor = self._blocks.find(
+            {
+                "$or": [
+                    {"user_id": user_id, "blocked_id": {"$in": others}},
+                    {"user_id": {"$in": others}, "blocked_id": user_id},
+                ]
+            },
+            {"user_id": 1, "blocked_id": 1, "_id": 0},
+        )
+        return {
+            doc["blocked_id"] if doc["user_id"] == user_id else doc["user_id"]
+            async for doc in cursor
+        }

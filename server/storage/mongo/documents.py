@@ -19,6 +19,24 @@ Document shapes (``_id`` is our id string where the record has one):
 * ``messages``: the :class:`~actors.store.messaging.MessageRecord` fields
   (``id`` included) with a server ObjectId ``_id``.
 * ``blocks``: ``{user_id, blocked_id, created_at}``, unique on the pair.
+* ``posts``: the :class:`~actors.store.social.PostRecord` fields with ``id``
+  as ``_id``, except ``location``: a GeoJSON point ``{type: "Point",
+  coordinates: [longitude, latitude]}`` (what the ``2dsphere`` index reads)
+  with ``place_name`` beside it as a top-level field; both are absent when
+  the post has no location (a 2dsphere index skips such documents).
+  ``client_key`` is ``null`` when none (left out of its partial unique index).
+* ``comments``: the :class:`~actors.store.social.CommentRecord` fields with
+  ``id`` as ``_id``; ``parent_comment_id`` is ``null`` on a top-level comment.
+* ``follows``: ``{follower_id, followee_id, created_at}``, unique on the pair,
+  with a server ObjectId ``_id``.
+* ``likes``: ``{user_id, target_kind, target_id, created_at}``, unique on
+  ``(user_id, target_kind, target_id)``, with a server ObjectId ``_id``.
+* ``keys``: ``{_id: name, value}``.
+
+Counters (``followers_count``, ``following_count``, ``posts_count`` on users;
+``like_count``, ``comment_count`` on posts; ``reply_count``, ``like_count`` on
+comments) are fields of the counted document, changed with ``$inc`` by the
+social stores after the row they count (see :mod:`actors.store.social`).
 """
 
 from __future__ import annotations
@@ -31,6 +49,14 @@ import msgspec
 from actors.store.accounts import AuthSessionRecord, UserRecord
 from actors.store.messaging import ConversationRecord, MemberRecord, MessageRecord
 from actors.store.search import search_key
+from actors.store.social import (
+    CommentRecord,
+    FollowRecord,
+    GeoPoint,
+    LikeRecord,
+    PageKey,
+    PostRecord,
+)
 
 Document = dict[str, Any]
 
@@ -104,3 +130,74 @@ def is_string(value: str) -> Document:
     The ``$type`` term repeats the index's filter so that the planner can
     prove the index covers the query and use it."""
     return {"$eq": value, "$type": "string"}
+
+
+def location_fields(location: GeoPoint | None) -> Document:
+    """The ``location`` and ``place_name`` fields of a post document; empty for
+    no location (the fields are then absent)."""
+    if location is None:
+        return {}
+    return {
+        "location": {"type": "Point", "coordinates": [location.longitude, location.latitude]},
+        "place_name": location.place_name,
+    }
+
+
+def post_document(post: PostRecord) -> Document:
+    doc = to_document(post)
+    del doc["location"]
+    return {**doc, **location_fields(post.location)}
+
+
+def to_post(doc: Mapping[str, Any]) -> PostRecord:
+    fields = dict(doc)
+    point = fields.pop("location", None)
+    place_name = fields.pop("place_name", None)
+    if point is not None:
+        longitude, latitude = point["coordinates"]
+        fields["location"] = {
+            "latitude": latitude,
+            "longitude": longitude,
+            "place_name": place_name or "",
+        }
+    return to_record(PostRecord, fields)
+
+
+def comment_document(comment: CommentRecord) -> Document:
+    return to_document(comment)
+
+
+def to_comment(doc: Mapping[str, Any]) -> CommentRecord:
+    return to_record(CommentRecord, doc)
+
+
+def follow_document(follow: FollowRecord) -> Document:
+    return to_document(follow, id_field=None)
+
+
+def to_follow(doc: Mapping[str, Any]) -> FollowRecord:
+    return to_record(FollowRecord, doc, id_field=None)
+
+
+def like_document(like: LikeRecord) -> Document:
+    return to_document(like, id_field=None)
+
+
+def to_like(doc: Mapping[str, Any]) -> LikeRecord:
+    return to_record(LikeRecord, doc, id_field=None)
+
+
+def keyset(key: PageKey | None, id_field: str, *, newest_first: bool) -> Document:
+    """The filter of a keyset page strictly past ``key`` in ``(created_at,
+    id_field)`` order, descending when ``newest_first`` (sort the query the
+    same way); empty for the first page. The ``$or`` says it exactly; the
+    redundant range on ``created_at`` beside it gives the planner index
+    bounds (an ``$or`` alone may not)."""
+    if key is None:
+        return {}
+    at, last_id = key
+    past, up_to = ("$lt", "$lte") if newest_first else ("$gt", "$gte")
+    return {
+        "created_at": {up_to: at},
+        "$or": [{"created_at": {past: at}}, {"created_at": at, id_field: {past: last_id}}],
+    }

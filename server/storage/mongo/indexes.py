@@ -39,9 +39,53 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ([("expires_at", ASCENDING)], {}),
     ),
     "posts": (
-        ([("user_id", ASCENDING), ("created_at", DESCENDING)], {}),
-        ([("content", TEXT)], {}),
+        ([("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("created_at", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("tags", ASCENDING), ("created_at", DESCENDING)], {}),
         ([("location", GEOSPHERE)], {}),
+        ([("text", TEXT)], {}),
+        (
+            [("user_id", ASCENDING), ("client_key", ASCENDING)],
+            {"unique": True, "partialFilterExpression": {"client_key": {"$type": "string"}}},
+        ),
+    ),
+    "comments": (
+        (
+            [
+                ("post_id", ASCENDING),
+                ("parent_comment_id", ASCENDING),
+                ("created_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            {},
+        ),
+        ([("parent_comment_id", ASCENDING)], {}),
+        (
+            [("post_id", ASCENDING), ("user_id", ASCENDING), ("client_key", ASCENDING)],
+            {"unique": True, "partialFilterExpression": {"client_key": {"$type": "string"}}},
+        ),
+    ),
+    "likes": (
+        (
+            [("user_id", ASCENDING), ("target_kind", ASCENDING), ("target_id", ASCENDING)],
+            {"unique": True},
+        ),
+        ([("target_kind", ASCENDING), ("target_id", ASCENDING)], {}),
+        (
+            [
+                ("user_id", ASCENDING),
+                ("target_kind", ASCENDING),
+                ("created_at", DESCENDING),
+                ("target_id", DESCENDING),
+            ],
+            {},
+        ),
+    ),
+    "follows": (
+        ([("follower_id", ASCENDING), ("followee_id", ASCENDING)], {"unique": True}),
+        ([("followee_id", ASCENDING), ("created_at", DESCENDING), ("follower_id", DESCENDING)], {}),
+        ([("follower_id", ASCENDING), ("created_at", DESCENDING), ("followee_id", DESCENDING)], {}),
+        ([("followee_id", ASCENDING), ("follower_id", ASCENDING)], {}),
     ),
     # One direct conversation per pair; groups have ``direct_key: null``,
     # which the partial filter leaves out of the index.
@@ -69,8 +113,7 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
 
 async def create_indexes(db: AsyncDatabase[Document]) -> None:
     """Create every index of :data:`INDEXES` (``create_index`` with an existing
-    spec is a no-op), those of aggregates whose stores come later (posts)
-    included."""
+    spec is a no-op). ``keys`` needs none: its ``_id`` is the name."""
     for name, specs in INDEXES.items():
         collection = db[name]
         for keys, options in specs:
@@ -81,8 +124,9 @@ async def create_indexes(db: AsyncDatabase[Document]) -> None:
 
 #: Per collection, every unique index a port write can violate (its key
 #: fields, in index order; ``_id`` is MongoDB's own unique index) and the field
-#: the port's :class:`Conflict` names. ``members`` and ``blocks`` are absent:
-#: their writes treat a duplicate as "already there", never as a conflict.
+#: the port's :class:`Conflict` names. ``members``, ``blocks``, ``follows``,
+#: ``likes`` and ``keys`` are absent: their writes treat a duplicate as
+#: "already there", never as a conflict.
 CONFLICT_FIELDS: Final[Mapping[str, Mapping[tuple[str, ...], str]]] = {
     "users": {("_id",): "id", ("username",): "username", ("email",): "email"},
     "auth_sessions": {("_id",): "token_hash"},
@@ -91,6 +135,8 @@ CONFLICT_FIELDS: Final[Mapping[str, Mapping[tuple[str, ...], str]]] = {
         ("conversation_id", "seq"): "seq",
         ("conversation_id", "sender_id", "client_key"): "client_key",
     },
+    "posts": {("_id",): "id", ("user_id", "client_key"): "client_key"},
+    "comments": {("_id",): "id", ("post_id", "user_id", "client_key"): "client_key"},
 }
 
 #: Server error codes of a duplicate key.

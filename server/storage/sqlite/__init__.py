@@ -5,8 +5,9 @@ shared :class:`SqliteDatabase`.
 Where things are: ``database.py`` the engine (group-commit writer thread,
 reader threads, WAL and durability settings), ``migrations.py`` the schema,
 ``rows.py`` rows ↔ records and the mapping of uniqueness violations to
-:class:`~actors.store.Conflict`, ``accounts.py`` and ``messaging.py`` the
-stores of each domain.
+:class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
+``social.py`` (follows, likes, counts, keys) and ``posts.py`` (posts and
+comments) the stores of each domain.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ import sqlite3
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.social import (
+    CommentStore,
+    CountStore,
+    FollowStore,
+    KeyStore,
+    LikeStore,
+    PostStore,
+)
 from server.storage.sqlite.accounts import (
     SqliteAuthSessionStore,
     SqliteBlockStore,
@@ -30,6 +39,13 @@ from server.storage.sqlite.database import (
     WriteStats,
 )
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
+from server.storage.sqlite.posts import SqliteCommentStore, SqlitePostStore
+from server.storage.sqlite.social import (
+    SqliteCountStore,
+    SqliteFollowStore,
+    SqliteKeyStore,
+    SqliteLikeStore,
+)
 
 __all__ = ["SqliteDatabase", "SqliteStore", "WriteStats"]
 
@@ -46,6 +62,12 @@ class SqliteStore:
     conversations: ConversationStore
     messages: MessageStore
     blocks: BlockStore
+    follows: FollowStore
+    posts: PostStore
+    comments: CommentStore
+    likes: LikeStore
+    counts: CountStore
+    keys: KeyStore
 
     def __init__(
         self,
@@ -64,6 +86,12 @@ class SqliteStore:
         self.conversations = SqliteConversationStore(self.db)
         self.messages = SqliteMessageStore(self.db)
         self.blocks = SqliteBlockStore(self.db)
+        self.follows = SqliteFollowStore(self.db)
+        self.posts = SqlitePostStore(self.db)
+        self.comments = SqliteCommentStore(self.db)
+        self.likes = SqliteLikeStore(self.db)
+        self.counts = SqliteCountStore(self.db)
+        self.keys = SqliteKeyStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

@@ -12,6 +12,7 @@ from server.storage.sqlite.rows import (
     SESSION_COLUMNS,
     USER_COLUMNS,
     conflicts,
+    json_list,
     prefixed,
     to_session,
     to_user,
@@ -96,6 +97,37 @@ class SqliteUserStore:
 
     async def get(self, user_id: str) -> UserRecord | None:
         return await self._one("id", user_id)
+
+    async def get_many(self, user_ids: list[str]) -> dict[str, UserRecord]:
+        """The users among ``user_ids``, by id: one statement, a primary-key
+        seek per id of the JSON list."""
+        if not user_ids:
+            return {}
+
+        def job(conn: sqlite3.Connection) -> dict[str, UserRecord]:
+            rows = conn.execute(
+                f"SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))",
+                (json_list(user_ids),),
+            ).fetchall()
+            return {user.id: user for user in map(to_user, rows)}
+
+        return await self._db.read(job)
+
+    async def get_many_by_username(self, usernames: list[str]) -> dict[str, UserRecord]:
+        """The users with these stored (lower-case) usernames, by username, in
+        one statement; no case folding here (the caller lower-cases)."""
+        if not usernames:
+            return {}
+
+        def job(conn: sqlite3.Connection) -> dict[str, UserRecord]:
+            rows = conn.execute(
+                f"SELECT {USER_COLUMNS} FROM users"
+                " WHERE username IN (SELECT value FROM json_each(?))",
+                (json_list(usernames),),
+            ).fetchall()
+            return {user.username: user for user in map(to_user, rows)}
+
+        return await self._db.read(job)
 
     async def get_by_username(self, username: str) -> UserRecord | None:
         """Exact match on the stored (lower-case) username."""
@@ -258,5 +290,22 @@ class SqliteBlockStore:
                 "SELECT 1 FROM blocks WHERE user_id = ? AND blocked_id = ?", (user_id, blocked_id)
             ).fetchone()
             return row is not None
+
+        return await self._db.read(job)
+
+    async def blocked_among(self, user_id: str, others: list[str]) -> set[str]:
+        """The ids of ``others`` that ``user_id`` blocked or that blocked
+        ``user_id``: one statement, two primary-key seeks per id."""
+        if not others:
+            return set()
+
+        def job(conn: sqlite3.Connection) -> set[str]:
+            rows = conn.execute(
+                "SELECT value FROM json_each(:others) AS o WHERE EXISTS"
+                " (SELECT 1 FROM blocks WHERE user_id = :me AND blocked_id = o.value)"
+                " OR EXISTS (SELECT 1 FROM blocks WHERE user_id = o.value AND blocked_id = :me)",
+                {"me": user_id, "others": json_list(others)},
+            ).fetchall()
+            return {str(row[0]) for row in rows}
 
         return await self._db.read(job)

@@ -4,9 +4,10 @@ reader threads.
 :class:`SqliteDatabase` knows nothing about users or messages: it runs *jobs*
 (plain functions of a ``sqlite3.Connection``) either on the single writer
 thread, with **group commit**, or on a small pool of reader threads. The
-stores (``accounts.py``, ``messaging.py``) implement the ports with SQL run
-through those jobs; a port method that writes several rows does it in ONE
-write job, so it commits with its group or leaves nothing.
+stores (``accounts.py``, ``messaging.py``, ``social.py``, ``posts.py``)
+implement the ports with SQL run through those jobs; a port method that
+writes several rows does it in ONE write job, so it commits with its group
+or leaves nothing.
 
 Durability: the file is in WAL mode with ``synchronous=FULL``, so a write whose
 :meth:`SqliteDatabase.write` has returned is on disk (the WAL is fsynced at

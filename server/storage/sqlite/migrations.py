@@ -3,7 +3,8 @@
 One ordered list for every domain, because order matters: a file records
 only the highest version applied, and :func:`migrate` replays the entries
 above it. Version 1 holds the accounts tables, version 2 the messaging ones
-(and ``blocks``).
+(and ``blocks``), version 3 the social ones (follows, posts, comments, likes,
+the user counters) and ``keys``.
 """
 
 from __future__ import annotations
@@ -150,6 +151,113 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
                 blocked_id TEXT NOT NULL,
                 created_at REAL NOT NULL,
                 PRIMARY KEY (user_id, blocked_id)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
+    (
+        3,
+        (
+            # Social. The user counters are kept by the social stores in the
+            # same write job as the rows they count (actors.store.social).
+            "ALTER TABLE users ADD COLUMN followers_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE users ADD COLUMN following_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE users ADD COLUMN posts_count INTEGER NOT NULL DEFAULT 0",
+            # Follow edges. The primary key answers following pages' seeks,
+            # following_among and following_ids; followers pages, followers_among
+            # and follower_ids (by id, for fan-out) each have their index.
+            """
+            CREATE TABLE IF NOT EXISTS follows (
+                follower_id TEXT NOT NULL,
+                followee_id TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (follower_id, followee_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS follows_followers_page"
+            " ON follows (followee_id, created_at, follower_id)",
+            "CREATE INDEX IF NOT EXISTS follows_following_page"
+            " ON follows (follower_id, created_at, followee_id)",
+            "CREATE INDEX IF NOT EXISTS follows_followee ON follows (followee_id, follower_id)",
+            # Posts. ``seq`` aliases the rowid so it never changes (as for users,
+            # for a later external-content FTS index); lists are JSON arrays;
+            # the location is three nullable columns, all NULL without one.
+            """
+            CREATE TABLE IF NOT EXISTS posts (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                user_id TEXT NOT NULL,
+                text TEXT NOT NULL DEFAULT '',
+                media_urls TEXT NOT NULL DEFAULT '[]',
+                media_types TEXT NOT NULL DEFAULT '[]',
+                tags TEXT NOT NULL DEFAULT '[]',
+                mentions TEXT NOT NULL DEFAULT '[]',
+                latitude REAL,
+                longitude REAL,
+                place_name TEXT,
+                visibility TEXT NOT NULL DEFAULT 'public',
+                client_key TEXT,
+                like_count INTEGER NOT NULL DEFAULT 0,
+                comment_count INTEGER NOT NULL DEFAULT 0,
+                created_at REAL NOT NULL,
+                edited_at REAL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS posts_author ON posts (user_id, created_at DESC, id DESC)",
+            # user_id rides along so that by_authors' bounded scan of the newest
+            # posts filters on the index alone, without reading the rows.
+            "CREATE INDEX IF NOT EXISTS posts_recent ON posts (created_at DESC, id DESC, user_id)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS posts_client_key"
+            " ON posts (user_id, client_key) WHERE client_key IS NOT NULL",
+            # One row per (tag, post), newest first within a tag: the later
+            # search by tag is a range scan. Kept by create, edit and delete.
+            """
+            CREATE TABLE IF NOT EXISTS post_tags (
+                tag TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                post_id TEXT NOT NULL,
+                PRIMARY KEY (tag, created_at, post_id)
+            ) WITHOUT ROWID
+            """,
+            # Comments: short rows, clustered by id. A top-level comment has a
+            # NULL parent_comment_id; ``parent_comment_id IS ?`` lets the
+            # thread index serve top-level and reply pages alike.
+            """
+            CREATE TABLE IF NOT EXISTS comments (
+                id TEXT PRIMARY KEY NOT NULL,
+                post_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                parent_comment_id TEXT,
+                text TEXT NOT NULL DEFAULT '',
+                client_key TEXT,
+                created_at REAL NOT NULL,
+                edited_at REAL,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                reply_count INTEGER NOT NULL DEFAULT 0,
+                like_count INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS comments_thread"
+            " ON comments (post_id, parent_comment_id, created_at, id)",
+            "CREATE INDEX IF NOT EXISTS comments_parent ON comments (parent_comment_id)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS comments_client_key"
+            " ON comments (post_id, user_id, client_key) WHERE client_key IS NOT NULL",
+            """
+            CREATE TABLE IF NOT EXISTS likes (
+                user_id TEXT NOT NULL,
+                target_kind TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (user_id, target_kind, target_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS likes_target ON likes (target_kind, target_id)",
+            "CREATE INDEX IF NOT EXISTS likes_recent"
+            " ON likes (user_id, target_kind, created_at DESC, target_id DESC)",
+            """
+            CREATE TABLE IF NOT EXISTS keys (
+                name TEXT PRIMARY KEY NOT NULL,
+                value TEXT NOT NULL
             ) WITHOUT ROWID
             """,
         ),

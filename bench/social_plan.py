@@ -1,0 +1,86 @@
+"""What the social cases' seeded store holds, derived from the case's
+params alone: the seeder (:mod:`bench.seed`, before the server starts)
+writes it and the generator (:mod:`bench.scenarios.social`) logs in and
+checks against it, so nothing but the params passes between them.
+
+Light on purpose (no server imports): the generator imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PASSWORD = "bench-password-1"
+"""Every seeded account's password (hashed once with the bench's cheap argon2)."""
+
+
+@dataclass(frozen=True)
+class FanoutPlan:
+    """``post_fanout``: one creator followed by ``followers`` accounts, of which
+    ``connected`` log in during the case; the others exist only as follow
+    edges (the fan-out still walks them)."""
+
+    followers: int
+    connected: int
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> FanoutPlan:
+        plan = cls(int(params.get("followers", 5000)), int(params.get("connected", 1000)))
+        if not 0 < plan.connected <= plan.followers:
+            raise ValueError(f"connected ({plan.connected}) must be 1..followers")
+        return plan
+
+    creator = "pf_creator"
+
+    @staticmethod
+    def follower(i: int) -> str:
+        return f"pf_{i}"
+
+    def connected_indices(self) -> list[int]:
+        """Spread over the followers: ids are time-sortable and the fan-out
+        walks followers by id in batches, so the first ``connected`` would all
+        sit in the first batches; these are spread over every batch."""
+        return [i * self.followers // self.connected for i in range(self.connected)]
+
+
+@dataclass(frozen=True)
+class FeedPlan:
+    """``home_feed``: ``authors`` accounts with ``posts_per_author`` posts each,
+    and ``readers`` accounts that each follow ``follows`` of the authors (and
+    post nothing)."""
+
+    authors: int
+    posts_per_author: int
+    readers: int
+    follows: int
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> FeedPlan:
+        plan = cls(
+            int(params.get("authors", 2000)),
+            int(params.get("posts_per_author", 100)),
+            int(params.get("readers", 200)),
+            int(params.get("follows", 500)),
+        )
+        if not 0 < plan.follows <= plan.authors:
+            raise ValueError(f"follows ({plan.follows}) must be 1..authors ({plan.authors})")
+        return plan
+
+    @property
+    def posts(self) -> int:
+        return self.authors * self.posts_per_author
+
+    @staticmethod
+    def author(a: int) -> str:
+        return f"hf_a{a}"
+
+    @staticmethod
+    def reader(r: int) -> str:
+        return f"hf_r{r}"
+
+    def followees(self, r: int) -> list[int]:
+        """The authors reader ``r`` follows: a window of ``follows``
+        consecutive authors, shifted per reader so readers overlap partly."""
+        stride = max(1, self.authors // max(1, self.readers))
+        return [(r * stride + j) % self.authors for j in range(self.follows)]
