@@ -21,6 +21,10 @@ from actors.store.social import PageKey
 
 TIMELINE_SIZE: Final = 300
 """Entries kept per online user: about 15 pages of 20, ~30 KB."""
+TIMELINE_TTL: Final = 60.0
+"""Seconds a hot timeline serves before the next read rebuilds it from the
+store. A push can be lost (the fan-out's node crashed mid-way, its queue was
+full, a mailbox was full); this bounds how long a lost one stays missing."""
 
 
 class TimelineSlice(msgspec.Struct, kw_only=True):
@@ -40,10 +44,14 @@ class HomeTimeline:
     empty rather than a store read.
     """
 
-    __slots__ = ("_keys", "authors", "complete")
+    __slots__ = ("_keys", "authors", "built_at", "complete")
 
-    def __init__(self, authors: list[str], entries: list[PageKey], complete: bool) -> None:
+    def __init__(
+        self, authors: list[str], entries: list[PageKey], complete: bool, built_at: float
+    ) -> None:
         self.authors = authors
+        self.built_at = built_at
+        """When it was read from the store (``time.monotonic()``)."""
         # Stored ascending, negated, so that bisect finds "strictly older than".
         self._keys: list[tuple[float, str]] = sorted((-at, _neg(pid)) for at, pid in entries)
         del self._keys[TIMELINE_SIZE:]
@@ -51,6 +59,9 @@ class HomeTimeline:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def stale(self, now: float) -> bool:
+        return now - self.built_at >= TIMELINE_TTL
 
     def add(self, created_at: float, post_id: str) -> None:
         """Insert a new post (usually at the front); the oldest falls off."""

@@ -9,6 +9,8 @@ over Redis.
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 
 from actors.feed import TIMELINE_SIZE, HomeTimeline, TimelineSlice
@@ -228,13 +230,15 @@ class UserActor(Actor):
 
     async def _home_slice(self, before: PageKey | None, limit: int) -> TimelineSlice:
         timeline = self.timeline
-        if timeline is None:
+        now = time.monotonic()
+        if timeline is None or timeline.stale(now):
             me = self.key.id
             followees = await self._store.follows.following_ids(me, limits.FOLLOWING_MAX)
             authors = [*followees, me]
             posts = await self._store.posts.by_authors(authors, before=None, limit=TIMELINE_SIZE)
             entries = [(post.created_at, post.id) for post in posts]
-            timeline = HomeTimeline(authors, entries, complete=len(posts) < TIMELINE_SIZE)
+            complete = len(posts) < TIMELINE_SIZE
+            timeline = HomeTimeline(authors, entries, complete=complete, built_at=now)
             self.timeline = timeline
         return TimelineSlice(entries=timeline.page(before, limit), authors=timeline.authors)
 

@@ -31,7 +31,7 @@ async def test_posts_feeds_and_comments_over_one_socket_each(connect: Connect) -
     ada, fan = await connect(), await connect()
     ada_id = (await register(ada, "ada")).user.id
     await register(fan, "fan")
-    followed = await fan.request("user.follow", user_id=ada_id)
+    followed = await fan.request("follow.create", user_id=ada_id)
     assert followed.changed and followed.user.followers_count == 1
     made = await ada.request(
         "post.create", client_key="k1", text="first #post", visibility="followers"
@@ -80,7 +80,7 @@ async def test_a_post_on_one_node_reaches_followers_on_the_other_two(rig: Rig) -
     (author, author_id), *others = await clients_on(rig, [0, 1, 1, 2, 2])
     fans = [client for client, _ in others]
     for fan in fans:
-        assert (await fan.request("user.follow", user_id=author_id)).changed
+        assert (await fan.request("follow.create", user_id=author_id)).changed
     posts = [
         await author.request("post.create", client_key=f"k{i}", text=f"post {i}") for i in range(3)
     ]

@@ -134,7 +134,7 @@ class Watching(msgspec.Struct, kw_only=True):
 # ----------------------------------------------------------------- requests
 
 
-class Follow(Request, tag="user.follow", kw_only=True):
+class Follow(Request, tag="follow.create", kw_only=True):
     """Follow ``user_id``. Refused with ``invalid_field`` for oneself,
     ``not_found`` for an unknown (or blocking/blocked) user, ``forbidden``
     past ``FOLLOWING_MAX`` accounts."""
@@ -144,13 +144,13 @@ class Follow(Request, tag="user.follow", kw_only=True):
     reply = FollowResult
 
 
-class Unfollow(Request, tag="user.unfollow", kw_only=True):
+class Unfollow(Request, tag="follow.delete", kw_only=True):
     user_id: ObjectId
 
     reply = FollowResult
 
 
-class Followers(Request, tag="user.followers", kw_only=True):
+class Followers(Request, tag="follow.list_followers", kw_only=True):
     """Who follows ``user_id``, most recent follow first."""
 
     user_id: ObjectId
@@ -160,7 +160,7 @@ class Followers(Request, tag="user.followers", kw_only=True):
     reply = UserPage
 
 
-class Following(Request, tag="user.following", kw_only=True):
+class Following(Request, tag="follow.list_following", kw_only=True):
     """Whom ``user_id`` follows, most recent follow first."""
 
     user_id: ObjectId

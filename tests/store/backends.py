@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from mongomock.collection import BulkOperationBuilder
 from pymongo import AsyncMongoClient
 from pymongo_async_mock import AsyncMongoMockClient
 
@@ -47,6 +48,29 @@ STANDIN_NO_GEO = (
     "the MongoDB stand-in (pymongo_async_mock/mongomock) records 2dsphere indexes but "
     "cannot run $near queries; only a real MongoDB server (set GROVER_MONGO_URL) can"
 )
+
+
+def _install_standin_bulk_patch_once() -> None:
+    """Work around a stand-in bug. ``pymongo_async_mock`` wraps mongomock's
+    ``BulkOperationBuilder.add_update`` (to drop a ``sort`` argument) again
+    for every collection it sets up: its "already patched" check reads the
+    wrapper's ``__name__``, which ``functools.wraps`` has overwritten with the
+    original's. After about a thousand collections in one process the nested
+    wrappers pass the recursion limit and every ``bulk_write`` update fails.
+    Its check accepts a wrapper named ``add_update_compat``: install one, the
+    same wrapper it means to install, once."""
+    original = BulkOperationBuilder.add_update
+    if original.__name__ == "add_update_compat":
+        return
+
+    def add_update_compat(*args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("sort", None)
+        return original(*args, **kwargs)
+
+    BulkOperationBuilder.add_update = add_update_compat  # type: ignore[method-assign]
+
+
+_install_standin_bulk_patch_once()
 
 
 @dataclass
