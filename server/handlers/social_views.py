@@ -4,9 +4,8 @@ into views with a fixed number of store reads, whatever its length."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -51,13 +50,12 @@ class Viewer:
         return post
 
     async def visible(self, posts: Sequence[PostRecord]) -> list[PostRecord]:
-        """The posts ``me`` may see, in order (two reads at most, at once)."""
+        """The posts ``me`` may see, in order (two reads at most)."""
         others = sorted({p.user_id for p in posts} - {self.me})
+        blocked = await self._blocked(others)
         restricted = sorted({p.user_id for p in posts if p.visibility != "public"} - {self.me})
-        follows = self.store.follows
-        blocked, following = await asyncio.gather(
-            self._blocked(others),
-            follows.following_among(self.me, restricted) if restricted else _nothing(),
+        following = (
+            await self.store.follows.following_among(self.me, restricted) if restricted else set()
         )
         return [
             p
@@ -66,82 +64,51 @@ class Viewer:
         ]
 
     async def profiles(self, users: Sequence[UserRecord]) -> list[accounts.UserProfile]:
-        """Profiles with ``i_follow`` and ``follows_me`` (two reads at once)."""
+        """Profiles with ``i_follow`` and ``follows_me`` (two reads)."""
         ids = sorted({u.id for u in users} - {self.me})
-        follows = self.store.follows
-        i_follow, follows_me = await asyncio.gather(
-            follows.following_among(self.me, ids) if ids else _nothing(),
-            follows.followers_among(self.me, ids) if ids else _nothing(),
-        )
-        return [_profile(user, i_follow, follows_me) for user in users]
+        i_follow = await self.store.follows.following_among(self.me, ids) if ids else set()
+        follows_me = await self.store.follows.followers_among(self.me, ids) if ids else set()
+        views = []
+        for user in users:
+            view = author_view(user)
+            view.i_follow = user.id in i_follow
+            view.follows_me = user.id in follows_me
+            views.append(view)
+        return views
+
+    async def authors(self, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
+        users = await self.store.users.get_many(sorted(set(ids)))
+        return {view.id: view for view in await self.profiles(list(users.values()))}
 
     async def post_views(self, posts: Sequence[PostRecord]) -> dict[str, m.PostView]:
         """Views of the posts ``me`` may see, by id (the others are left out)."""
-        ctx = await self._context([p.user_id for p in posts], "post", [p.id for p in posts])
+        shown = await self.visible(posts)
+        if not shown:
+            return {}
+        authors = await self.authors([p.user_id for p in shown])
+        liked = await self.store.likes.liked_among(self.me, "post", [p.id for p in shown])
         return {
-            p.id: post_view(p, ctx.author(p.user_id), p.id in ctx.liked)
-            for p in posts
-            if ctx.shows(p.user_id) and may_see(p, self.me, p.user_id in ctx.i_follow)
+            p.id: post_view(p, authors[p.user_id], p.id in liked)
+            for p in shown
+            if p.user_id in authors
         }
 
     async def comment_views(self, comments: Sequence[CommentRecord]) -> dict[str, m.CommentView]:
         """Views of the comments whose authors ``me`` may see, by id."""
-        ctx = await self._context(
-            [c.user_id for c in comments], "comment", [c.id for c in comments]
-        )
+        blocked = await self._blocked(sorted({c.user_id for c in comments} - {self.me}))
+        shown = [c for c in comments if c.user_id not in blocked]
+        if not shown:
+            return {}
+        authors = await self.authors([c.user_id for c in shown])
+        liked = await self.store.likes.liked_among(self.me, "comment", [c.id for c in shown])
         return {
-            c.id: comment_view(c, ctx.author(c.user_id), c.id in ctx.liked)
-            for c in comments
-            if ctx.shows(c.user_id)
+            c.id: comment_view(c, authors[c.user_id], c.id in liked)
+            for c in shown
+            if c.user_id in authors
         }
-
-    async def _context(self, author_ids: list[str], kind: str, item_ids: list[str]) -> _Context:
-        """Everything the views of a page need, in five reads made at once
-        (the store answers them side by side; one after the other they were
-        most of a feed page's time)."""
-        authors = sorted(set(author_ids))
-        others = [a for a in authors if a != self.me]
-        store, follows = self.store, self.store.follows
-        blocked, users, i_follow, follows_me, liked = await asyncio.gather(
-            self._blocked(others),
-            store.users.get_many(authors) if authors else _no_users(),
-            follows.following_among(self.me, others) if others else _nothing(),
-            follows.followers_among(self.me, others) if others else _nothing(),
-            store.likes.liked_among(self.me, kind, item_ids) if item_ids else _nothing(),
-        )
-        return _Context(blocked, users, i_follow, follows_me, liked)
 
     async def _blocked(self, others: list[str]) -> set[str]:
         return await self.store.blocks.blocked_among(self.me, others) if others else set()
-
-
-class _Context(NamedTuple):
-    blocked: set[str]
-    users: dict[str, UserRecord]
-    i_follow: set[str]
-    follows_me: set[str]
-    liked: set[str]
-
-    def shows(self, author_id: str) -> bool:
-        return author_id in self.users and author_id not in self.blocked
-
-    def author(self, author_id: str) -> accounts.UserProfile:
-        return _profile(self.users[author_id], self.i_follow, self.follows_me)
-
-
-def _profile(user: UserRecord, i_follow: set[str], follows_me: set[str]) -> accounts.UserProfile:
-    view = author_view(user)
-    view.i_follow = user.id in i_follow
-    view.follows_me = user.id in follows_me
-    return view
-
-
-async def _nothing() -> set[str]:
-    return set()
-
-
-async def _no_users() -> dict[str, UserRecord]:
-    return {}
 
 
 async def page_of(
