@@ -46,6 +46,9 @@ class ErrorCode(enum.StrEnum):
     TIMEOUT = "timeout"
     INTERNAL = "internal"
     """A server bug; the request changed nothing that the client can see."""
+    SUSPENDED = "suspended"
+    """The account is suspended by a moderator: ``auth.login`` and ``hello``
+    with its token are refused until an admin lifts the suspension."""
 
 
 class CloseCode(enum.IntEnum):
@@ -67,6 +70,10 @@ class CloseCode(enum.IntEnum):
     UNSUPPORTED_VERSION = 4002
     LOGGED_OUT = 4003
     """The session's token was revoked (logout everywhere)."""
+    SUSPENDED = 4004
+    """A moderator suspended the account: every session of it is closed and
+    logging in is refused (``suspended``) until the suspension is lifted. Do
+    not reconnect automatically."""
     SLOW_CONSUMER = 4008
     """The client did not read fast enough and its outbox filled up; reconnect
     and resume."""

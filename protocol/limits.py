@@ -63,6 +63,9 @@ WATCH_MAX = 50
 FOLLOWING_MAX = 7500
 """Accounts one user may follow: bounds the authors of a home feed."""
 
+REPORT_TEXT_MAX = 500
+"""The free text of a report, and the reason an admin gives for an action."""
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+\Z"
 URL_PATTERN = r"^(https?://\S+)?\Z"
 HTTPS_URL_PATTERN = r"^https://\S+\Z"

@@ -24,6 +24,12 @@ class UserRecord(msgspec.Struct, kw_only=True):
     posts_count: int = 0
     """Kept by the social stores (:mod:`actors.store.social`) in the same
     write as the rows they count; never set by :meth:`UserStore.create`."""
+    role: str = "user"
+    """``"user"`` or ``"admin"``; set only by ``grover admin``
+    (:meth:`~actors.store.moderation.ModerationStore.set_role`)."""
+    suspended: bool = False
+    """Set by a moderator (:mod:`actors.store.moderation`): no login, no
+    sessions, profile and content hidden from everyone."""
 
 
 class ProfileUpdate(msgspec.Struct, kw_only=True):

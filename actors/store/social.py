@@ -60,6 +60,9 @@ class PostRecord(msgspec.Struct, kw_only=True):
     comment_count: int = 0
     created_at: float
     edited_at: float | None = None
+    hidden: bool = False
+    """Hidden pending review or by an admin (:mod:`actors.store.moderation`):
+    left out of every list; only its author and admins may get it by id."""
 
 
 class PostEdit(msgspec.Struct, kw_only=True):
@@ -91,6 +94,9 @@ class CommentRecord(msgspec.Struct, kw_only=True):
     reply_count: int = 0
     """Direct replies listed under it (tombstones included)."""
     like_count: int = 0
+    hidden: bool = False
+    """Hidden pending review or by an admin: shown to nobody, its author
+    included (its replies keep their place under it)."""
 
 
 class FollowRecord(msgspec.Struct, kw_only=True):

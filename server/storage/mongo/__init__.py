@@ -24,6 +24,7 @@ from pymongo.errors import PyMongoError
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -36,6 +37,11 @@ from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
+from server.storage.mongo.moderation import (
+    MongoAuditStore,
+    MongoModerationStore,
+    MongoReportStore,
+)
 from server.storage.mongo.posts import MongoCommentStore, MongoPostStore
 from server.storage.mongo.social import (
     MongoCountStore,
@@ -69,6 +75,9 @@ class MongoStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    reports: ReportStore
+    moderation: ModerationStore
+    audit: AuditStore
 
     def __init__(
         self,
@@ -106,6 +115,10 @@ class MongoStore:
         self.likes = MongoLikeStore(likes, posts, comments)
         self.counts = MongoCountStore(users, follows, posts, comments, likes)
         self.keys = MongoKeyStore(self.db["keys"])
+        reports, cases, audit = self.db["reports"], self.db["report_cases"], self.db["audit_log"]
+        self.reports = MongoReportStore(reports, cases, posts, comments, audit)
+        self.moderation = MongoModerationStore(reports, cases, posts, comments, users, audit)
+        self.audit = MongoAuditStore(audit)
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

@@ -18,6 +18,7 @@ import sqlite3
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -39,6 +40,11 @@ from server.storage.sqlite.database import (
     WriteStats,
 )
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
+from server.storage.sqlite.moderation import (
+    SqliteAuditStore,
+    SqliteModerationStore,
+    SqliteReportStore,
+)
 from server.storage.sqlite.posts import SqliteCommentStore, SqlitePostStore
 from server.storage.sqlite.social import (
     SqliteCountStore,
@@ -68,6 +74,9 @@ class SqliteStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    reports: ReportStore
+    moderation: ModerationStore
+    audit: AuditStore
 
     def __init__(
         self,
@@ -92,6 +101,9 @@ class SqliteStore:
         self.likes = SqliteLikeStore(self.db)
         self.counts = SqliteCountStore(self.db)
         self.keys = SqliteKeyStore(self.db)
+        self.reports = SqliteReportStore(self.db)
+        self.moderation = SqliteModerationStore(self.db)
+        self.audit = SqliteAuditStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

@@ -4,7 +4,10 @@ One ordered list for every domain, because order matters: a file records
 only the highest version applied, and :func:`migrate` replays the entries
 above it. Version 1 holds the accounts tables, version 2 the messaging ones
 (and ``blocks``), version 3 the social ones (follows, posts, comments, likes,
-the user counters) and ``keys``.
+the user counters) and ``keys``, version 5 the moderation ones (reports,
+cases, the audit log, roles, suspension, hidden posts and comments).
+Versions need not be consecutive (4 is another branch's): :func:`migrate`
+applies, in list order, every entry above the file's version.
 """
 
 from __future__ import annotations
@@ -260,6 +263,63 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
                 value TEXT NOT NULL
             ) WITHOUT ROWID
             """,
+        ),
+    ),
+    (
+        5,
+        (
+            # Moderation (actors.store.moderation).
+            "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user'",
+            "ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE posts ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE comments ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+            # One row per (reporter, target), whatever its status: the
+            # primary key is the deduplication. ``target_key`` is
+            # Target.key; kind, id and seq are kept beside it for reading.
+            """
+            CREATE TABLE IF NOT EXISTS reports (
+                target_key TEXT NOT NULL,
+                reporter_id TEXT NOT NULL,
+                id TEXT NOT NULL UNIQUE,
+                target_kind TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                target_seq INTEGER NOT NULL DEFAULT 0,
+                reason TEXT NOT NULL,
+                text TEXT NOT NULL DEFAULT '',
+                created_at REAL NOT NULL,
+                open INTEGER NOT NULL DEFAULT 1,
+                PRIMARY KEY (target_key, reporter_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS reports_open"
+            " ON reports (target_key, open, created_at DESC)",
+            # The queue: one row per target with open reports, counted in the
+            # same job as the reports; gone when an admin closes them.
+            """
+            CREATE TABLE IF NOT EXISTS report_cases (
+                target_key TEXT PRIMARY KEY NOT NULL,
+                target_kind TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                target_seq INTEGER NOT NULL DEFAULT 0,
+                open_count INTEGER NOT NULL,
+                first_at REAL NOT NULL,
+                last_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS report_cases_queue ON report_cases (first_at, target_key)",
+            """
+            CREATE TABLE IF NOT EXISTS audit_log (
+                id TEXT PRIMARY KEY NOT NULL,
+                admin_id TEXT,
+                action TEXT NOT NULL,
+                target_kind TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                target_seq INTEGER NOT NULL DEFAULT 0,
+                reason TEXT NOT NULL DEFAULT '',
+                created_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS audit_log_recent ON audit_log (created_at DESC, id DESC)",
         ),
     ),
 )

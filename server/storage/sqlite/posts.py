@@ -328,6 +328,7 @@ class SqliteCommentStore:
                         int(c.deleted),
                         c.reply_count,
                         c.like_count,
+                        int(c.hidden),
                     ),
                 )
             if c.parent_comment_id is not None:

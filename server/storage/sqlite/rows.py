@@ -21,7 +21,7 @@ from actors.store.social import CommentRecord, FollowRecord, GeoPoint, LikeRecor
 
 USER_COLUMNS: Final = (
     "id, username, email, password_hash, display_name, bio, avatar_url, created_at,"
-    " followers_count, following_count, posts_count"
+    " followers_count, following_count, posts_count, role, suspended"
 )
 SESSION_COLUMNS: Final = "token_hash, user_id, created_at, expires_at"
 CONVERSATION_COLUMNS: Final = (
@@ -37,11 +37,12 @@ FOLLOW_COLUMNS: Final = "follower_id, followee_id, created_at"
 #: Every column of ``posts`` but ``seq``, in the order of :func:`post_row`.
 POST_COLUMNS: Final = (
     "id, user_id, text, media_urls, media_types, tags, mentions, latitude, longitude,"
-    " place_name, visibility, client_key, like_count, comment_count, created_at, edited_at"
+    " place_name, visibility, client_key, like_count, comment_count, created_at, edited_at,"
+    " hidden"
 )
 COMMENT_COLUMNS: Final = (
     "id, post_id, user_id, parent_comment_id, text, client_key, created_at, edited_at,"
-    " deleted, reply_count, like_count"
+    " deleted, reply_count, like_count, hidden"
 )
 LIKE_COLUMNS: Final = "user_id, target_kind, target_id, created_at"
 
@@ -104,6 +105,7 @@ def to_post(row: sqlite3.Row) -> PostRecord:
         comment_count=row["comment_count"],
         created_at=row["created_at"],
         edited_at=row["edited_at"],
+        hidden=bool(row["hidden"]),
     )
 
 
@@ -136,6 +138,7 @@ def post_row(post: PostRecord) -> tuple[Any, ...]:
         post.comment_count,
         post.created_at,
         post.edited_at,
+        int(post.hidden),
     )
 
 
