@@ -108,6 +108,7 @@ def post_view(post: PostRecord, author: accounts.UserProfile, liked: bool) -> m.
         created_at=post.created_at,
         edited_at=post.edited_at,
         liked_by_me=liked,
+        hidden=post.hidden,
     )
 
 

@@ -23,7 +23,7 @@ from actors.store.accounts import ProfileUpdate, UserRecord
 from actors.store.social import PageKey
 from protocol import limits
 from protocol.codec import encode_event_body
-from protocol.errors import ErrorCode, ProtocolError
+from protocol.errors import CloseCode, ErrorCode, ProtocolError
 from protocol.messages import accounts
 
 KIND = "user"
@@ -74,6 +74,14 @@ class ListSessions(Ask[list[SessionRef]], frozen=True):
     pass
 
 
+class Refresh(Ask[None], frozen=True):
+    """The account's record changed in the store behind the actor (a
+    moderator suspended it or lifted the suspension): read it again. Once
+    it says suspended, every session is closed with ``CloseCode.SUSPENDED``
+    and a session that attaches later (a login racing the suspension) is
+    closed as it arrives."""
+
+
 class HomeSlice(Ask[TimelineSlice], frozen=True):
     """A page of the user's home feed from the hot timeline (built first if
     the actor has none)."""
@@ -106,6 +114,7 @@ MESSAGES: tuple[type[Message], ...] = (
     GetUser,
     CloseSessions,
     ListSessions,
+    Refresh,
     HomeSlice,
     TimelinePush,
     FollowsChanged,
@@ -175,6 +184,9 @@ class UserActor(Actor):
                 self._deliver(items)
                 return None
             case Attach(session=ref):
+                if self.user is not None and self.user.suspended:
+                    self._sink.close(ref, CloseCode.SUSPENDED, "account suspended")
+                    return None
                 self.sessions.add(ref)
                 if self._directory is not None:
                     await self._directory.add(self.key.id, ref)
@@ -194,6 +206,13 @@ class UserActor(Actor):
                 return None
             case ListSessions():
                 return sorted(self.sessions)
+            case Refresh():
+                self.user = await self._store.users.get(self.key.id)
+                if self.user is not None and self.user.suspended:
+                    for ref in list(self.sessions):
+                        await self._forget(ref)
+                        self._sink.close(ref, CloseCode.SUSPENDED, "account suspended")
+                return None
             case HomeSlice(before=before, limit=limit):
                 return await self._home_slice(before, limit)
             case TimelinePush():

@@ -1,4 +1,8 @@
-"""``grover`` command line: ``grover serve [--flag value ...]``."""
+"""``grover`` command line: ``grover serve [--flag value ...]`` runs a node;
+``grover admin grant|revoke USERNAME [--flag value ...]`` sets an account's
+role in the store that the same flags and ``GROVER_*`` variables select
+(embedded SQLite under ``--data-dir`` by default, MongoDB with
+``GROVER_MONGO_URL``)."""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from collections.abc import Sequence
 
 import uvloop
 
+from actors.moderation import ADMIN, USER
 from server import config
 from server.app import Grover
 from server.config import Settings
 from server.observability import gcwatch, logs
-from server.storage import SQLITE_FILE_NAME
+from server.storage import SQLITE_FILE_NAME, make_store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,14 +27,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a Grover node")
     config.add_arguments(serve)
+    admin = commands.add_parser(
+        "admin", help="grant or revoke the admin role (moderation) of an account"
+    )
+    admin.add_argument("action", choices=("grant", "revoke"))
+    admin.add_argument("username", help="the account's username (any case)")
+    config.add_arguments(admin)
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         settings = config.load(args)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.command == "admin":
+        return asyncio.run(set_role(settings, args.username, grant=args.action == "grant"))
     logs.configure(settings.log_level)
     gcwatch.install()
     uvloop.run(serve_forever(settings))
+    return 0
+
+
+async def set_role(settings: Settings, username: str, *, grant: bool) -> int:
+    """Write the role to the configured store; 0, or 1 when there is no such
+    user. A running node sees it at the account's next admin request: admin
+    requests read the role from the store, not from a cache."""
+    store = make_store(
+        data_dir=settings.data_dir, mongo_url=settings.mongo_url, mongo_db=settings.mongo_db
+    )
+    await store.open()
+    try:
+        user = await store.moderation.set_role(username.lower(), ADMIN if grant else USER)
+    finally:
+        await store.close()
+    if user is None:
+        print(f"grover: no user named {username.lower()!r}", file=sys.stderr)
+        return 1
+    print(f"{user.username} is {'now an admin' if grant else 'no longer an admin'}.")
     return 0
 
 

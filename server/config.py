@@ -88,6 +88,9 @@ class Settings:
     ask_timeout: float = _field(10.0, "seconds to wait for an actor's reply")
 
     group_max_members: int = _field(100, "members a group may have (at most 256)")
+    report_hide_threshold: int = _field(
+        3, "distinct reporters that hide a post or comment pending review"
+    )
 
     token_ttl: float = _field(7 * 24 * 3600.0, "seconds a login token stays valid")
     argon2_time_cost: int = _field(3, "argon2id iterations")
@@ -143,6 +146,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "argon2_memory_kib": (32, math.inf),  # argon2's own minimum with 4 lanes
     "stream_maxlen": (1, math.inf),
     "group_max_members": (2, 256),
+    "report_hide_threshold": (1, math.inf),
 }
 """Inclusive bounds of numeric settings; any other number must be >= 0."""
 

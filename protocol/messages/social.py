@@ -75,6 +75,9 @@ class PostView(msgspec.Struct, kw_only=True):
     created_at: float
     edited_at: float | None
     liked_by_me: bool
+    hidden: bool = False
+    """Hidden by moderation pending review: only its author and admins see
+    it, and only by ``post.get`` (every list leaves it out)."""
 
 
 class CommentView(msgspec.Struct, kw_only=True):

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from actors.errors import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
+from actors.moderation import SUSPENDED_MESSAGE, refuse_if_suspended
 from actors.user import Attach, GetUser, me_view, user_key
 from protocol import limits
 from protocol.codec import decode_request, encode_error, encode_reply
@@ -452,6 +453,7 @@ class Connection:
             try:
                 auth = await services.tokens.resolve(hello.token)
                 user = await services.actors.ask(user_key(auth.user_id), GetUser())
+                refuse_if_suspended(user)
             except ProtocolError as exc:
                 self.refuse(hello.id, exc.code, exc.message)
                 return
@@ -480,6 +482,9 @@ class Connection:
                 except RUNTIME_ERRORS as exc:
                     sessions.end(session)  # tells the user's actor to forget it
                     self._refuse_runtime(hello.id, exc)
+                    return
+                if session.user_id is None:  # suspended after GetUser: the actor closed it
+                    self.refuse(hello.id, ErrorCode.SUSPENDED, SUSPENDED_MESSAGE, strike=False)
                     return
         else:
             # Same user, but maybe another of their tokens: logout must revoke

@@ -7,6 +7,7 @@ import time
 
 from actors.ids import new_id
 from actors.messaging import RefreshBlocks, conversation_key, direct_conversation_id
+from actors.moderation import SUSPENDED_MESSAGE, refuse_if_suspended
 from actors.store import Conflict
 from actors.store.accounts import ProfileUpdate, UserRecord
 from actors.user import (
@@ -95,6 +96,8 @@ async def login(services: Services, caller: Caller, req: m.Login) -> m.AuthOk:
         raise ProtocolError(ErrorCode.INVALID_CREDENTIALS, "wrong login or password")
     assert user is not None
     await _refund(limiter, taken)  # only failures count
+    # After the password: only the account's owner learns it is suspended.
+    refuse_if_suspended(user)
     return await _log_in(services, caller, user)
 
 
@@ -106,6 +109,9 @@ async def _refund(limiter: RateLimiter, taken: list[tuple[str, RateRule]]) -> No
 async def _log_in(services: Services, caller: Caller, user: UserRecord) -> m.AuthOk:
     token, record = await services.tokens.issue(user.id)
     await caller.login(user.id, record.token_hash)
+    if caller.user_id is None:  # suspended meanwhile: the user's actor closed the session
+        await services.tokens.revoke(record.token_hash)
+        raise ProtocolError(ErrorCode.SUSPENDED, SUSPENDED_MESSAGE)
     return m.AuthOk(token=token, expires_at=record.expires_at, user=me_view(user))
 
 
@@ -158,7 +164,8 @@ async def search_users(services: Services, caller: Caller, req: m.SearchUsers) -
         found = await users.search_text(query, req.limit)
     me = caller.user()
     blocked = await services.store.blocks.blocked_among(me, [u.id for u in found if u.id != me])
-    users_found, cut = fit([profile_view(u) for u in found if u.id not in blocked])
+    shown = [u for u in found if u.id not in blocked and not u.suspended]
+    users_found, cut = fit([profile_view(u) for u in shown])
     return m.UserList(users=users_found, has_more=cut)
 
 

@@ -25,13 +25,7 @@ def _not_found() -> ProtocolError:
 
 async def _comment(viewer: Viewer, comment_id: str) -> CommentRecord:
     """A comment the viewer may see on a post they may see, not deleted."""
-    comment = await viewer.store.comments.get(comment_id)
-    if comment is None or comment.deleted:
-        raise _not_found()
-    await viewer.post(comment.post_id)
-    if comment.id not in await viewer.comment_views([comment]):
-        raise _not_found()
-    return comment
+    return await viewer.comment(comment_id)
 
 
 async def _view(viewer: Viewer, comment: CommentRecord) -> m.CommentView:

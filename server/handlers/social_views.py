@@ -1,6 +1,10 @@
 """Records into views for one viewer, and the checks that hide what the viewer
-may not see: blocks either way, followers-only posts. Every list is turned
-into views with a fixed number of store reads, whatever its length."""
+may not see: blocks either way, followers-only posts, and moderation
+(hidden posts and comments, suspended users). Every list is turned into
+views with a fixed number of store reads, whatever its length.
+
+This is the one place those rules are applied: every social list and
+lookup goes through :class:`Viewer`."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import TypeVar
 
 import msgspec
 
+from actors.moderation import is_admin
 from actors.social import author_view, comment_view, may_see, post_view
 from actors.store import Store
 from actors.store.accounts import UserRecord
@@ -33,24 +38,53 @@ class Viewer:
     def __init__(self, store: Store, me: str) -> None:
         self.store = store
         self.me = me
+        self.revealed: set[str] = set()
+        """Hidden posts ``me`` asked for by id and may see (their author, an
+        admin): :meth:`post` admits them, and the views made here show them.
+        Lists never reveal a hidden post."""
 
     async def user(self, user_id: str) -> UserRecord:
-        """The user, unless absent or a block stands between them: ``not_found``."""
+        """The user, unless absent, suspended or a block stands between
+        them: ``not_found``."""
         user = await self.store.users.get(user_id)
-        if user is None or (user_id != self.me and await self._blocked([user_id])):
+        if user is None or (
+            user_id != self.me and (user.suspended or await self._blocked([user_id]))
+        ):
             raise _not_found("user")
         return user
 
     async def post(self, post_id: str) -> PostRecord:
-        """The post, unless absent, hidden by a block or followers-only for
-        a non-follower: ``not_found`` (the post's existence is not revealed)."""
+        """The post, unless absent, hidden by a block, followers-only for
+        a non-follower, or hidden by moderation (but for its author and
+        admins): ``not_found`` (the post's existence is not revealed)."""
         post = await self.store.posts.get(post_id)
+        if post is not None and post.hidden and await self._may_review(post.user_id):
+            self.revealed.add(post.id)
         if post is None or not await self.visible([post]):
             raise _not_found("post")
         return post
 
+    async def comment(self, comment_id: str) -> CommentRecord:
+        """A comment ``me`` may see (not deleted, not hidden, its author not
+        blocked either way) on a post ``me`` may see: else ``not_found``."""
+        comment = await self.store.comments.get(comment_id)
+        if comment is None or comment.deleted:
+            raise _not_found("comment")
+        await self.post(comment.post_id)
+        if comment.id not in await self.comment_views([comment]):
+            raise _not_found("comment")
+        return comment
+
+    async def _may_review(self, author_id: str) -> bool:
+        """Whether ``me`` may see a hidden item of ``author_id`` by id: its
+        author or an admin (one read, only for hidden items)."""
+        if author_id == self.me:
+            return True
+        return is_admin(await self.store.users.get(self.me))
+
     async def visible(self, posts: Sequence[PostRecord]) -> list[PostRecord]:
         """The posts ``me`` may see, in order (two reads at most)."""
+        posts = [p for p in posts if not p.hidden or p.id in self.revealed]
         others = sorted({p.user_id for p in posts} - {self.me})
         blocked = await self._blocked(others)
         restricted = sorted({p.user_id for p in posts if p.visibility != "public"} - {self.me})
@@ -64,7 +98,10 @@ class Viewer:
         ]
 
     async def profiles(self, users: Sequence[UserRecord]) -> list[accounts.UserProfile]:
-        """Profiles with ``i_follow`` and ``follows_me`` (two reads)."""
+        """Profiles with ``i_follow`` and ``follows_me`` (two reads);
+        suspended users are left out, and with them (see :meth:`authors`)
+        their posts and comments from every list."""
+        users = [u for u in users if not u.suspended or u.id == self.me]
         ids = sorted({u.id for u in users} - {self.me})
         i_follow = await self.store.follows.following_among(self.me, ids) if ids else set()
         follows_me = await self.store.follows.followers_among(self.me, ids) if ids else set()
@@ -94,7 +131,9 @@ class Viewer:
         }
 
     async def comment_views(self, comments: Sequence[CommentRecord]) -> dict[str, m.CommentView]:
-        """Views of the comments whose authors ``me`` may see, by id."""
+        """Views of the comments whose authors ``me`` may see, by id; hidden
+        comments are shown to nobody."""
+        comments = [c for c in comments if not c.hidden]
         blocked = await self._blocked(sorted({c.user_id for c in comments} - {self.me}))
         shown = [c for c in comments if c.user_id not in blocked]
         if not shown:
