@@ -122,7 +122,9 @@ class ModerationStore(Protocol):
     appends ``audit`` (whose ``target`` is the action's), only when it
     changed something."""
 
-    async def set_hidden(self, target: Target, hidden: bool, audit: AuditRecord) -> ActionResult | None:
+    async def set_hidden(
+        self, target: Target, hidden: bool, audit: AuditRecord
+    ) -> ActionResult | None:
         """Hide or show a post or comment; ``None`` when it does not exist."""
 
     async def set_suspended(

@@ -69,7 +69,9 @@ async def create_report(services: Services, caller: Caller, req: m.CreateReport)
     target = _target(req.kind, req.target_id, req.seq)
     author = await _reportable(services, Viewer(services.store, me), target)
     if author == me:
-        raise ProtocolError(ErrorCode.INVALID_FIELD, "you cannot report yourself or your own content")
+        raise ProtocolError(
+            ErrorCode.INVALID_FIELD, "you cannot report yourself or your own content"
+        )
     report = ReportRecord(
         id=new_id(),
         reporter_id=me,
@@ -241,9 +243,7 @@ async def _suspend(
     return _result(result)
 
 
-async def list_reports(
-    services: Services, caller: Caller, req: m.ListReports
-) -> m.ReportCasePage:
+async def list_reports(services: Services, caller: Caller, req: m.ListReports) -> m.ReportCasePage:
     await _admin(services, caller)
     scope = "reports"
     after = await services.cursors.decode(scope, req.cursor)

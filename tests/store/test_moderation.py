@@ -149,9 +149,13 @@ async def test_actions_on_unknown_targets_change_nothing(store: Store) -> None:
     [admin] = await users(store, 1)
     for kind in ("post", "comment"):
         target = Target(kind=kind, id="nope")
-        assert await store.moderation.set_hidden(target, True, audit(admin.id, "hide", target)) is None
+        assert (
+            await store.moderation.set_hidden(target, True, audit(admin.id, "hide", target)) is None
+        )
     user = Target(kind="user", id="nope")
-    assert await store.moderation.set_suspended("nope", True, audit(admin.id, "suspend", user)) is None
+    assert (
+        await store.moderation.set_suspended("nope", True, audit(admin.id, "suspend", user)) is None
+    )
     assert await store.audit.list(before=None, limit=10) == []
 
 

@@ -117,7 +117,7 @@ class MongoStore:
         self.keys = MongoKeyStore(self.db["keys"])
         reports, cases, audit = self.db["reports"], self.db["report_cases"], self.db["audit_log"]
         self.reports = MongoReportStore(reports, cases, posts, comments, audit)
-        self.moderation = MongoModerationStore(reports, cases, posts, comments, users, audit)
+        self.moderation = MongoModerationStore(reports, cases, posts, comments, audit, users=users)
         self.audit = MongoAuditStore(audit)
 
     async def open(self) -> None:

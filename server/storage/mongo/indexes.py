@@ -110,7 +110,9 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
     "blocks": (([("user_id", ASCENDING), ("blocked_id", ASCENDING)], {"unique": True}),),
     # Moderation: a report's ``_id`` is ``<target key>|<reporter id>`` (the
     # deduplication); cases' ``_id`` is the target key.
-    "reports": (([("target_key", ASCENDING), ("open", ASCENDING), ("created_at", DESCENDING)], {}),),
+    "reports": (
+        ([("target_key", ASCENDING), ("open", ASCENDING), ("created_at", DESCENDING)], {}),
+    ),
     "report_cases": (([("first_at", ASCENDING), ("_id", ASCENDING)], {}),),
     "audit_log": (([("created_at", DESCENDING), ("_id", DESCENDING)], {}),),
 }

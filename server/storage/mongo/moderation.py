@@ -194,9 +194,7 @@ class MongoReportStore(_Collections):
                 "$or": [{"first_at": {"$gt": at}}, {"first_at": at, "_id": {"$gt": key}}],
             }
         cursor = (
-            self._cases.find(query)
-            .sort([("first_at", ASCENDING), ("_id", ASCENDING)])
-            .limit(limit)
+            self._cases.find(query).sort([("first_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
         )
         return [
             CaseRecord(
@@ -237,8 +235,9 @@ class MongoModerationStore(_Collections):
         cases: AsyncCollection[Document],
         posts: AsyncCollection[Document],
         comments: AsyncCollection[Document],
-        users: AsyncCollection[Document],
         audit: AsyncCollection[Document],
+        *,
+        users: AsyncCollection[Document],
     ) -> None:
         super().__init__(reports, cases, posts, comments, audit)
         self._users = users

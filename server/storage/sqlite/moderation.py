@@ -68,7 +68,16 @@ def _append_audit(conn: sqlite3.Connection, entry: AuditRecord) -> None:
     t = entry.target
     conn.execute(
         f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (entry.id, entry.admin_id, entry.action, t.kind, t.id, t.seq, entry.reason, entry.created_at),
+        (
+            entry.id,
+            entry.admin_id,
+            entry.action,
+            t.kind,
+            t.id,
+            t.seq,
+            entry.reason,
+            entry.created_at,
+        ),
     )
 
 
