@@ -22,7 +22,7 @@ from actors.store.moderation import (
 )
 from actors.store.social import PageKey
 from server.storage.sqlite.database import SqliteDatabase
-from server.storage.sqlite.rows import USER_COLUMNS, keyset, to_user
+from server.storage.sqlite.rows import USER_COLUMNS, conflicts, keyset, to_user
 
 __all__ = ["SqliteAuditStore", "SqliteModerationStore", "SqliteReportStore"]
 
@@ -66,19 +66,20 @@ def _audit(row: sqlite3.Row) -> AuditRecord:
 
 def _append_audit(conn: sqlite3.Connection, entry: AuditRecord) -> None:
     t = entry.target
-    conn.execute(
-        f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            entry.id,
-            entry.admin_id,
-            entry.action,
-            t.kind,
-            t.id,
-            t.seq,
-            entry.reason,
-            entry.created_at,
-        ),
-    )
+    with conflicts():
+        conn.execute(
+            f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.id,
+                entry.admin_id,
+                entry.action,
+                t.kind,
+                t.id,
+                t.seq,
+                entry.reason,
+                entry.created_at,
+            ),
+        )
 
 
 def _close_reports(conn: sqlite3.Connection, target: Target) -> int:
@@ -103,22 +104,23 @@ class SqliteReportStore:
         t = report.target
 
         def job(conn: sqlite3.Connection) -> ReportOutcome:
-            inserted = conn.execute(
-                "INSERT INTO reports (target_key, reporter_id, id, target_kind, target_id,"
-                " target_seq, reason, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (target_key, reporter_id) DO NOTHING",
-                (
-                    t.key,
-                    report.reporter_id,
-                    report.id,
-                    t.kind,
-                    t.id,
-                    t.seq,
-                    report.reason,
-                    report.text,
-                    report.created_at,
-                ),
-            ).rowcount
+            with conflicts():  # the report's id; a repeat is DO NOTHING below
+                inserted = conn.execute(
+                    "INSERT INTO reports (target_key, reporter_id, id, target_kind, target_id,"
+                    " target_seq, reason, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (target_key, reporter_id) DO NOTHING",
+                    (
+                        t.key,
+                        report.reporter_id,
+                        report.id,
+                        t.kind,
+                        t.id,
+                        t.seq,
+                        report.reason,
+                        report.text,
+                        report.created_at,
+                    ),
+                ).rowcount
             if not inserted:
                 row = conn.execute(
                     "SELECT open_count FROM report_cases WHERE target_key = ?", (t.key,)
