@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.social import (
     CommentStore,
@@ -65,6 +66,8 @@ class Store(Protocol):
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    trends: TrendStore
+    suggestions: SuggestionStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

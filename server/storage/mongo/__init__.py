@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.social import (
     CommentStore,
@@ -33,6 +34,7 @@ from actors.store.social import (
     PostStore,
 )
 from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore, MongoUserStore
+from server.storage.mongo.discovery import MongoSuggestionStore, MongoTrendStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
@@ -69,6 +71,8 @@ class MongoStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    trends: TrendStore
+    suggestions: SuggestionStore
 
     def __init__(
         self,
@@ -106,6 +110,8 @@ class MongoStore:
         self.likes = MongoLikeStore(likes, posts, comments)
         self.counts = MongoCountStore(users, follows, posts, comments, likes)
         self.keys = MongoKeyStore(self.db["keys"])
+        self.trends = MongoTrendStore(self.db["tag_trends"])
+        self.suggestions = MongoSuggestionStore(follows, users)
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

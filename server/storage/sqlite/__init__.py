@@ -17,6 +17,7 @@ import sqlite3
 
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.social import (
     CommentStore,
@@ -38,6 +39,7 @@ from server.storage.sqlite.database import (
     SqliteDatabase,
     WriteStats,
 )
+from server.storage.sqlite.discovery import SqliteSuggestionStore, SqliteTrendStore
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
 from server.storage.sqlite.posts import SqliteCommentStore, SqlitePostStore
 from server.storage.sqlite.social import (
@@ -68,6 +70,8 @@ class SqliteStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    trends: TrendStore
+    suggestions: SuggestionStore
 
     def __init__(
         self,
@@ -92,6 +96,8 @@ class SqliteStore:
         self.likes = SqliteLikeStore(self.db)
         self.counts = SqliteCountStore(self.db)
         self.keys = SqliteKeyStore(self.db)
+        self.trends = SqliteTrendStore(self.db)
+        self.suggestions = SqliteSuggestionStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.
