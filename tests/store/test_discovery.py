@@ -9,6 +9,7 @@ import asyncio
 from actors.store import Store
 from actors.store.discovery import BUCKET_SECONDS, WINDOW_BUCKETS, TagBucket, bucket_of
 from actors.store.social import FollowRecord
+from tests.store.backends import Backend
 from tests.store.records import T0
 from tests.store.test_social import new_users
 
@@ -84,13 +85,21 @@ async def test_a_bump_in_a_new_hour_prunes_what_left_the_window(store: Store) ->
     }
 
 
-async def test_trend_rows_survive_a_reopen(store: Store) -> None:
-    """(The fixture's store is closed by the fixture; a bump is durable once
-    it returns, so a top read of the same store shows it.)"""
-    await store.trends.bump(["durable"], NOW, 2.0, 1)
-    assert rows_by_key(await store.trends.top(NOW, per_bucket=1)) == {
-        ("durable", bucket_of(NOW)): (2.0, 1)
-    }
+async def test_trend_rows_survive_a_reopen(backend: Backend) -> None:
+    first = backend.new_store()
+    await first.open()
+    try:
+        await first.trends.bump(["durable"], NOW, 2.0, 1)
+    finally:
+        await first.close()
+    again = backend.new_store()
+    await again.open()
+    try:
+        assert rows_by_key(await again.trends.top(NOW, per_bucket=1)) == {
+            ("durable", bucket_of(NOW)): (2.0, 1)
+        }
+    finally:
+        await again.close()
 
 
 # ----------------------------------------------------------------------- suggestions
