@@ -23,9 +23,9 @@ from types import ModuleType
 from typing import Any, Union
 
 from protocol.frames import Event, Request
-from protocol.messages import accounts, messaging, moderation, session, social
+from protocol.messages import accounts, discovery, messaging, moderation, session, social
 
-DOMAINS: tuple[ModuleType, ...] = (session, accounts, messaging, social, moderation)
+DOMAINS: tuple[ModuleType, ...] = (session, accounts, messaging, social, discovery, moderation)
 """The domain modules, in the order the docs present them."""
 
 

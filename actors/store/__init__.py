@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.social import (
@@ -69,6 +70,8 @@ class Store(Protocol):
     reports: ReportStore
     moderation: ModerationStore
     audit: AuditStore
+    trends: TrendStore
+    suggestions: SuggestionStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

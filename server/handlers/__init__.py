@@ -10,7 +10,15 @@ which the connection handles.
 from __future__ import annotations
 
 from server.context import Handler, merge_handlers
-from server.handlers import accounts, comments, messaging, moderation, session, social
+from server.handlers import (
+    accounts,
+    comments,
+    discovery,
+    messaging,
+    moderation,
+    session,
+    social,
+)
 
 HANDLERS: dict[type, Handler] = merge_handlers(
     session.HANDLERS,
@@ -19,4 +27,5 @@ HANDLERS: dict[type, Handler] = merge_handlers(
     social.HANDLERS,
     comments.HANDLERS,
     moderation.HANDLERS,
+    discovery.HANDLERS,
 )

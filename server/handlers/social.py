@@ -39,6 +39,7 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.frames import Empty
 from protocol.messages import social as m
 from server.context import Caller, Handler, Services
+from server.handlers import discovery
 from server.handlers.social_views import Viewer, page_of
 
 # ------------------------------------------------------------------ follows
@@ -147,6 +148,7 @@ async def create_post(services: Services, caller: Caller, req: m.CreatePost) -> 
         if original is None:  # deleted since: the key stays spent
             raise ProtocolError(ErrorCode.NOT_FOUND, "that post was deleted") from None
         return await _view(viewer, original)
+    await discovery.post_created(services, post)
     view = await _view(viewer, post)
     body = encode_event_body(m.PostNew(post=view))
     services.fanout.publish(me, post.id, post.created_at, body, caller.ref)
@@ -179,7 +181,7 @@ async def _own_post(viewer: Viewer, post_id: str) -> PostRecord:
 
 async def edit_post(services: Services, caller: Caller, req: m.EditPost) -> m.PostView:
     viewer = Viewer(services.store, caller.user())
-    await _own_post(viewer, req.post_id)
+    old = await _own_post(viewer, req.post_id)
     edit = PostEdit(
         text=req.text,
         tags=normalise_tags(req.text, list(req.tags)),
@@ -191,6 +193,7 @@ async def edit_post(services: Services, caller: Caller, req: m.EditPost) -> m.Po
     post = await services.store.posts.edit(req.post_id, viewer.me, edit)
     if post is None:
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such post")
+    await discovery.post_edited(services, old, post)
     view = await _view(viewer, post)
     # One body for every watcher: nobody's like shows in it.
     shared = msgspec.structs.replace(view, liked_by_me=False)
@@ -202,8 +205,10 @@ async def edit_post(services: Services, caller: Caller, req: m.EditPost) -> m.Po
 async def delete_post(services: Services, caller: Caller, req: m.DeletePost) -> Empty:
     viewer = Viewer(services.store, caller.user())
     await _own_post(viewer, req.post_id)
-    if await services.store.posts.delete(req.post_id, viewer.me) is None:
+    deleted = await services.store.posts.delete(req.post_id, viewer.me)
+    if deleted is None:
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such post")
+    await discovery.post_deleted(services, deleted)
     body = encode_event_body(m.PostDeleted(post_id=req.post_id))
     services.actors.tell(post_key(req.post_id), Gone(body))
     return Empty()
@@ -305,15 +310,16 @@ async def unlike_post(services: Services, caller: Caller, req: m.UnlikePost) -> 
 
 async def _like_post(services: Services, caller: Caller, post_id: str, like: bool) -> m.LikeResult:
     viewer = Viewer(services.store, caller.user())
-    await viewer.post(post_id)
-    likes = services.store.likes
+    post = await viewer.post(post_id)
+    likes, at = services.store.likes, time.time()
     if like:
-        result = await likes.like(viewer.me, "post", post_id, time.time())
+        result = await likes.like(viewer.me, "post", post_id, at)
     else:
         result = await likes.unlike(viewer.me, "post", post_id)
     if result is None:
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such post")
     if result.changed:
+        await discovery.post_liked(services, post, like, at)
         services.actors.tell(post_key(post_id), CountsChanged())
     return m.LikeResult(changed=result.changed, like_count=result.like_count)
 

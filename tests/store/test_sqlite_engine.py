@@ -614,6 +614,7 @@ async def test_conflict_table_lists_every_unique_index_of_a_port_write(
         ("keys.name",),
         ("reports.target_key", "reports.reporter_id"),
         ("report_cases.target_key",),
+        ("tag_trends.tag", "tag_trends.bucket"),  # an upsert: a duplicate adds to the row
     }
     assert unique - ignored == set(CONFLICT_FIELDS)
 

@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.social import (
@@ -34,6 +35,7 @@ from actors.store.social import (
     PostStore,
 )
 from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore, MongoUserStore
+from server.storage.mongo.discovery import MongoSuggestionStore, MongoTrendStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
@@ -78,6 +80,8 @@ class MongoStore:
     reports: ReportStore
     moderation: ModerationStore
     audit: AuditStore
+    trends: TrendStore
+    suggestions: SuggestionStore
 
     def __init__(
         self,
@@ -119,6 +123,8 @@ class MongoStore:
         self.reports = MongoReportStore(reports, cases, posts, comments, audit)
         self.moderation = MongoModerationStore(reports, cases, posts, comments, audit, users=users)
         self.audit = MongoAuditStore(audit)
+        self.trends = MongoTrendStore(self.db["tag_trends"])
+        self.suggestions = MongoSuggestionStore(follows, users)
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

@@ -33,6 +33,8 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ([("display_name_key", ASCENDING)], {}),
         # Names are not English prose: no stemming, no stop words.
         ([("username", TEXT), ("display_name", TEXT)], {"default_language": "none"}),
+        # Suggested accounts: the most followed first.
+        ([("followers_count", DESCENDING), ("_id", DESCENDING)], {}),
     ),
     "auth_sessions": (
         ([("user_id", ASCENDING)], {}),
@@ -115,6 +117,11 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
     ),
     "report_cases": (([("first_at", ASCENDING), ("_id", ASCENDING)], {}),),
     "audit_log": (([("created_at", DESCENDING), ("_id", DESCENDING)], {}),),
+    # Trending tags: a tag's rows of the window, and each hour's leaders.
+    "tag_trends": (
+        ([("tag", ASCENDING), ("bucket", ASCENDING)], {"unique": True}),
+        ([("bucket", ASCENDING), ("score", DESCENDING)], {}),
+    ),
 }
 
 

@@ -17,6 +17,7 @@ import sqlite3
 
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
+from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.social import (
@@ -39,6 +40,7 @@ from server.storage.sqlite.database import (
     SqliteDatabase,
     WriteStats,
 )
+from server.storage.sqlite.discovery import SqliteSuggestionStore, SqliteTrendStore
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
 from server.storage.sqlite.moderation import (
     SqliteAuditStore,
@@ -77,6 +79,8 @@ class SqliteStore:
     reports: ReportStore
     moderation: ModerationStore
     audit: AuditStore
+    trends: TrendStore
+    suggestions: SuggestionStore
 
     def __init__(
         self,
@@ -104,6 +108,8 @@ class SqliteStore:
         self.reports = SqliteReportStore(self.db)
         self.moderation = SqliteModerationStore(self.db)
         self.audit = SqliteAuditStore(self.db)
+        self.trends = SqliteTrendStore(self.db)
+        self.suggestions = SqliteSuggestionStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

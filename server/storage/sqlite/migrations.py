@@ -322,6 +322,26 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             "CREATE INDEX IF NOT EXISTS audit_log_recent ON audit_log (created_at DESC, id DESC)",
         ),
     ),
+    (
+        6,
+        (
+            # Discovery. Trending tags: one row per (tag, hour), bumped by the
+            # handlers; the primary key serves a candidate's rows of the window,
+            # tag_trends_top each hour's leaders (the primary key rides along).
+            """
+            CREATE TABLE IF NOT EXISTS tag_trends (
+                tag TEXT NOT NULL,
+                bucket INTEGER NOT NULL,
+                score REAL NOT NULL DEFAULT 0,
+                posts INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (tag, bucket)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS tag_trends_top ON tag_trends (bucket, score DESC)",
+            # Suggested accounts: the most followed users, an index range.
+            "CREATE INDEX IF NOT EXISTS users_popular ON users (followers_count DESC, id DESC)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
