@@ -24,6 +24,7 @@ from pymongo.errors import PyMongoError
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.notifications import NotificationStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -36,6 +37,7 @@ from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
+from server.storage.mongo.notifications import MongoNotificationStore
 from server.storage.mongo.posts import MongoCommentStore, MongoPostStore
 from server.storage.mongo.social import (
     MongoCountStore,
@@ -69,6 +71,7 @@ class MongoStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    notifications: NotificationStore
 
     def __init__(
         self,
@@ -106,6 +109,11 @@ class MongoStore:
         self.likes = MongoLikeStore(likes, posts, comments)
         self.counts = MongoCountStore(users, follows, posts, comments, likes)
         self.keys = MongoKeyStore(self.db["keys"])
+        self.notifications = MongoNotificationStore(
+            self.db["notifications"],
+            self.db["notification_actors"],
+            self.db["notification_settings"],
+        )
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

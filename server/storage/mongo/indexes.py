@@ -108,6 +108,23 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ),
     ),
     "blocks": (([("user_id", ASCENDING), ("blocked_id", ASCENDING)], {"unique": True}),),
+    "notifications": (
+        ([("recipient_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)], {}),
+        (
+            [
+                ("recipient_id", ASCENDING),
+                ("group_key", ASCENDING),
+                ("read", ASCENDING),
+                ("updated_at", DESCENDING),
+            ],
+            {},
+        ),
+    ),
+    # One row per actor of a group: joining twice is a duplicate, not a second count.
+    "notification_actors": (
+        ([("notification_id", ASCENDING), ("actor_id", ASCENDING)], {"unique": True}),
+        ([("notification_id", ASCENDING), ("at", DESCENDING)], {}),
+    ),
 }
 
 

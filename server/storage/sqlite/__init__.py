@@ -18,6 +18,7 @@ import sqlite3
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.notifications import NotificationStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -39,6 +40,7 @@ from server.storage.sqlite.database import (
     WriteStats,
 )
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
+from server.storage.sqlite.notifications import SqliteNotificationStore
 from server.storage.sqlite.posts import SqliteCommentStore, SqlitePostStore
 from server.storage.sqlite.social import (
     SqliteCountStore,
@@ -68,6 +70,7 @@ class SqliteStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    notifications: NotificationStore
 
     def __init__(
         self,
@@ -92,6 +95,7 @@ class SqliteStore:
         self.likes = SqliteLikeStore(self.db)
         self.counts = SqliteCountStore(self.db)
         self.keys = SqliteKeyStore(self.db)
+        self.notifications = SqliteNotificationStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.
