@@ -12,7 +12,7 @@ from typing import Any, Final
 from actors.store.notifications import SHOWN_ACTORS, NewNotification, NotificationRecord
 from actors.store.social import PageKey
 from server.storage.sqlite.database import SqliteDatabase
-from server.storage.sqlite.rows import json_list, keyset
+from server.storage.sqlite.rows import conflicts, json_list, keyset
 
 __all__ = ["SqliteNotificationStore"]
 
@@ -110,20 +110,22 @@ class SqliteNotificationStore:
                     (new.at, new.text, new.comment_id, notification_id),
                 )
                 return _one(conn, notification_id)
-            conn.execute(
-                f"INSERT INTO notifications ({COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?, ?, 0, ?, ?)",
-                (
-                    new.id,
-                    new.recipient_id,
-                    new.kind,
-                    new.group_key,
-                    new.post_id,
-                    new.comment_id,
-                    new.text,
-                    new.at,
-                    new.at,
-                ),
-            )
+            with conflicts():
+                conn.execute(
+                    f"INSERT INTO notifications ({COLUMNS})"
+                    " VALUES (?, ?, ?, ?, 1, ?, ?, ?, 0, ?, ?)",
+                    (
+                        new.id,
+                        new.recipient_id,
+                        new.kind,
+                        new.group_key,
+                        new.post_id,
+                        new.comment_id,
+                        new.text,
+                        new.at,
+                        new.at,
+                    ),
+                )
             conn.execute(
                 "INSERT INTO notification_actors (notification_id, actor_id, at) VALUES (?, ?, ?)",
                 (new.id, new.actor_id, new.at),

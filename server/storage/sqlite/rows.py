@@ -170,6 +170,7 @@ CONFLICT_FIELDS: Final[Mapping[tuple[str, ...], str]] = {
     ("posts.user_id", "posts.client_key"): "client_key",
     ("comments.id",): "id",
     ("comments.post_id", "comments.user_id", "comments.client_key"): "client_key",
+    ("notifications.id",): "id",
 }
 
 _UNIQUE_RE: Final = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
