@@ -15,6 +15,8 @@ import msgspec
 
 from actors.feed import TIMELINE_SIZE, HomeTimeline, TimelineSlice
 from actors.ids import ActorKey
+from actors.inbox import MESSAGES as INBOX_MESSAGES
+from actors.inbox import Inbox, MarkRead, Notify, SetMuted, Unnotify
 from actors.message import Ask, Message
 from actors.runtime import Actor
 from actors.sessions import Delivery, SessionDirectory, SessionRef, SessionSink
@@ -118,6 +120,7 @@ MESSAGES: tuple[type[Message], ...] = (
     HomeSlice,
     TimelinePush,
     FollowsChanged,
+    *INBOX_MESSAGES,
 )
 """Every message a UserActor takes (the cluster's wire registry is built from it)."""
 
@@ -150,6 +153,7 @@ class UserActor(Actor):
         """Sessions forgotten by an inline push (:meth:`receive_now`, which
         cannot await) and not yet removed from the directory."""
         self.timeline: HomeTimeline | None = None
+        self.inbox = Inbox(key.id, store, self._deliver)
 
     async def activate(self) -> None:
         self.user = await self._store.users.get(self.key.id)
@@ -221,6 +225,16 @@ class UserActor(Actor):
             case FollowsChanged():
                 self.timeline = None
                 return None
+            case Notify():
+                await self.inbox.notify(message)
+                return None
+            case Unnotify():
+                await self.inbox.unnotify(message)
+                return None
+            case MarkRead():
+                return await self.inbox.mark_read(message)
+            case SetMuted(kinds=kinds):
+                return await self.inbox.set_muted(kinds)
         raise TypeError(f"UserActor cannot handle {type(message).__name__}")
 
     def _deliver(self, items: list[Delivery]) -> None:

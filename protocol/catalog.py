@@ -23,9 +23,25 @@ from types import ModuleType
 from typing import Any, Union
 
 from protocol.frames import Event, Request
-from protocol.messages import accounts, discovery, messaging, moderation, session, social
+from protocol.messages import (
+    accounts,
+    discovery,
+    messaging,
+    moderation,
+    notifications,
+    session,
+    social,
+)
 
-DOMAINS: tuple[ModuleType, ...] = (session, accounts, messaging, social, discovery, moderation)
+DOMAINS: tuple[ModuleType, ...] = (
+    session,
+    accounts,
+    messaging,
+    social,
+    notifications,
+    discovery,
+    moderation,
+)
 """The domain modules, in the order the docs present them."""
 
 

@@ -27,6 +27,7 @@ from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
+from actors.store.notifications import NotificationStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -72,6 +73,7 @@ class Store(Protocol):
     audit: AuditStore
     trends: TrendStore
     suggestions: SuggestionStore
+    notifications: NotificationStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

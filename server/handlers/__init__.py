@@ -16,6 +16,7 @@ from server.handlers import (
     discovery,
     messaging,
     moderation,
+    notifications,
     session,
     social,
 )
@@ -28,4 +29,5 @@ HANDLERS: dict[type, Handler] = merge_handlers(
     comments.HANDLERS,
     moderation.HANDLERS,
     discovery.HANDLERS,
+    notifications.HANDLERS,
 )

@@ -23,6 +23,7 @@ from protocol.frames import Empty
 from protocol.messages import accounts as m
 from server.config import RateRule
 from server.context import Caller, Handler, Services
+from server.handlers.notices import unnotify
 from server.handlers.pages import fit
 from server.handlers.social_views import Viewer
 from server.ratelimit import RateLimiter, retry_after
@@ -181,6 +182,7 @@ async def block_user(services: Services, caller: Caller, req: m.BlockUser) -> Em
     for follower, followee in ((me, req.user_id), (req.user_id, me)):
         if await store.follows.unfollow(follower, followee):
             services.actors.tell(user_key(follower), FollowsChanged())
+            unnotify(services, followee, "follow", followee, follower)
     await _refresh_direct(services, me, req.user_id)
     return Empty()
 

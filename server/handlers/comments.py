@@ -16,6 +16,8 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.frames import Empty
 from protocol.messages import social as m
 from server.context import Caller, Handler, Services
+from server.handlers.notices import notify, unnotify
+from server.handlers.social import mentions
 from server.handlers.social_views import Viewer, page_of
 
 
@@ -37,7 +39,8 @@ async def _view(viewer: Viewer, comment: CommentRecord) -> m.CommentView:
 
 async def create_comment(services: Services, caller: Caller, req: m.CreateComment) -> m.CommentView:
     store, viewer = services.store, Viewer(services.store, caller.user())
-    await viewer.post(req.post_id)
+    post = await viewer.post(req.post_id)
+    parent = None
     if req.parent_comment_id is not None:
         parent = await _comment(viewer, req.parent_comment_id)
         if parent.post_id != req.post_id:
@@ -67,7 +70,27 @@ async def create_comment(services: Services, caller: Caller, req: m.CreateCommen
     key = post_key(req.post_id)
     services.actors.tell(key, Broadcast(body, viewer.me, caller.ref))
     services.actors.tell(key, CountsChanged())
+    await _notify_comment(services, viewer, comment, post.user_id, parent)
     return view
+
+
+async def _notify_comment(
+    services: Services,
+    viewer: Viewer,
+    comment: CommentRecord,
+    post_author: str,
+    parent: CommentRecord | None,
+) -> None:
+    """The post's author hears of a comment, the parent's author of a reply
+    (once: a reply to the post author's own comment is a reply), and the
+    ``@usernames`` of the text of a mention."""
+    fields = {"post_id": comment.post_id, "comment_id": comment.id, "text": comment.text}
+    if parent is not None:
+        notify(services, parent.user_id, "reply", parent.id, viewer.me, **fields)
+    if parent is None or parent.user_id != post_author:
+        notify(services, post_author, "comment", comment.post_id, viewer.me, **fields)
+    for mentioned in await mentions(viewer, comment.text):
+        notify(services, mentioned, "mention", comment.id, viewer.me, **fields)
 
 
 async def edit_comment(services: Services, caller: Caller, req: m.EditComment) -> m.CommentView:
@@ -140,7 +163,7 @@ async def unlike_comment(services: Services, caller: Caller, req: m.UnlikeCommen
 
 async def _like(services: Services, caller: Caller, comment_id: str, like: bool) -> m.LikeResult:
     viewer = Viewer(services.store, caller.user())
-    await _comment(viewer, comment_id)
+    comment = await _comment(viewer, comment_id)
     likes = services.store.likes
     if like:
         result = await likes.like(viewer.me, "comment", comment_id, time.time())
@@ -148,6 +171,18 @@ async def _like(services: Services, caller: Caller, comment_id: str, like: bool)
         result = await likes.unlike(viewer.me, "comment", comment_id)
     if result is None:
         raise _not_found()
+    if result.changed and like:
+        notify(
+            services,
+            comment.user_id,
+            "like_comment",
+            comment_id,
+            viewer.me,
+            post_id=comment.post_id,
+            comment_id=comment_id,
+        )
+    elif result.changed:
+        unnotify(services, comment.user_id, "like_comment", comment_id, viewer.me)
     return m.LikeResult(changed=result.changed, like_count=result.like_count)
 
 

@@ -40,6 +40,7 @@ from protocol.frames import Empty
 from protocol.messages import social as m
 from server.context import Caller, Handler, Services
 from server.handlers import discovery
+from server.handlers.notices import notify, unnotify
 from server.handlers.social_views import Viewer, page_of
 
 # ------------------------------------------------------------------ follows
@@ -57,6 +58,8 @@ async def follow(services: Services, caller: Caller, req: m.Follow) -> m.FollowR
             ErrorCode.FORBIDDEN, f"you already follow {limits.FOLLOWING_MAX} accounts"
         )
     changed = await store.follows.follow(me, req.user_id, time.time())
+    if changed:
+        notify(services, req.user_id, "follow", req.user_id, me)
     return await _follow_result(services, viewer, req.user_id, changed)
 
 
@@ -65,6 +68,8 @@ async def unfollow(services: Services, caller: Caller, req: m.Unfollow) -> m.Fol
     viewer = Viewer(services.store, me)
     await viewer.user(req.user_id)
     changed = await services.store.follows.unfollow(me, req.user_id)
+    if changed:
+        unnotify(services, req.user_id, "follow", req.user_id, me)
     return await _follow_result(services, viewer, req.user_id, changed)
 
 
@@ -133,7 +138,7 @@ async def create_post(services: Services, caller: Caller, req: m.CreatePost) -> 
         media_urls=[item.url for item in req.media],
         media_types=[item.type for item in req.media],
         tags=normalise_tags(req.text, list(req.tags)),
-        mentions=await _mentions(viewer, req.text),
+        mentions=await mentions(viewer, req.text),
         location=geo_point(req.location),
         visibility=req.visibility,
         client_key=req.client_key,
@@ -152,10 +157,13 @@ async def create_post(services: Services, caller: Caller, req: m.CreatePost) -> 
     view = await _view(viewer, post)
     body = encode_event_body(m.PostNew(post=view))
     services.fanout.publish(me, post.id, post.created_at, body, caller.ref)
+    for mentioned in post.mentions:
+        notify(services, mentioned, "mention", post.id, me, post_id=post.id, text=post.text)
     return view
 
 
-async def _mentions(viewer: Viewer, text: str) -> list[str]:
+async def mentions(viewer: Viewer, text: str) -> list[str]:
+    """The ids of the text's ``@usernames`` that exist and have no block with the viewer."""
     names = mentioned_usernames(text)
     if not names:
         return []
@@ -185,7 +193,7 @@ async def edit_post(services: Services, caller: Caller, req: m.EditPost) -> m.Po
     edit = PostEdit(
         text=req.text,
         tags=normalise_tags(req.text, list(req.tags)),
-        mentions=await _mentions(viewer, req.text),
+        mentions=await mentions(viewer, req.text),
         set_location=req.clear_location or req.location is not None,
         location=None if req.clear_location else geo_point(req.location),
         edited_at=time.time(),
@@ -321,6 +329,10 @@ async def _like_post(services: Services, caller: Caller, post_id: str, like: boo
     if result.changed:
         await discovery.post_liked(services, post, like, at)
         services.actors.tell(post_key(post_id), CountsChanged())
+        if like:
+            notify(services, post.user_id, "like_post", post_id, viewer.me, post_id=post_id)
+        else:
+            unnotify(services, post.user_id, "like_post", post_id, viewer.me)
     return m.LikeResult(changed=result.changed, like_count=result.like_count)
 
 

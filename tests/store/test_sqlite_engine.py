@@ -615,6 +615,8 @@ async def test_conflict_table_lists_every_unique_index_of_a_port_write(
         ("reports.target_key", "reports.reporter_id"),
         ("report_cases.target_key",),
         ("tag_trends.tag", "tag_trends.bucket"),  # an upsert: a duplicate adds to the row
+        ("notification_actors.notification_id", "notification_actors.actor_id"),
+        ("notification_settings.user_id",),
     }
     assert unique - ignored == set(CONFLICT_FIELDS)
 

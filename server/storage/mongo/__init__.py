@@ -26,6 +26,7 @@ from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
+from actors.store.notifications import NotificationStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -44,6 +45,7 @@ from server.storage.mongo.moderation import (
     MongoModerationStore,
     MongoReportStore,
 )
+from server.storage.mongo.notifications import MongoNotificationStore
 from server.storage.mongo.posts import MongoCommentStore, MongoPostStore
 from server.storage.mongo.social import (
     MongoCountStore,
@@ -82,6 +84,7 @@ class MongoStore:
     audit: AuditStore
     trends: TrendStore
     suggestions: SuggestionStore
+    notifications: NotificationStore
 
     def __init__(
         self,
@@ -125,6 +128,11 @@ class MongoStore:
         self.audit = MongoAuditStore(audit)
         self.trends = MongoTrendStore(self.db["tag_trends"])
         self.suggestions = MongoSuggestionStore(follows, users)
+        self.notifications = MongoNotificationStore(
+            self.db["notifications"],
+            self.db["notification_actors"],
+            self.db["notification_settings"],
+        )
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

@@ -122,6 +122,23 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ([("tag", ASCENDING), ("bucket", ASCENDING)], {"unique": True}),
         ([("bucket", ASCENDING), ("score", DESCENDING)], {}),
     ),
+    "notifications": (
+        ([("recipient_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)], {}),
+        (
+            [
+                ("recipient_id", ASCENDING),
+                ("group_key", ASCENDING),
+                ("read", ASCENDING),
+                ("updated_at", DESCENDING),
+            ],
+            {},
+        ),
+    ),
+    # One row per actor of a group: joining twice is a duplicate, not a second count.
+    "notification_actors": (
+        ([("notification_id", ASCENDING), ("actor_id", ASCENDING)], {"unique": True}),
+        ([("notification_id", ASCENDING), ("at", DESCENDING)], {}),
+    ),
 }
 
 

@@ -20,6 +20,7 @@ from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
+from actors.store.notifications import NotificationStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -47,6 +48,7 @@ from server.storage.sqlite.moderation import (
     SqliteModerationStore,
     SqliteReportStore,
 )
+from server.storage.sqlite.notifications import SqliteNotificationStore
 from server.storage.sqlite.posts import SqliteCommentStore, SqlitePostStore
 from server.storage.sqlite.social import (
     SqliteCountStore,
@@ -81,6 +83,7 @@ class SqliteStore:
     audit: AuditStore
     trends: TrendStore
     suggestions: SuggestionStore
+    notifications: NotificationStore
 
     def __init__(
         self,
@@ -110,6 +113,7 @@ class SqliteStore:
         self.audit = SqliteAuditStore(self.db)
         self.trends = SqliteTrendStore(self.db)
         self.suggestions = SqliteSuggestionStore(self.db)
+        self.notifications = SqliteNotificationStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

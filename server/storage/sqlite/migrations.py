@@ -342,6 +342,49 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             "CREATE INDEX IF NOT EXISTS users_popular ON users (followers_count DESC, id DESC)",
         ),
     ),
+    (
+        7,
+        (
+            # Notifications: one row per group (kind and target while unread
+            # and within the grouping window), one row per actor of a group.
+            """
+            CREATE TABLE IF NOT EXISTS notifications (
+                id TEXT PRIMARY KEY NOT NULL,
+                recipient_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                group_key TEXT NOT NULL,
+                actor_count INTEGER NOT NULL DEFAULT 0,
+                post_id TEXT,
+                comment_id TEXT,
+                text TEXT NOT NULL DEFAULT '',
+                read INTEGER NOT NULL DEFAULT 0,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS notifications_inbox"
+            " ON notifications (recipient_id, updated_at DESC, id DESC)",
+            "CREATE INDEX IF NOT EXISTS notifications_group"
+            " ON notifications (recipient_id, group_key, read, updated_at)",
+            # The badge: a count over the unread rows of one recipient only.
+            "CREATE INDEX IF NOT EXISTS notifications_unread"
+            " ON notifications (recipient_id) WHERE read = 0",
+            """
+            CREATE TABLE IF NOT EXISTS notification_actors (
+                notification_id TEXT NOT NULL,
+                actor_id TEXT NOT NULL,
+                at REAL NOT NULL,
+                PRIMARY KEY (notification_id, actor_id)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS notification_settings (
+                user_id TEXT PRIMARY KEY NOT NULL,
+                muted TEXT NOT NULL DEFAULT '[]'
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]

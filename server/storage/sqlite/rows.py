@@ -175,6 +175,7 @@ CONFLICT_FIELDS: Final[Mapping[tuple[str, ...], str]] = {
     ("comments.post_id", "comments.user_id", "comments.client_key"): "client_key",
     ("reports.id",): "id",
     ("audit_log.id",): "id",
+    ("notifications.id",): "id",
 }
 
 _UNIQUE_RE: Final = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
