@@ -23,9 +23,9 @@ from types import ModuleType
 from typing import Any, Union
 
 from protocol.frames import Event, Request
-from protocol.messages import accounts, messaging, session, social
+from protocol.messages import accounts, messaging, search, session, social
 
-DOMAINS: tuple[ModuleType, ...] = (session, accounts, messaging, social)
+DOMAINS: tuple[ModuleType, ...] = (session, accounts, messaging, social, search)
 """The domain modules, in the order the docs present them."""
 
 

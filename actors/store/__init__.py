@@ -25,6 +25,7 @@ from typing import Protocol
 
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.search import PostSearchStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -65,6 +66,7 @@ class Store(Protocol):
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    post_search: PostSearchStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

@@ -10,7 +10,7 @@ which the connection handles.
 from __future__ import annotations
 
 from server.context import Handler, merge_handlers
-from server.handlers import accounts, comments, messaging, session, social
+from server.handlers import accounts, comments, messaging, search, session, social
 
 HANDLERS: dict[type, Handler] = merge_handlers(
     session.HANDLERS,
@@ -18,4 +18,5 @@ HANDLERS: dict[type, Handler] = merge_handlers(
     messaging.HANDLERS,
     social.HANDLERS,
     comments.HANDLERS,
+    search.HANDLERS,
 )

@@ -5,8 +5,8 @@ native async API (``pymongo.AsyncMongoClient``; Motor is deprecated):
 Where things are: ``documents.py`` records ↔ documents (and the document
 shapes), ``indexes.py`` every index and the mapping of duplicate-key errors
 to :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
-``social.py`` and ``posts.py`` (the social domain's posts and comments) the
-stores of each domain.
+``social.py`` and ``posts.py`` (the social domain's posts and comments) and
+``search.py`` the stores of each domain.
 
 Tests run this package against a real server when one is configured,
 otherwise against ``pymongo_async_mock`` (mongomock), which cannot query text
@@ -24,6 +24,7 @@ from pymongo.errors import PyMongoError
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.search import PostSearchStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -37,6 +38,7 @@ from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
 from server.storage.mongo.posts import MongoCommentStore, MongoPostStore
+from server.storage.mongo.search import MongoPostSearchStore
 from server.storage.mongo.social import (
     MongoCountStore,
     MongoFollowStore,
@@ -69,6 +71,7 @@ class MongoStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    post_search: PostSearchStore
 
     def __init__(
         self,
@@ -101,7 +104,8 @@ class MongoStore:
         users, follows = self.db["users"], self.db["follows"]
         posts, comments, likes = self.db["posts"], self.db["comments"], self.db["likes"]
         self.follows = MongoFollowStore(follows, users)
-        self.posts = MongoPostStore(posts, users, comments, likes)
+        self.posts = MongoPostStore(posts, users, comments, likes, self.db["tags"])
+        self.post_search = MongoPostSearchStore(posts, self.db["tags"])
         self.comments = MongoCommentStore(comments, posts, likes)
         self.likes = MongoLikeStore(likes, posts, comments)
         self.counts = MongoCountStore(users, follows, posts, comments, likes)

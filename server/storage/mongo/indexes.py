@@ -108,6 +108,7 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ),
     ),
     "blocks": (([("user_id", ASCENDING), ("blocked_id", ASCENDING)], {"unique": True}),),
+    # ``tags`` ({_id: tag, post_count}) needs none: autocomplete is a range of ``_id``.
 }
 
 

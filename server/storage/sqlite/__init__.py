@@ -6,8 +6,8 @@ Where things are: ``database.py`` the engine (group-commit writer thread,
 reader threads, WAL and durability settings), ``migrations.py`` the schema,
 ``rows.py`` rows ↔ records and the mapping of uniqueness violations to
 :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
-``social.py`` (follows, likes, counts, keys) and ``posts.py`` (posts and
-comments) the stores of each domain.
+``social.py`` (follows, likes, counts, keys), ``posts.py`` (posts and
+comments) and ``search.py`` (post search) the stores of each domain.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sqlite3
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.messaging import ConversationStore, MessageStore
+from actors.store.search import PostSearchStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -40,6 +41,7 @@ from server.storage.sqlite.database import (
 )
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
 from server.storage.sqlite.posts import SqliteCommentStore, SqlitePostStore
+from server.storage.sqlite.search import SqlitePostSearchStore
 from server.storage.sqlite.social import (
     SqliteCountStore,
     SqliteFollowStore,
@@ -68,6 +70,7 @@ class SqliteStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    post_search: PostSearchStore
 
     def __init__(
         self,
@@ -92,6 +95,7 @@ class SqliteStore:
         self.likes = SqliteLikeStore(self.db)
         self.counts = SqliteCountStore(self.db)
         self.keys = SqliteKeyStore(self.db)
+        self.post_search = SqlitePostSearchStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.
