@@ -27,9 +27,9 @@ import msgspec
 from actors.ids import new_id
 from actors.store import Store
 from actors.store.accounts import UserRecord
-from actors.store.social import PostRecord
+from actors.store.social import GeoPoint, PostRecord
 from bench.payload import TEXT
-from bench.social_plan import PASSWORD, FanoutPlan, FeedPlan
+from bench.social_plan import PASSWORD, FanoutPlan, FeedPlan, SearchPlan
 from server.auth import Passwords
 from server.storage import make_store
 
@@ -130,6 +130,34 @@ async def seed_home_feed(store: Store, plan: FeedPlan, password_hash: str) -> di
     }
 
 
+async def seed_post_search(store: Store, plan: SearchPlan, password_hash: str) -> dict[str, Any]:
+    now = time.time()
+    started = time.perf_counter()
+    authors = await _users(store, [plan.author(a) for a in range(plan.authors)], password_hash, now)
+    await _users(store, [plan.reader(r) for r in range(plan.readers)], password_hash, now)
+    users_s = time.perf_counter() - started
+
+    def posts() -> Iterable[PostRecord]:
+        for i in range(plan.posts):
+            text, tag, lat, lon = plan.post(i)
+            yield PostRecord(
+                id=new_id(),
+                user_id=authors[i % plan.authors],
+                text=f"{text} #{tag}",
+                tags=[tag],
+                location=GeoPoint(latitude=lat, longitude=lon),
+                created_at=now - 60 - (plan.posts - i) * 0.01,
+            )
+
+    count = await _chunked(posts(), store.posts.create)
+    return {
+        "users": plan.authors + plan.readers,
+        "posts": count,
+        "users_s": round(users_s, 2),
+        "posts_s": round(time.perf_counter() - started - users_s, 2),
+    }
+
+
 async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     """Write ``kind``'s accounts, follows and posts into ``data_dir``'s store."""
     started = time.perf_counter()
@@ -142,6 +170,8 @@ async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, A
             info = await seed_post_fanout(store, FanoutPlan.from_params(params), password_hash)
         elif kind == "home_feed":
             info = await seed_home_feed(store, FeedPlan.from_params(params), password_hash)
+        elif kind == "post_search":
+            info = await seed_post_search(store, SearchPlan.from_params(params), password_hash)
         else:
             raise ValueError(f"nothing to seed for {kind!r}")
     finally:
@@ -152,7 +182,9 @@ async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--kind", required=True, choices=("post_fanout", "home_feed"))
+    parser.add_argument(
+        "--kind", required=True, choices=("post_fanout", "home_feed", "post_search")
+    )
     parser.add_argument("--params", default="{}", help="the case's params as JSON")
     parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args(argv)

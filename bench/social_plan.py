@@ -84,3 +84,68 @@ class FeedPlan:
         consecutive authors, shifted per reader so readers overlap partly."""
         stride = max(1, self.authors // max(1, self.readers))
         return [(r * stride + j) % self.authors for j in range(self.follows)]
+
+
+#: The words of the search case's posts (and of its text queries).
+SEARCH_WORDS = (
+    "sunset",
+    "beach",
+    "coffee",
+    "mountain",
+    "river",
+    "city",
+    "night",
+    "market",
+    "garden",
+    "music",
+    "street",
+    "bread",
+    "rain",
+    "snow",
+    "forest",
+    "harbour",
+    "bridge",
+    "festival",
+    "train",
+    "museum",
+)
+#: Its tags: each post carries one.
+SEARCH_TAGS = tuple(f"{word}{n}" for word in ("travel", "food", "art", "sport") for n in range(10))
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """``post_search``: ``posts`` posts by ``authors`` accounts, each with
+    three words of :data:`SEARCH_WORDS`, one tag of :data:`SEARCH_TAGS` and a
+    location spread uniformly over a region of ``region_deg`` degrees square
+    (from 43°N 0°E: southern France); ``readers`` accounts search."""
+
+    posts: int
+    authors: int
+    readers: int
+    region_deg: float = 6.0
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> SearchPlan:
+        return cls(
+            int(params.get("posts", 200_000)),
+            int(params.get("authors", 500)),
+            int(params.get("readers", 60)),
+        )
+
+    @staticmethod
+    def author(a: int) -> str:
+        return f"ps_a{a}"
+
+    @staticmethod
+    def reader(r: int) -> str:
+        return f"ps_r{r}"
+
+    def post(self, i: int) -> tuple[str, str, float, float]:
+        """Post ``i``'s text, tag, latitude and longitude (a cheap hash of ``i``)."""
+        h = (i * 2654435761) & 0xFFFFFFFF
+        words = [SEARCH_WORDS[(h >> s) % len(SEARCH_WORDS)] for s in (0, 7, 14)]
+        tag = SEARCH_TAGS[(h >> 21) % len(SEARCH_TAGS)]
+        lat = 43 + self.region_deg * ((h * 7919) % 10007) / 10007
+        lon = self.region_deg * ((h * 104729) % 10009) / 10009
+        return " ".join(words), tag, lat, lon

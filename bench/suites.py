@@ -36,6 +36,10 @@ class Sizes:
     """home_feed: authors each reader follows."""
     feed_pages: int = 5
     """home_feed: pages read per pass before starting over from the first."""
+    search_posts: int = 200_000
+    """post_search: seeded posts (words, a tag and a location each)."""
+    search_readers: int = 60
+    """post_search: connected readers, a third per kind of query, closed loop."""
 
 
 STANDARD_TIMING = Timing(warmup=0.75, window=2.0, drain=3.0)
@@ -57,6 +61,8 @@ QUICK_SIZES = Sizes(
     feed_posts_per_author=20,
     feed_readers=20,
     feed_follows=20,
+    search_posts=3000,
+    search_readers=6,
 )
 
 
@@ -163,6 +169,14 @@ def build_cases(sizes: Sizes, timing: Timing) -> list[CaseSpec]:
                 "follows": sizes.feed_follows,
                 "pages": sizes.feed_pages,
             },
+            timing,
+        ),
+        CaseSpec(
+            f"post_search_{sizes.search_posts}",
+            "post_search",
+            f"search: {sizes.search_readers} readers, a third each by words, tag and "
+            f"place, over {sizes.search_posts} posts, closed loop (Grover only)",
+            {"posts": sizes.search_posts, "readers": sizes.search_readers},
             timing,
         ),
     ]

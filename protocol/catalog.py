@@ -29,6 +29,7 @@ from protocol.messages import (
     messaging,
     moderation,
     notifications,
+    search,
     session,
     social,
 )
@@ -39,6 +40,7 @@ DOMAINS: tuple[ModuleType, ...] = (
     messaging,
     social,
     notifications,
+    search,
     discovery,
     moderation,
 )

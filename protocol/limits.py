@@ -37,6 +37,12 @@ TOKEN_MAX = 128
 SESSION_ID_MAX = 64
 SEARCH_QUERY_MAX = 64
 SEARCH_LIMIT_MAX = 50
+SEARCH_TEXT_MAX = 256
+"""Characters of a ``search.query`` query (``user.search`` keeps ``SEARCH_QUERY_MAX``)."""
+SEARCH_DEPTH_MAX = 500
+"""How deep ``search.query`` pages by position (posts best first, posts near a
+point) go: past this many results there is no ``next_cursor``."""
+RADIUS_KM_MAX = 1000
 VERSIONS_MAX = 8
 CLIENT_NAME_MAX = 64
 

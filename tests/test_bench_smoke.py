@@ -496,3 +496,21 @@ def test_feed_check_flags_bad_pages() -> None:
     assert reader.cursor is None and not reader.shown and check.passes == 1
     check.page(reader, page(("p1", "a", 1.0), more=False))
     assert check.ended_early == 1 and check.passes == 2
+
+
+async def test_search_case_seeds_and_searches_by_words_tag_and_place(tmp_path: Path) -> None:
+    """The quick suite's post_search against Grover: seeded posts, readers
+    searching by each kind closed loop, no error, a rate per kind."""
+    case = _quick_case("post_search")
+    options = RunOptions(rounds=1, quiet_threshold_pct=100.0, max_retries=0)
+    before = CHILDREN.roles()
+    async with asyncio.timeout(120):
+        run = await run_suite([case], [get_target("grover")], options)
+    assert CHILDREN.roles() == before, "seeder, server and generator all stopped"
+    [record] = run.records
+    result = record.result
+    assert result["ok"] and result["errors_total"] == 0, result
+    assert result["seed"]["posts"] == case.params["posts"]
+    for kind in ("text", "tag", "near"):
+        assert result["pages"][kind] > 0
+        assert result["roles"][kind]["acks_per_s"] > 0

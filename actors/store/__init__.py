@@ -28,6 +28,7 @@ from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.notifications import NotificationStore
+from actors.store.search import PostSearchStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -74,6 +75,7 @@ class Store(Protocol):
     trends: TrendStore
     suggestions: SuggestionStore
     notifications: NotificationStore
+    post_search: PostSearchStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

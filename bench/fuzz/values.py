@@ -250,6 +250,8 @@ def valid_value(ch: Chooser, t: mi.Type, ctx: Context) -> Any:
     if isinstance(t, mi.FloatType):
         lo_f = t.ge if t.ge is not None else -(10**6) / 8
         hi_f = t.le if t.le is not None else 10**6 / 8
+        if t.gt is not None:  # an open bound: start one step above it
+            lo_f = t.gt + (hi_f - t.gt) / 1000
         return lo_f + (hi_f - lo_f) * ch.integer(0, 1000) / 1000
     if isinstance(t, mi.StructType):
         return dict(struct_items(ch, t, ctx))

@@ -17,6 +17,7 @@ from server.handlers import (
     messaging,
     moderation,
     notifications,
+    search,
     session,
     social,
 )
@@ -30,4 +31,5 @@ HANDLERS: dict[type, Handler] = merge_handlers(
     moderation.HANDLERS,
     discovery.HANDLERS,
     notifications.HANDLERS,
+    search.HANDLERS,
 )

@@ -97,6 +97,11 @@ class Viewer:
             if p.user_id not in blocked and may_see(p, self.me, p.user_id in following)
         ]
 
+    async def users(self, users: Sequence[UserRecord]) -> list[UserRecord]:
+        """The users ``me`` may see (no block either way), in order (one read)."""
+        blocked = await self._blocked(sorted({u.id for u in users} - {self.me}))
+        return [u for u in users if u.id not in blocked]
+
     async def profiles(self, users: Sequence[UserRecord]) -> list[accounts.UserProfile]:
         """Profiles with ``i_follow`` and ``follows_me`` (two reads);
         suspended users are left out, and with them (see :meth:`authors`)

@@ -617,6 +617,7 @@ async def test_conflict_table_lists_every_unique_index_of_a_port_write(
         ("tag_trends.tag", "tag_trends.bucket"),  # an upsert: a duplicate adds to the row
         ("notification_actors.notification_id", "notification_actors.actor_id"),
         ("notification_settings.user_id",),
+        ("tags.tag",),  # written only by the post_tags triggers, as an upsert
     }
     assert unique - ignored == set(CONFLICT_FIELDS)
 
@@ -638,3 +639,10 @@ def test_prefix_upper_bound_is_the_exact_successor() -> None:
 def test_fts_query_quotes_words() -> None:
     assert fts_query('bob "builder" OR x*') == '"bob" OR "builder" OR "OR" OR "x"'
     assert fts_query("  -- () ") is None
+
+
+def test_migration_versions_ascend_without_gaps() -> None:
+    """A file records only its highest version, so an entry below another
+    would be skipped by every file already past it: versions go up by one."""
+    versions = [version for version, _ in MIGRATIONS]
+    assert versions == list(range(1, len(versions) + 1))

@@ -5,8 +5,8 @@ native async API (``pymongo.AsyncMongoClient``; Motor is deprecated):
 Where things are: ``documents.py`` records ↔ documents (and the document
 shapes), ``indexes.py`` every index and the mapping of duplicate-key errors
 to :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
-``social.py`` and ``posts.py`` (the social domain's posts and comments) the
-stores of each domain.
+``social.py`` and ``posts.py`` (the social domain's posts and comments) and
+``search.py`` the stores of each domain.
 
 Tests run this package against a real server when one is configured,
 otherwise against ``pymongo_async_mock`` (mongomock), which cannot query text
@@ -27,6 +27,7 @@ from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.notifications import NotificationStore
+from actors.store.search import PostSearchStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -47,6 +48,7 @@ from server.storage.mongo.moderation import (
 )
 from server.storage.mongo.notifications import MongoNotificationStore
 from server.storage.mongo.posts import MongoCommentStore, MongoPostStore
+from server.storage.mongo.search import MongoPostSearchStore
 from server.storage.mongo.social import (
     MongoCountStore,
     MongoFollowStore,
@@ -85,6 +87,7 @@ class MongoStore:
     trends: TrendStore
     suggestions: SuggestionStore
     notifications: NotificationStore
+    post_search: PostSearchStore
 
     def __init__(
         self,
@@ -117,7 +120,8 @@ class MongoStore:
         users, follows = self.db["users"], self.db["follows"]
         posts, comments, likes = self.db["posts"], self.db["comments"], self.db["likes"]
         self.follows = MongoFollowStore(follows, users)
-        self.posts = MongoPostStore(posts, users, comments, likes)
+        self.posts = MongoPostStore(posts, users, comments, likes, self.db["tags"])
+        self.post_search = MongoPostSearchStore(posts, self.db["tags"])
         self.comments = MongoCommentStore(comments, posts, likes)
         self.likes = MongoLikeStore(likes, posts, comments)
         self.counts = MongoCountStore(users, follows, posts, comments, likes)

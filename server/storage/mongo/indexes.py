@@ -139,6 +139,7 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ([("notification_id", ASCENDING), ("actor_id", ASCENDING)], {"unique": True}),
         ([("notification_id", ASCENDING), ("at", DESCENDING)], {}),
     ),
+    # ``tags`` ({_id: tag, post_count}) needs none: autocomplete is a range of ``_id``.
 }
 
 

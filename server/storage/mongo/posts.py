@@ -38,6 +38,7 @@ from server.storage.mongo.documents import (
     to_post,
 )
 from server.storage.mongo.indexes import conflicts
+from server.storage.mongo.search import move_tag_counts
 from server.storage.mongo.social import decrement, decrement_if_positive
 
 __all__ = ["MongoCommentStore", "MongoPostStore"]
@@ -67,7 +68,8 @@ async def _insert(collection: AsyncCollection[Document], name: str, doc: Documen
 
 class MongoPostStore:
     """:class:`actors.store.PostStore` on ``posts``; ``posts_count`` on
-    ``users``; a delete also clears ``comments`` and ``likes``."""
+    ``users``; a delete also clears ``comments`` and ``likes``; the tags'
+    ``post_count`` in ``tags`` follows every write (:func:`move_tag_counts`)."""
 
     def __init__(
         self,
@@ -75,17 +77,20 @@ class MongoPostStore:
         users: AsyncCollection[Document],
         comments: AsyncCollection[Document],
         likes: AsyncCollection[Document],
+        tags: AsyncCollection[Document],
     ) -> None:
         self._posts = posts
         self._users = users
         self._comments = comments
         self._likes = likes
+        self._tags = tags
 
     async def create(self, post: PostRecord) -> None:
-        """Insert, then ``$inc`` the author's ``posts_count``.
-        ``Conflict("client_key")`` or ``Conflict("id")``: nothing written."""
+        """Insert, then ``$inc`` the author's ``posts_count`` and the tags'
+        counts. ``Conflict("client_key")`` or ``Conflict("id")``: nothing written."""
         await _insert(self._posts, "posts", post_document(post))
         await self._users.update_one({"_id": post.user_id}, {"$inc": {"posts_count": 1}})
+        await move_tag_counts(self._tags, post.tags, [])
 
     async def get(self, post_id: str) -> PostRecord | None:
         doc = await self._posts.find_one({"_id": post_id})
@@ -118,10 +123,24 @@ class MongoPostStore:
                 update["$unset"] = {"location": "", "place_name": ""}
             else:
                 update["$set"].update(location_fields(edit.location))
-        doc = await self._posts.find_one_and_update(
-            {"_id": post_id, "user_id": user_id}, update, return_document=ReturnDocument.AFTER
+        # The document BEFORE the update, atomically: its tags are what this
+        # edit replaced, even when two edits race, so the tag counts move by
+        # exactly this edit's difference. The result is that plus the update.
+        before = await self._posts.find_one_and_update(
+            {"_id": post_id, "user_id": user_id}, update, return_document=ReturnDocument.BEFORE
         )
-        return to_post(doc) if doc is not None else None
+        if before is None:
+            return None
+        after = {**before, **update["$set"]}
+        for field in update.get("$unset", {}):
+            after.pop(field, None)
+        old_tags = list(before.get("tags", []))
+        await move_tag_counts(
+            self._tags,
+            [t for t in edit.tags if t not in old_tags],
+            [t for t in old_tags if t not in edit.tags],
+        )
+        return to_post(after)
 
     async def delete(self, post_id: str, user_id: str) -> PostRecord | None:
         """Delete the post (the commit point: from then on it is gone for
@@ -143,6 +162,7 @@ class MongoPostStore:
         await self._comments.delete_many({"post_id": post_id})
         await self._likes.delete_many({"target_kind": "post", "target_id": post_id})
         await self._users.update_one(*decrement_if_positive(user_id, "posts_count"))
+        await move_tag_counts(self._tags, [], list(doc.get("tags", [])))
         return to_post(doc)
 
     async def by_author(

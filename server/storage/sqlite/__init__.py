@@ -6,8 +6,8 @@ Where things are: ``database.py`` the engine (group-commit writer thread,
 reader threads, WAL and durability settings), ``migrations.py`` the schema,
 ``rows.py`` rows ↔ records and the mapping of uniqueness violations to
 :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
-``social.py`` (follows, likes, counts, keys) and ``posts.py`` (posts and
-comments) the stores of each domain.
+``social.py`` (follows, likes, counts, keys), ``posts.py`` (posts and
+comments) and ``search.py`` (post search) the stores of each domain.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.notifications import NotificationStore
+from actors.store.search import PostSearchStore
 from actors.store.social import (
     CommentStore,
     CountStore,
@@ -50,6 +51,7 @@ from server.storage.sqlite.moderation import (
 )
 from server.storage.sqlite.notifications import SqliteNotificationStore
 from server.storage.sqlite.posts import SqliteCommentStore, SqlitePostStore
+from server.storage.sqlite.search import SqlitePostSearchStore
 from server.storage.sqlite.social import (
     SqliteCountStore,
     SqliteFollowStore,
@@ -84,6 +86,7 @@ class SqliteStore:
     trends: TrendStore
     suggestions: SuggestionStore
     notifications: NotificationStore
+    post_search: PostSearchStore
 
     def __init__(
         self,
@@ -114,6 +117,7 @@ class SqliteStore:
         self.trends = SqliteTrendStore(self.db)
         self.suggestions = SqliteSuggestionStore(self.db)
         self.notifications = SqliteNotificationStore(self.db)
+        self.post_search = SqlitePostSearchStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

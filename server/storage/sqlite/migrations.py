@@ -4,10 +4,12 @@ One ordered list for every domain, because order matters: a file records
 only the highest version applied, and :func:`migrate` replays the entries
 above it. Version 1 holds the accounts tables, version 2 the messaging ones
 (and ``blocks``), version 3 the social ones (follows, posts, comments, likes,
-the user counters) and ``keys``, version 5 the moderation ones (reports,
-cases, the audit log, roles, suspension, hidden posts and comments).
-Versions need not be consecutive (4 is another branch's): :func:`migrate`
-applies, in list order, every entry above the file's version.
+the user counters) and ``keys``, version 4 search (``posts_fts``, the
+``tags`` counters, the location index), version 5 moderation (reports,
+cases, the audit log, roles, suspension, hidden posts and comments),
+version 6 discovery (trending tags, the popular-users index), version 7
+notifications. Versions ascend in the list; a new one is appended above
+the last, never inserted below it (a file past it would skip it).
 """
 
 from __future__ import annotations
@@ -263,6 +265,67 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
                 value TEXT NOT NULL
             ) WITHOUT ROWID
             """,
+        ),
+    ),
+    (
+        4,
+        (
+            # Search. Full text of posts: external content over posts.text (the
+            # rowid is posts.seq, which never changes), kept by triggers like
+            # users_fts, and filled from the posts already there.
+            """
+            CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5 (
+                text, content='posts', content_rowid='seq',
+                tokenize='unicode61 remove_diacritics 2'
+            )
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS posts_fts_insert AFTER INSERT ON posts BEGIN
+                INSERT INTO posts_fts (rowid, text) VALUES (new.seq, new.text);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS posts_fts_delete AFTER DELETE ON posts BEGIN
+                INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS posts_fts_update AFTER UPDATE OF text ON posts BEGIN
+                INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+                INSERT INTO posts_fts (rowid, text) VALUES (new.seq, new.text);
+            END
+            """,
+            "INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')",
+            # Tag autocomplete: one row per tag in use with its post count,
+            # moved by triggers on post_tags, so every write of a post's tags
+            # (create, edit, delete) moves the counts in its own transaction;
+            # a tag no post carries any more is removed.
+            """
+            CREATE TABLE IF NOT EXISTS tags (
+                tag TEXT PRIMARY KEY NOT NULL,
+                post_count INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS tags_count_insert AFTER INSERT ON post_tags BEGIN
+                INSERT INTO tags (tag, post_count) VALUES (new.tag, 1)
+                ON CONFLICT (tag) DO UPDATE SET post_count = post_count + 1;
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS tags_count_delete AFTER DELETE ON post_tags BEGIN
+                UPDATE tags SET post_count = post_count - 1 WHERE tag = old.tag;
+                DELETE FROM tags WHERE tag = old.tag AND post_count <= 0;
+            END
+            """,
+            # The table is new (IF NOT EXISTS only guards a re-run of a failed
+            # migration, which rolled back whole): count the tags already there.
+            "INSERT INTO tags (tag, post_count) SELECT tag, count(*) FROM post_tags GROUP BY tag",
+            # Posts near a point: a latitude range of this index, longitudes
+            # filtered on its entries (which carry seq, the rowid): the box
+            # query reads no row. Posts without a location are left out.
+            "CREATE INDEX IF NOT EXISTS posts_location ON posts (latitude, longitude)"
+            " WHERE latitude IS NOT NULL",
         ),
     ),
     (
