@@ -84,3 +84,27 @@ class FeedPlan:
         consecutive authors, shifted per reader so readers overlap partly."""
         stride = max(1, self.authors // max(1, self.readers))
         return [(r * stride + j) % self.authors for j in range(self.follows)]
+
+
+@dataclass(frozen=True)
+class LikePlan:
+    """``like_notify``: ``authors`` accounts with one post each and ``likers``
+    accounts that like and unlike them; all of them connected during the case."""
+
+    authors: int
+    likers: int
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> LikePlan:
+        plan = cls(int(params.get("authors", 200)), int(params.get("likers", 200)))
+        if plan.authors < 1 or plan.likers < 1:
+            raise ValueError(f"like_notify needs authors and likers ({plan})")
+        return plan
+
+    @staticmethod
+    def author(a: int) -> str:
+        return f"ln_a{a}"
+
+    @staticmethod
+    def liker(i: int) -> str:
+        return f"ln_l{i}"

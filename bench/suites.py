@@ -36,6 +36,12 @@ class Sizes:
     """home_feed: authors each reader follows."""
     feed_pages: int = 5
     """home_feed: pages read per pass before starting over from the first."""
+    like_authors: int = 200
+    """like_notify: connected authors, one seeded post each."""
+    like_likers: int = 200
+    """like_notify: connected likers, each liking a random post, then unliking it."""
+    like_rate: float = 0.0
+    """like_notify: likes/s in all (each followed by its unlike); 0: closed loop."""
 
 
 STANDARD_TIMING = Timing(warmup=0.75, window=2.0, drain=3.0)
@@ -57,6 +63,8 @@ QUICK_SIZES = Sizes(
     feed_posts_per_author=20,
     feed_readers=20,
     feed_follows=20,
+    like_authors=20,
+    like_likers=20,
 )
 
 
@@ -163,6 +171,16 @@ def build_cases(sizes: Sizes, timing: Timing) -> list[CaseSpec]:
                 "follows": sizes.feed_follows,
                 "pages": sizes.feed_pages,
             },
+            timing,
+        ),
+        CaseSpec(
+            f"like_notify_{sizes.like_likers}",
+            "like_notify",
+            f"like → notification: {sizes.like_likers} likers liking and unliking posts of "
+            f"{sizes.like_authors} connected authors, "
+            + (f"{sizes.like_rate:g} likes/s" if sizes.like_rate > 0 else "closed loop")
+            + " (Grover only)",
+            {"authors": sizes.like_authors, "likers": sizes.like_likers, "rate": sizes.like_rate},
             timing,
         ),
     ]

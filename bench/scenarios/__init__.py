@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.scenarios import chat, connect_storm, fanout, mixed, request_reply, social
+from bench.scenarios import chat, connect_storm, fanout, mixed, notify, request_reply, social
 from bench.scenarios.base import CaseContext
 
 Scenario = Callable[[CaseContext], Awaitable[dict[str, Any]]]
@@ -19,6 +19,7 @@ SCENARIOS: dict[str, Scenario] = {
     "mixed": mixed.run,
     "post_fanout": social.run_post_fanout,
     "home_feed": social.run_home_feed,
+    "like_notify": notify.run_like_notify,
 }
 
 
