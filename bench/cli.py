@@ -121,6 +121,11 @@ def parser() -> argparse.ArgumentParser:
     sizes.add_argument("--feed-readers", type=int, default=None, help="home_feed")
     sizes.add_argument("--feed-follows", type=int, default=None, help="home_feed")
     sizes.add_argument("--feed-pages", type=int, default=None, help="home_feed: pages per pass")
+    sizes.add_argument("--like-authors", type=int, default=None, help="like_notify")
+    sizes.add_argument("--like-likers", type=int, default=None, help="like_notify")
+    sizes.add_argument(
+        "--like-rate", type=float, default=None, help="like_notify: likes/s, 0 = closed loop"
+    )
     return p
 
 
@@ -148,6 +153,9 @@ def select_cases(args: argparse.Namespace) -> tuple[list[CaseSpec], int]:
             "feed_readers",
             "feed_follows",
             "feed_pages",
+            "like_authors",
+            "like_likers",
+            "like_rate",
         )
         if getattr(args, field) is not None
     }

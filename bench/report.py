@@ -14,6 +14,11 @@ from typing import Any
 import msgspec
 from matplotlib.figure import Figure
 
+from bench.fmt import ms as _ms
+from bench.fmt import num as _num
+from bench.fmt import per as _per
+from bench.fmt import ratio as _ratio
+from bench.report_social import social_section
 from bench.runner import SuiteRun
 from bench.stats import median, ratio
 
@@ -35,6 +40,7 @@ _PRIMARY_LABEL = {
     "deliveries_per_s": "deliveries/s",
     "conns_per_s": "connections/s",
     "work_per_server_core": "work per server core (frames/s at 100% CPU)",
+    "likes_per_s": "likes/s (each with its unlike)",
 }
 
 
@@ -49,7 +55,7 @@ def _get(result: dict[str, Any], *path: str) -> Any:
 
 def _latency_key(kind: str) -> str:
     """Which latency tells the story of a scenario kind."""
-    delivered = ("fanout", "chat_direct", "chat_group", "mixed", "post_fanout")
+    delivered = ("fanout", "chat_direct", "chat_group", "mixed", "post_fanout", "like_notify")
     return "delivery" if kind in delivered else "ack"
 
 
@@ -162,6 +168,11 @@ def _target_summary(
         "server_warnings": _sum_warnings(results),
         "offered_rate": med("offered_rate"),
         "failures": failures,
+        # like_notify: a like's own ack (its unlike's apart) and CPU per like.
+        "likes_per_s": med("metrics", "likes_per_s"),
+        "like_ack_p50_ms": med("metrics", "like_ack", "p50_ms"),
+        "like_ack_p99_ms": med("metrics", "like_ack", "p99_ms"),
+        "server_us_per_like": med("metrics", "server_us_per_like"),
     }
 
 
@@ -229,31 +240,6 @@ def write_json(document: dict[str, Any], path: Path) -> None:
 
 
 # ------------------------------------------------------------------ markdown
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if abs(value) >= 10_000:
-        return f"{value / 1000:.1f}k"
-    if abs(value) >= 100:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
-
-
-def _per(value: float | None) -> str:
-    """A count per message (a few, with two decimals)."""
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.2f}" if value < 10 else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
 
 
 def _redis_short(version: str) -> str:
@@ -375,7 +361,7 @@ def to_markdown(document: dict[str, Any]) -> str:
             )
     if clustered:
         lines += _cluster_section(summary, document["targets"], clustered)
-    lines += _social_section(summary, targets)
+    lines += social_section(summary, targets)
     storm = [(n, e) for n, e in summary.items() if e["kind"] == "connect_storm"]
     if storm:
         lines += [
@@ -506,68 +492,6 @@ def _cluster_section(
             f"| {_num(single.get('cpu_us_per_ack') if single.get('available') else None)} "
             f"| {_num(extra.get('median'))} |"
         )
-    return lines
-
-
-def _social_section(summary: dict[str, Any], targets: list[str]) -> list[str]:
-    """The Grover-only social cases: a post's fan-out beside the baselines'
-    room fan-out (``fanout_*``), compared by server CPU per delivery; the
-    home feed's pages."""
-    kinds = {entry["kind"] for entry in summary.values()}
-    lines: list[str] = []
-    if "post_fanout" in kinds:
-        lines += [
-            "",
-            "## Post fan-out beside room fan-out",
-            "",
-            "`post_fanout` pushes each post to the creator's connected followers "
-            "(the fan-out also walks the offline ones); `fanout_*` relays a publish to "
-            "a room's subscribers, the only fan-out the baselines have. Offered loads "
-            "differ (a fixed post rate against a closed loop or a fixed publish rate), "
-            "so compare the server CPU one delivery costs.",
-            "",
-            "| scenario | target | offered/s | deliveries/s | delivery p50 ms | p99 ms "
-            "| server CPU | server µs per delivery |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        rows = [(n, e) for n, e in summary.items() if e["kind"] == "post_fanout"]
-        rows += [(n, e) for n, e in summary.items() if e["kind"] == "fanout"]
-        for name, entry in rows:
-            for target in targets:
-                t = entry["targets"].get(target, {})
-                if not t.get("available"):
-                    continue
-                deliveries, server = t.get("deliveries_per_s"), t.get("server_pct")
-                per = server * 1e4 / deliveries if deliveries and server is not None else None
-                offered = t.get("offered_rate")
-                lines.append(
-                    f"| {name} | {target} | {'closed loop' if not offered else _num(offered)} "
-                    f"| {_num(deliveries)} | {_ms(t.get('delivery_p50_ms'))} "
-                    f"| {_ms(t.get('delivery_p99_ms'))} | {_num(server)}% | {_num(per)} |"
-                )
-    feeds = [(n, e) for n, e in summary.items() if e["kind"] == "home_feed"]
-    if feeds:
-        lines += [
-            "",
-            "## Home feed",
-            "",
-            "Readers page `feed.home` closed loop (first page, `next_cursor` a few "
-            "pages deep, again); latency is one page's request to its reply.",
-            "",
-            "| scenario | target | pages/s | page p50 ms | p99 ms | p99.9 ms | server CPU "
-            "| server µs per page | bound |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        ]
-        for name, entry in feeds:
-            for target in targets:
-                t = entry["targets"].get(target, {})
-                if t.get("available"):
-                    lines.append(
-                        f"| {name} | {target} | {_num(t['acks_per_s'])} "
-                        f"| {_ms(t['ack_p50_ms'])} | {_ms(t['ack_p99_ms'])} "
-                        f"| {_ms(t['ack_p999_ms'])} | {_num(t['server_pct'])}% "
-                        f"| {_num(t['cpu_us_per_ack'])} | {t['bound']} |"
-                    )
     return lines
 
 

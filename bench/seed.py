@@ -1,5 +1,6 @@
 """Seed a fresh data dir for a social case before its server starts:
 ``python -m bench.seed --kind post_fanout --params '{...}' --data-dir DIR``
+(``post_fanout``, ``home_feed``, ``like_notify``)
 prints one JSON line (what it wrote and how long each part took).
 
 Through the store API (:func:`server.storage.make_store`), not the socket:
@@ -29,9 +30,11 @@ from actors.store import Store
 from actors.store.accounts import UserRecord
 from actors.store.social import GeoPoint, PostRecord
 from bench.payload import TEXT
-from bench.social_plan import PASSWORD, FanoutPlan, FeedPlan, SearchPlan
+from bench.social_plan import PASSWORD, FanoutPlan, FeedPlan, LikePlan, SearchPlan
 from server.auth import Passwords
 from server.storage import make_store
+
+SEEDED_KINDS = ("post_fanout", "home_feed", "post_search", "like_notify")
 
 CHUNK = 4096
 """Store calls in flight at once: several group-commit batches' worth."""
@@ -158,6 +161,28 @@ async def seed_post_search(store: Store, plan: SearchPlan, password_hash: str) -
     }
 
 
+async def seed_like_notify(store: Store, plan: LikePlan, password_hash: str) -> dict[str, Any]:
+    """The authors (one post each) and the likers; no likes yet."""
+    now = time.time()
+    started = time.perf_counter()
+    authors = await _users(store, [plan.author(a) for a in range(plan.authors)], password_hash, now)
+    await _users(store, [plan.liker(i) for i in range(plan.likers)], password_hash, now)
+    users_s = time.perf_counter() - started
+    count = await _chunked(
+        (
+            PostRecord(id=new_id(), user_id=author, text=f"0:{a}:0:{TEXT}", created_at=now - 60)
+            for a, author in enumerate(authors)
+        ),
+        store.posts.create,
+    )
+    return {
+        "users": plan.authors + plan.likers,
+        "posts": count,
+        "users_s": round(users_s, 2),
+        "posts_s": round(time.perf_counter() - started - users_s, 2),
+    }
+
+
 async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     """Write ``kind``'s accounts, follows and posts into ``data_dir``'s store."""
     started = time.perf_counter()
@@ -172,6 +197,8 @@ async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, A
             info = await seed_home_feed(store, FeedPlan.from_params(params), password_hash)
         elif kind == "post_search":
             info = await seed_post_search(store, SearchPlan.from_params(params), password_hash)
+        elif kind == "like_notify":
+            info = await seed_like_notify(store, LikePlan.from_params(params), password_hash)
         else:
             raise ValueError(f"nothing to seed for {kind!r}")
     finally:
@@ -182,9 +209,7 @@ async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--kind", required=True, choices=("post_fanout", "home_feed", "post_search")
-    )
+    parser.add_argument("--kind", required=True, choices=SEEDED_KINDS)
     parser.add_argument("--params", default="{}", help="the case's params as JSON")
     parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args(argv)

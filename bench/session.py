@@ -190,7 +190,9 @@ class Session:
         frame = action(self, request_id)
         self.pending[request_id] = time.monotonic_ns()
         conn.send_binary(frame)
-        recorder.sent += 1
+        # The action may have switched the session's recorder (like_notify
+        # times likes and unlikes apart): the send counts where its reply will.
+        self.recorder.sent += 1
 
     def send_binary(self, data: bytes) -> None:
         if self.conn is not None and not self._closed:

@@ -149,3 +149,27 @@ class SearchPlan:
         lat = 43 + self.region_deg * ((h * 7919) % 10007) / 10007
         lon = self.region_deg * ((h * 104729) % 10009) / 10009
         return " ".join(words), tag, lat, lon
+
+
+@dataclass(frozen=True)
+class LikePlan:
+    """``like_notify``: ``authors`` accounts with one post each and ``likers``
+    accounts that like and unlike them; all of them connected during the case."""
+
+    authors: int
+    likers: int
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> LikePlan:
+        plan = cls(int(params.get("authors", 200)), int(params.get("likers", 200)))
+        if plan.authors < 1 or plan.likers < 1:
+            raise ValueError(f"like_notify needs authors and likers ({plan})")
+        return plan
+
+    @staticmethod
+    def author(a: int) -> str:
+        return f"ln_a{a}"
+
+    @staticmethod
+    def liker(i: int) -> str:
+        return f"ln_l{i}"

@@ -7,9 +7,10 @@ from typing import Any
 
 import msgspec
 
-SOCIAL_KINDS = ("post_fanout", "home_feed", "post_search")
-"""Cases only Grover can run (the baselines have no follows or posts); they
-need a seeded store, written before the server starts (:mod:`bench.seed`)."""
+SOCIAL_KINDS = ("post_fanout", "home_feed", "post_search", "like_notify")
+"""Cases only Grover can run (the baselines have no follows, posts, likes or
+notifications); they need a seeded store, written before the server starts
+(:mod:`bench.seed`)."""
 KINDS = ("connect_storm", "echo", "fanout", "chat_direct", "chat_group", "mixed", *SOCIAL_KINDS)
 
 

@@ -40,6 +40,12 @@ class Sizes:
     """post_search: seeded posts (words, a tag and a location each)."""
     search_readers: int = 60
     """post_search: connected readers, a third per kind of query, closed loop."""
+    like_authors: int = 200
+    """like_notify: connected authors, one seeded post each."""
+    like_likers: int = 200
+    """like_notify: connected likers, each liking a random post, then unliking it."""
+    like_rate: float = 0.0
+    """like_notify: likes/s in all (each followed by its unlike); 0: closed loop."""
 
 
 STANDARD_TIMING = Timing(warmup=0.75, window=2.0, drain=3.0)
@@ -63,6 +69,8 @@ QUICK_SIZES = Sizes(
     feed_follows=20,
     search_posts=3000,
     search_readers=6,
+    like_authors=20,
+    like_likers=20,
 )
 
 
@@ -177,6 +185,16 @@ def build_cases(sizes: Sizes, timing: Timing) -> list[CaseSpec]:
             f"search: {sizes.search_readers} readers, a third each by words, tag and "
             f"place, over {sizes.search_posts} posts, closed loop (Grover only)",
             {"posts": sizes.search_posts, "readers": sizes.search_readers},
+            timing,
+        ),
+        CaseSpec(
+            f"like_notify_{sizes.like_likers}",
+            "like_notify",
+            f"like → notification: {sizes.like_likers} likers liking and unliking posts of "
+            f"{sizes.like_authors} connected authors, "
+            + (f"{sizes.like_rate:g} likes/s" if sizes.like_rate > 0 else "closed loop")
+            + " (Grover only)",
+            {"authors": sizes.like_authors, "likers": sizes.like_likers, "rate": sizes.like_rate},
             timing,
         ),
     ]

@@ -31,12 +31,14 @@ from bench.generator import run_case
 from bench.machine import machine_info
 from bench.procs import CHILDREN, REPO_ROOT, ServerProcess, free_port
 from bench.runner import RunOptions, RunRecord, run_suite
+from bench.scenarios.notify import LikeMatcher
 from bench.scenarios.social import FeedCheck, FeedReader
-from bench.session import Recorder
+from bench.session import Recorder, Session
 from bench.spec import CaseSpec, Timing
 from bench.stats import Histogram
 from bench.suites import build_cases, suite_defaults
-from bench.targets import get_target
+from bench.targets import get_dialect, get_target
+from bench.targets.grover import ActorLite, NotificationGone, NotificationLite
 
 pytestmark = pytest.mark.slow
 
@@ -514,3 +516,79 @@ async def test_search_case_seeds_and_searches_by_words_tag_and_place(tmp_path: P
     for kind in ("text", "tag", "near"):
         assert result["pages"][kind] > 0
         assert result["roles"][kind]["acks_per_s"] > 0
+
+
+async def test_like_notify_pairs_every_like_with_its_notification(tmp_path: Path) -> None:
+    """The quick suite's like_notify against Grover (authors and likers
+    seeded, all connected) and the bare relay (unavailable, nothing
+    started): every like that changed something produced exactly one
+    ``notification.new`` at its post's author, every unlike one undo push,
+    and nothing was an error."""
+    case = _quick_case("like_notify")
+    options = RunOptions(rounds=1, quiet_threshold_pct=100.0, max_retries=0)
+    before = CHILDREN.roles()
+    async with asyncio.timeout(120):
+        run = await run_suite([case], [get_target("bare"), get_target("grover")], options)
+    assert CHILDREN.roles() == before, "seeder, server and generator all stopped"
+    results = {r.target: r.result for r in run.records}
+    assert "has no posts, likes or notifications" in results["bare"]["unavailable"]
+
+    result = results["grover"]
+    assert result["ok"] and result["errors_total"] == 0, result
+    assert result["seed"]["posts"] == case.params["authors"]
+    notify = result["notify"]
+    assert notify["likes_changed"] > 0
+    assert notify["like_pushes"] == notify["likes_changed"], notify
+    assert notify["missing_notifications"] == notify["likes_unmatched"] == 0
+    assert notify["undo_pushes"] == notify["unlikes_changed"] > 0
+    metrics = result["metrics"]
+    assert metrics["likes_per_s"] > 10 and metrics["server_us_per_like"] > 0
+    _assert_sane_latency(metrics["like_ack"])
+    _assert_sane_latency(metrics["notification"])
+    assert metrics["notification"] == metrics["delivery"]
+
+    markdown = report.to_markdown(report.to_document(run, "smoke", machine_info()))
+    assert "## Like → notification" in markdown
+    assert f"| {case.name} | grover | closed loop |" in markdown
+
+
+def test_like_matcher_tells_like_pushes_from_undo_pushes() -> None:
+    """How like_notify pairs pushes with likes, on hand-made pushes: a
+    higher ``actor_count`` is a like's push (timed, oldest send first), a
+    lower one or a deletion an unlike's; gaps, strays and pushes at the
+    wrong author are errors."""
+    recorder = Recorder()
+    matcher = LikeMatcher(recorder, {"p": 0})
+    author = Session(0, get_dialect("grover"), recorder)
+
+    def push(count: int, *actors: str, post: str = "p", row: str = "n1") -> None:
+        matcher.on_push(author, NotificationLite(row, [ActorLite(a) for a in actors], count, post))
+
+    matcher.like_sent("a", "p", 1)
+    matcher.like_sent("b", "p", 2)
+    matcher.like_sent("a", "p", 3)  # a likes p again before its first push came
+    push(1, "a")
+    push(2, "b", "a")
+    push(1, "a")  # b unliked: a is named first again, not a like
+    assert (matcher.like_pushes, matcher.undo_pushes) == (2, 1)
+    assert list(matcher.waiting["a", "p"]) == [3]
+    matcher.on_push(author, NotificationGone("n1"))  # a unliked
+    push(1, "a", row="n2")  # a's second like: a new row
+    assert matcher.like_pushes == 3 and not matcher.waiting["a", "p"]
+    assert recorder.delivery_hist.total == 3 and not recorder.errors
+
+    push(3, "c", row="n2")  # count jumped, and nobody named c sent a like
+    push(1, "a", row="n3", post="q")  # q is not author 0's post
+    assert recorder.errors == {
+        "notification_gap": 1,
+        "unexpected_notification": 2,
+        "misdirected_notification": 1,
+    }
+    for _ in range(4):
+        matcher.like_acked("a", "p", 0, changed=True)
+    matcher.unlike_acked(changed=True)
+    matcher.unlike_acked(changed=False)
+    check = matcher.check()
+    assert check["missing_notifications"] == 1 and recorder.errors["missing_notification"] == 1
+    assert recorder.errors["unlike_unchanged"] == 1
+    assert recorder.errors["extra_undo_push"] == 1  # two undo pushes, one unlike acked

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.scenarios import chat, connect_storm, fanout, mixed, request_reply, search, social
+from bench.scenarios import (
+    chat,
+    connect_storm,
+    fanout,
+    mixed,
+    notify,
+    request_reply,
+    search,
+    social,
+)
 from bench.scenarios.base import CaseContext
 
 Scenario = Callable[[CaseContext], Awaitable[dict[str, Any]]]
@@ -20,6 +29,7 @@ SCENARIOS: dict[str, Scenario] = {
     "post_fanout": social.run_post_fanout,
     "home_feed": social.run_home_feed,
     "post_search": search.run_post_search,
+    "like_notify": notify.run_like_notify,
 }
 
 

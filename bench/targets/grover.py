@@ -12,6 +12,10 @@ the wire contract shows up here as errors rather than silently.
   the server starts (``python -m bench.seed``), sessions log in to the seeded
   accounts; a ``post.new`` event's post text carries the send timestamp the
   same way.
+- ``like_notify``: the same seeding and log-in; ``notification.new`` and
+  ``notification.deleted`` are events whose detail (:class:`NotificationLite`,
+  :class:`NotificationGone`) the scenario matches to the likes it sent
+  (``badge.updated`` is not counted).
 """
 
 from __future__ import annotations
@@ -60,10 +64,32 @@ class _PostLite(msgspec.Struct):
     text: str = ""
 
 
+class ActorLite(msgspec.Struct):
+    id: str = ""
+
+
+class NotificationLite(msgspec.Struct):
+    """The fields of a NotificationView the ``like_notify`` check needs."""
+
+    id: str = ""
+    actors: list[ActorLite] = []
+    """Newest first: after a like, the liker."""
+    actor_count: int = 0
+    post_id: str | None = None
+
+
+class NotificationGone(msgspec.Struct):
+    """A ``notification.deleted`` (its last actor was taken back)."""
+
+    id: str
+
+
 class _EventLite(msgspec.Struct):
     type: str
     message: _MessageLite | None = None
     post: _PostLite | None = None
+    notification: NotificationLite | None = None
+    notification_id: str | None = None
 
 
 _decode_event = msgspec.msgpack.Decoder(_EventLite).decode
@@ -74,8 +100,11 @@ def _sent_at(text: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def _social_missing() -> str | None:
-    missing = [t for t in ("post.create", "feed.home", "auth.login") if t not in REQUESTS_BY_TYPE]
+def _social_missing(kind: str) -> str | None:
+    needed: tuple[str, ...] = ("post.create", "feed.home", "auth.login")
+    if kind == "like_notify":
+        needed = ("auth.login", "post.by_user", "post.like", "post.unlike", "notification.list")
+    missing = [t for t in needed if t not in REQUESTS_BY_TYPE]
     if missing:
         return f"not available: the catalog has no {', '.join(missing)}"
     return None
@@ -193,6 +222,11 @@ class GroverDialect(Dialect):
             post = event.post
             if event.type == "post.new" and post is not None:
                 return EVENT, 0, _sent_at(post.text), post.id
+            # The send time is not in a notification: the scenario times it.
+            if event.type == "notification.new" and event.notification is not None:
+                return EVENT, 0, 0, event.notification
+            if event.type == "notification.deleted" and event.notification_id is not None:
+                return EVENT, 0, 0, NotificationGone(event.notification_id)
             return CONTROL, 0, 0, None
         return ERROR, frame.id or 0, 0, frame.code
 
@@ -200,7 +234,7 @@ class GroverDialect(Dialect):
         if spec.kind in ("connect_storm", "echo"):
             return None
         if spec.kind in SOCIAL_KINDS:
-            return _social_missing()
+            return _social_missing(spec.kind)
         missing = _messaging_missing()
         if missing:
             return missing
