@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import pathlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from actors.feed import TIMELINE_SIZE
+from actors.ids import new_id
+from actors.store.media import MediaRecord
 from actors.user import user_key
 from protocol import limits
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages import accounts
+from protocol.messages import accounts, messaging
 from protocol.messages import social as m
 from server.context import Caller
 from tests.harness import Node, events, next_id, open_node
@@ -165,20 +168,43 @@ async def test_a_tampered_or_foreign_cursor_is_refused(social: Node) -> None:
 # -------------------------------------------------------------------- posts
 
 
+async def uploaded(node: Node, owner: Caller, kind: str = "image") -> MediaRecord:
+    """A finished upload of ``owner``, as the sidecar records one (the upload
+    itself is tested over HTTP in ``test_media_upload.py``)."""
+    media_id = new_id()
+    record = MediaRecord(
+        id=media_id,
+        owner_id=owner.user(),
+        kind=kind,
+        mime="image/webp" if kind == "image" else "video/mp4",
+        size=1000,
+        url=f"https://cdn.example/{media_id}/main",
+        thumbnail_url=f"https://cdn.example/{media_id}/thumb" if kind == "image" else None,
+        storage_key=media_id,
+        uploaded_bytes=1000,
+        created_at=time.time(),
+    )
+    await node.store.media.create(record)
+    return record
+
+
 async def test_a_post_keeps_its_tags_mentions_location_media_and_counts(social: Node) -> None:
     ada, bob = await social.user("ada"), await social.user("bob")
+    photo, clip = await uploaded(social, ada), await uploaded(social, ada, "video")
     view = await post(
         social,
         ada,
         "Sunset with @Bob and @nobody_here #Beach #sun #beach",
         tags=["#Travel", "sun"],
-        media=[{"url": "https://cdn.example/a.jpg", "type": "image"}],
+        media_ids=[photo.id, clip.id],
         location={"latitude": 43.7, "longitude": 7.27, "place_name": "Nice"},
         visibility="public",
     )
     assert view.tags == ["beach", "sun", "travel"]
     assert view.mentions == [bob.user()]
-    assert (view.media_urls, view.media_types) == (["https://cdn.example/a.jpg"], ["image"])
+    assert (view.media_urls, view.media_types) == ([photo.url, clip.url], ["image", "video"])
+    attached = await social.store.media.get_many([photo.id, clip.id])
+    assert {r.attached_to for r in attached.values()} == {f"post:{view.id}"}
     assert view.location == m.Location(latitude=43.7, longitude=7.27, place_name="Nice")
     assert (view.like_count, view.comment_count, view.liked_by_me) == (0, 0, False)
     assert view.author.posts_count == 1
@@ -198,9 +224,7 @@ async def test_a_retried_create_returns_the_original_post(social: Node) -> None:
     "fields",
     [
         {"text": "x" * (limits.POST_TEXT_MAX + 1)},
-        {"media": [{"url": "https://cdn.example/a.jpg", "type": "image"}] * 11},
-        {"media": [{"url": "http://cdn.example/a.jpg", "type": "image"}]},
-        {"media": [{"url": "https://cdn.example/a.exe", "type": "binary"}]},
+        {"media_ids": [f"m{i}" for i in range(11)]},
         {"tags": [f"t{i}" for i in range(31)]},
         {"tags": ["two words"]},
         {"location": {"latitude": 91, "longitude": 0}},
@@ -216,6 +240,64 @@ async def test_a_post_over_a_limit_is_refused_and_changes_nothing(
     fields = {"text": "hi", "client_key": "k", **fields}
     await refused(ErrorCode.INVALID_FIELD, node.send(ada, m.CreatePost, **fields))
     assert (await node.store.users.get(ada.user())).posts_count == 0  # type: ignore[union-attr]
+
+
+async def test_only_ones_own_unused_media_can_be_posted_and_a_delete_releases_them(
+    social: Node,
+) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
+    mine, theirs = await uploaded(social, ada), await uploaded(social, bob)
+    for ids in ([theirs.id], [mine.id, theirs.id], ["missing"], [mine.id, mine.id]):
+        with pytest.raises(ProtocolError) as caught:
+            await post(social, ada, "x", media_ids=ids)
+        assert caught.value.code in (ErrorCode.FORBIDDEN, ErrorCode.INVALID_FIELD)
+    assert (await social.store.media.get(mine.id)).attached_to is None  # type: ignore[union-attr]
+    assert (await social.store.users.get(ada.user())).posts_count == 0  # type: ignore[union-attr]
+    used = await post(social, ada, "mine", media_ids=[mine.id])
+    await refused(ErrorCode.FORBIDDEN, post(social, ada, "again", media_ids=[mine.id]))
+    await social.send(ada, m.DeletePost, post_id=used.id)
+    assert (await social.store.media.get(mine.id)).attached_to is None  # type: ignore[union-attr]
+    # Released media go to the sweep, and may be used again meanwhile.
+    again = await post(social, ada, "reposted", media_ids=[mine.id])
+    assert again.media_urls == [mine.url]
+
+
+async def test_avatars_and_messages_take_own_uploads(social: Node) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
+    first, second = await uploaded(social, ada), await uploaded(social, ada)
+    clip, theirs = await uploaded(social, ada, "video"), await uploaded(social, bob)
+    me = await social.send(ada, accounts.UpdateProfile, avatar_media_id=first.id)
+    assert me.avatar_url == first.thumbnail_url
+    me = await social.send(ada, accounts.UpdateProfile, avatar_media_id=second.id)
+    assert me.avatar_url == second.thumbnail_url
+    got = await social.store.media.get_many([first.id, second.id])
+    assert (got[first.id].attached_to, got[second.id].attached_to) == (None, f"avatar:{ada.user()}")
+    for bad in (clip.id, theirs.id):
+        await refused(
+            ErrorCode.FORBIDDEN, social.send(ada, accounts.UpdateProfile, avatar_media_id=bad)
+        )
+    conv = await social.call(ada, messaging.OpenDirect, user_id=bob.user())
+    sent = await social.send(
+        ada, messaging.SendMessage, conversation_id=conv.id, client_key="k", media_id=first.id
+    )
+    history = await social.call(bob, messaging.History, conversation_id=conv.id)
+    assert [(e.seq, e.media_url) for e in history.messages] == [(sent.seq, first.url)]
+    await refused(
+        ErrorCode.FORBIDDEN,
+        social.send(
+            ada, messaging.SendMessage, conversation_id=conv.id, client_key="k2", media_id=theirs.id
+        ),
+    )
+    # A refused send (not a member) releases what it attached.
+    eve = await social.user("eve")
+    unused = await uploaded(social, eve)
+    await refused(
+        ErrorCode.NOT_FOUND,
+        social.send(
+            eve, messaging.SendMessage, conversation_id=conv.id, client_key="k", media_id=unused.id
+        ),
+    )
+    assert (await social.store.media.get(unused.id)).attached_to is None  # type: ignore[union-attr]
 
 
 async def test_hashtags_and_explicit_tags_together_are_capped(social: Node) -> None:

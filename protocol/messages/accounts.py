@@ -145,7 +145,13 @@ class UpdateProfile(Request, tag="profile.update", kw_only=True):
 
     display_name: DisplayName | None = None
     bio: Bio | None = None
+    avatar_media_id: ObjectId | None = None
+    """One of the caller's unused image uploads: the new avatar (its
+    thumbnail's URL becomes ``avatar_url``; the previous avatar upload is
+    released). Another user's, a used one or a video is ``forbidden``."""
     avatar_url: Url | None = None
+    """Deprecated: a URL taken as it is (``""`` removes the avatar).
+    Ignored when ``avatar_media_id`` is given."""
 
     reply = Me
 

@@ -196,14 +196,20 @@ class SyncChanges(Request, tag="conversation.sync", kw_only=True):
 
 
 class SendMessage(Request, tag="message.send", kw_only=True):
-    """Send text and/or a media URL. ``client_key`` makes retries safe: the
+    """Send text and/or a medium. ``client_key`` makes retries safe: the
     same key returns the original message. The reply comes once the message is
     durable; members' sessions then get ``message.new``."""
 
     conversation_id: ObjectId
     client_key: ClientKey
     text: MessageText = ""
+    media_id: ObjectId | None = None
+    """One of the caller's unused uploads (``POST /v1/media``); the message's
+    ``media_url`` is its URL. Another user's or a used one is ``forbidden``."""
     media_url: Url = ""
+    """Deprecated (protocol 2 clients before uploads existed): a URL taken
+    as it is, not checked. Ignored when ``media_id`` is given; goes with
+    protocol version 3."""
 
     reply = MessageAck
 

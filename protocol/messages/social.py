@@ -31,20 +31,11 @@ PostText = Annotated[str, Meta(max_length=limits.POST_TEXT_MAX)]
 CommentText = Annotated[str, Meta(min_length=1, max_length=limits.COMMENT_TEXT_MAX)]
 Tag = Annotated[str, Meta(min_length=1, max_length=limits.TAG_MAX, pattern=limits.TAG_PATTERN)]
 Tags = Annotated[list[Tag], Meta(max_length=limits.POST_TAGS_MAX)]
-HttpsUrl = Annotated[str, Meta(max_length=limits.URL_MAX, pattern=limits.HTTPS_URL_PATTERN)]
 Visibility = Literal["public", "followers"]
 PostIds = Annotated[list[ObjectId], Meta(min_length=1, max_length=limits.WATCH_MAX)]
 
 
 # --------------------------------------------------------------------- parts
-
-
-class MediaItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A photo or video of a post, by its ``https`` URL (uploaded media ids
-    come with the media issue)."""
-
-    url: HttpsUrl
-    type: Literal["image", "video"]
 
 
 class Location(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -182,7 +173,10 @@ class CreatePost(Request, tag="post.create", kw_only=True):
 
     client_key: ClientKey
     text: PostText = ""
-    media: Annotated[list[MediaItem], Meta(max_length=limits.POST_MEDIA_MAX)] = []
+    media_ids: Annotated[list[ObjectId], Meta(max_length=limits.POST_MEDIA_MAX)] = []
+    """Uploads of the caller (``POST /v1/media`` on the sidecar) not used
+    elsewhere, in the order shown; another user's or a used one is
+    ``forbidden``. The post's ``media_urls`` and ``media_types`` come from them."""
     tags: Tags = []
     location: Location | None = None
     visibility: Visibility = "public"

@@ -23,6 +23,7 @@ from protocol.frames import Empty
 from protocol.messages import accounts as m
 from server.config import RateRule
 from server.context import Caller, Handler, Services
+from server.handlers import attachments
 from server.handlers.notices import unnotify
 from server.handlers.pages import fit
 from server.handlers.social_views import Viewer
@@ -147,11 +148,25 @@ async def get_profile(services: Services, caller: Caller, req: m.GetProfile) -> 
 
 
 async def update_profile(services: Services, caller: Caller, req: m.UpdateProfile) -> m.Me:
-    update = ProfileUpdate(display_name=req.display_name, bio=req.bio, avatar_url=req.avatar_url)
-    user = await services.actors.ask(
-        user_key(caller.user()), UpdateProfile(update=update, origin=caller.ref)
-    )
+    me, avatar_url = caller.user(), req.avatar_url
+    if req.avatar_media_id is not None:
+        avatar_url = await _new_avatar(services, me, req.avatar_media_id)
+    update = ProfileUpdate(display_name=req.display_name, bio=req.bio, avatar_url=avatar_url)
+    user = await services.actors.ask(user_key(me), UpdateProfile(update=update, origin=caller.ref))
     return me_view(user)
+
+
+async def _new_avatar(services: Services, me: str, media_id: str) -> str:
+    """Check the upload, release the previous avatar's, attach this one; its
+    thumbnail's URL (a small square-ish image) is the avatar."""
+    record = await services.store.media.get(media_id)
+    if record is None or record.owner_id != me or record.kind != "image":
+        raise ProtocolError(ErrorCode.FORBIDDEN, "media must be your own, unused uploads")
+    target = attachments.avatar_target(me)
+    if record.attached_to != target:
+        await attachments.release(services, target)
+    [medium] = await attachments.attach(services, me, [media_id], target, kind="image")
+    return medium.thumbnail_url or medium.url
 
 
 async def search_users(services: Services, caller: Caller, req: m.SearchUsers) -> m.UserList:

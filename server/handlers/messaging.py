@@ -34,6 +34,7 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.frames import Empty
 from protocol.messages import messaging as m
 from server.context import Caller, Handler, Services
+from server.handlers import attachments
 from server.handlers.pages import fit
 from server.ratelimit import retry_after
 
@@ -139,14 +140,26 @@ async def sync_changes(services: Services, caller: Caller, req: m.SyncChanges) -
 
 
 async def send_message(services: Services, caller: Caller, req: m.SendMessage) -> m.MessageAck:
+    """With a ``media_id``, the medium is attached to this send attempt first
+    and released again if the send is refused."""
+    me, media_url, target = caller.user(), req.media_url, None
+    if req.media_id is not None:
+        target = attachments.message_target(req.conversation_id, me, req.client_key)
+        [medium] = await attachments.attach(services, me, [req.media_id], target)
+        media_url = medium.url
     message = Send(
-        sender_id=caller.user(),
+        sender_id=me,
         client_key=req.client_key,
         text=req.text,
-        media_url=req.media_url,
+        media_url=media_url,
         origin=caller.ref,
     )
-    return await services.actors.ask(conversation_key(req.conversation_id), message)
+    try:
+        return await services.actors.ask(conversation_key(req.conversation_id), message)
+    except Exception:
+        if target is not None:
+            await attachments.release(services, target)
+        raise
 
 
 async def edit_message(services: Services, caller: Caller, req: m.EditMessage) -> m.MessageAck:

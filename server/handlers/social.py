@@ -39,7 +39,7 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.frames import Empty
 from protocol.messages import social as m
 from server.context import Caller, Handler, Services
-from server.handlers import discovery
+from server.handlers import attachments, discovery
 from server.handlers.notices import notify, unnotify
 from server.handlers.social_views import Viewer, page_of
 
@@ -128,16 +128,23 @@ async def _follow_page(
 
 async def create_post(services: Services, caller: Caller, req: m.CreatePost) -> m.PostView:
     me = caller.user()
-    if not req.text.strip() and not req.media:
+    if not req.text.strip() and not req.media_ids:
         raise ProtocolError(ErrorCode.INVALID_FIELD, "a post needs text or media")
     store, viewer = services.store, Viewer(services.store, me)
+    tags = normalise_tags(req.text, list(req.tags))
+    original = await store.posts.get_by_client_key(me, req.client_key)
+    if original is not None:  # a retry: its media are the original's
+        return await _view(viewer, original)
+    post_id = new_id()
+    target = attachments.post_target(post_id)
+    media = await attachments.attach(services, me, list(req.media_ids), target)
     post = PostRecord(
-        id=new_id(),
+        id=post_id,
         user_id=me,
         text=req.text,
-        media_urls=[item.url for item in req.media],
-        media_types=[item.type for item in req.media],
-        tags=normalise_tags(req.text, list(req.tags)),
+        media_urls=[record.url for record in media],
+        media_types=[record.kind for record in media],
+        tags=tags,
         mentions=await mentions(viewer, req.text),
         location=geo_point(req.location),
         visibility=req.visibility,
@@ -147,12 +154,16 @@ async def create_post(services: Services, caller: Caller, req: m.CreatePost) -> 
     try:
         await store.posts.create(post)
     except Conflict as exc:
+        await attachments.release(services, target)
         if exc.field != "client_key":
             raise
         original = await store.posts.get_by_client_key(me, req.client_key)
         if original is None:  # deleted since: the key stays spent
             raise ProtocolError(ErrorCode.NOT_FOUND, "that post was deleted") from None
         return await _view(viewer, original)
+    except Exception:
+        await attachments.release(services, target)
+        raise
     await discovery.post_created(services, post)
     view = await _view(viewer, post)
     body = encode_event_body(m.PostNew(post=view))
@@ -217,6 +228,7 @@ async def delete_post(services: Services, caller: Caller, req: m.DeletePost) -> 
     if deleted is None:
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such post")
     await discovery.post_deleted(services, deleted)
+    await attachments.release(services, attachments.post_target(req.post_id))
     body = encode_event_body(m.PostDeleted(post_id=req.post_id))
     services.actors.tell(post_key(req.post_id), Gone(body))
     return Empty()
