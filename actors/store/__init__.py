@@ -25,6 +25,7 @@ from typing import Protocol
 
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
+from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.notifications import NotificationStore
@@ -76,6 +77,7 @@ class Store(Protocol):
     suggestions: SuggestionStore
     notifications: NotificationStore
     post_search: PostSearchStore
+    media: MediaStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

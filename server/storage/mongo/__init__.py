@@ -24,6 +24,7 @@ from pymongo.errors import PyMongoError
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
+from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.notifications import NotificationStore
@@ -40,6 +41,7 @@ from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore
 from server.storage.mongo.discovery import MongoSuggestionStore, MongoTrendStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
+from server.storage.mongo.media import MongoMediaStore
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
 from server.storage.mongo.moderation import (
     MongoAuditStore,
@@ -88,6 +90,7 @@ class MongoStore:
     suggestions: SuggestionStore
     notifications: NotificationStore
     post_search: PostSearchStore
+    media: MediaStore
 
     def __init__(
         self,
@@ -137,6 +140,7 @@ class MongoStore:
             self.db["notification_actors"],
             self.db["notification_settings"],
         )
+        self.media = MongoMediaStore(self.db["media"])
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

@@ -32,6 +32,9 @@ Document shapes (``_id`` is our id string where the record has one):
 * ``likes``: ``{user_id, target_kind, target_id, created_at}``, unique on
   ``(user_id, target_kind, target_id)``, with a server ObjectId ``_id``.
 * ``keys``: ``{_id: name, value}``.
+* ``media``: the :class:`~actors.store.media.MediaRecord` fields with ``id``
+  as ``_id``; ``attached_to`` is stored as ``null`` while unattached (the
+  sweep's index range).
 
 Counters (``followers_count``, ``following_count``, ``posts_count`` on users;
 ``like_count``, ``comment_count`` on posts; ``reply_count``, ``like_count`` on

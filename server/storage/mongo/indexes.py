@@ -139,6 +139,13 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ([("notification_id", ASCENDING), ("actor_id", ASCENDING)], {"unique": True}),
         ([("notification_id", ASCENDING), ("at", DESCENDING)], {}),
     ),
+    "media": (
+        # release(target) is a prefix of it; the sweep reads its
+        # ``attached_to: null`` range, oldest first.
+        ([("attached_to", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], {}),
+        # The daily quota: one owner's recent uploads.
+        ([("owner_id", ASCENDING), ("created_at", ASCENDING)], {}),
+    ),
     # ``tags`` ({_id: tag, post_count}) needs none: autocomplete is a range of ``_id``.
 }
 
@@ -169,6 +176,7 @@ CONFLICT_FIELDS: Final[Mapping[str, Mapping[tuple[str, ...], str]]] = {
     },
     "posts": {("_id",): "id", ("user_id", "client_key"): "client_key"},
     "comments": {("_id",): "id", ("post_id", "user_id", "client_key"): "client_key"},
+    "media": {("_id",): "id"},
 }
 
 #: Server error codes of a duplicate key.

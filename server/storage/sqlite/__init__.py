@@ -7,7 +7,8 @@ reader threads, WAL and durability settings), ``migrations.py`` the schema,
 ``rows.py`` rows ↔ records and the mapping of uniqueness violations to
 :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
 ``social.py`` (follows, likes, counts, keys), ``posts.py`` (posts and
-comments) and ``search.py`` (post search) the stores of each domain.
+comments) and ``search.py`` (post search) and ``media.py`` (uploads) the stores of each
+domain.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlite3
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
+from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
 from actors.store.notifications import NotificationStore
@@ -43,6 +45,7 @@ from server.storage.sqlite.database import (
     WriteStats,
 )
 from server.storage.sqlite.discovery import SqliteSuggestionStore, SqliteTrendStore
+from server.storage.sqlite.media import SqliteMediaStore
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
 from server.storage.sqlite.moderation import (
     SqliteAuditStore,
@@ -87,6 +90,7 @@ class SqliteStore:
     suggestions: SuggestionStore
     notifications: NotificationStore
     post_search: PostSearchStore
+    media: MediaStore
 
     def __init__(
         self,
@@ -118,6 +122,7 @@ class SqliteStore:
         self.suggestions = SqliteSuggestionStore(self.db)
         self.notifications = SqliteNotificationStore(self.db)
         self.post_search = SqlitePostSearchStore(self.db)
+        self.media = SqliteMediaStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

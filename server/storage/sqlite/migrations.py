@@ -448,6 +448,41 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             """,
         ),
     ),
+    (
+        8,
+        (
+            # Media: one row per upload. ``attached_to`` is NULL while the
+            # medium belongs to nothing yet (the sweep's work).
+            """
+            CREATE TABLE IF NOT EXISTS media (
+                id TEXT PRIMARY KEY NOT NULL,
+                owner_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                mime TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                width INTEGER,
+                height INTEGER,
+                duration REAL,
+                blurhash TEXT,
+                url TEXT NOT NULL,
+                thumbnail_url TEXT,
+                storage_key TEXT NOT NULL,
+                uploaded_bytes INTEGER NOT NULL,
+                attached_to TEXT,
+                created_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+            # release(target): the media of one post, message or avatar.
+            "CREATE INDEX IF NOT EXISTS media_attached ON media (attached_to)"
+            " WHERE attached_to IS NOT NULL",
+            # The sweep: the oldest unattached rows, a range of a partial index.
+            "CREATE INDEX IF NOT EXISTS media_unattached ON media (created_at, id)"
+            " WHERE attached_to IS NULL",
+            # The daily quota: a sum over one owner's recent rows, covered.
+            "CREATE INDEX IF NOT EXISTS media_owner_recent"
+            " ON media (owner_id, created_at, uploaded_bytes)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]

@@ -176,6 +176,7 @@ CONFLICT_FIELDS: Final[Mapping[tuple[str, ...], str]] = {
     ("reports.id",): "id",
     ("audit_log.id",): "id",
     ("notifications.id",): "id",
+    ("media.id",): "id",
 }
 
 _UNIQUE_RE: Final = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
