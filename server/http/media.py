@@ -41,8 +41,8 @@ from server.media.processing import (
     UNSUPPORTED,
     MediaRejected,
     Sniffed,
-    process_image,
     probe_video,
+    process_image,
     sniff,
 )
 
