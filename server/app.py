@@ -26,8 +26,10 @@ from server.wiring import (
     make_cluster,
     make_directory,
     make_log_reader,
+    make_media_storage,
     make_services,
     make_store,
+    media_root,
 )
 
 log = logging.getLogger("grover.app")
@@ -56,6 +58,7 @@ class Grover:
             settings, self.store, self.sessions, self.cluster, directory
         )
         self.services = make_services(settings, self.store, self.actors, self.cluster, directory)
+        self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
         self.gateway = Gateway(self.services, self.sessions, HANDLERS)
         self.accepting = False
         self._purger: asyncio.Task[None] | None = None
@@ -108,7 +111,9 @@ class Grover:
         self.sessions.start()
         self._purger = asyncio.get_running_loop().create_task(self._purge_expired_tokens())
         await self.gateway.start()
-        runner = web.AppRunner(make_app(self), access_log=None)
+        runner = web.AppRunner(
+            make_app(self, media_root=media_root(self.settings)), access_log=None
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.sidecar_port)
         await site.start()
