@@ -31,6 +31,7 @@ from server.wiring import (
     make_media_storage,
     make_services,
     make_store,
+    media_root,
 )
 
 log = logging.getLogger("grover.app")
@@ -59,8 +60,8 @@ class Grover:
             settings, self.store, self.sessions, self.cluster, directory
         )
         self.services = make_services(settings, self.store, self.actors, self.cluster, directory)
+        self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
         self.gateway = Gateway(self.services, self.sessions, HANDLERS)
-        self.media_storage = make_media_storage(settings)
         self.uploads = MediaUploads(self.services, self.media_storage, settings.data_dir / "tmp")
         self.accepting = False
         self._purger: asyncio.Task[None] | None = None
@@ -116,7 +117,10 @@ class Grover:
         self._purger = loop.create_task(self._purge_expired_tokens())
         self._sweeper = loop.create_task(self._sweep_media())
         await self.gateway.start()
-        runner = web.AppRunner(make_app(self, self.uploads), access_log=None)
+        runner = web.AppRunner(
+            make_app(self, media_root=media_root(self.settings), uploads=self.uploads),
+            access_log=None,
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.sidecar_port)
         await site.start()

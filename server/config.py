@@ -66,6 +66,9 @@ class Settings:
     activation_log: str = _field("", "append actor activation records (JSON lines) here")
     log_level: str = _field("INFO", "DEBUG, INFO, WARNING or ERROR")
     public_url: str = _field("", "ws:// URL printed for clients (default: from host/port)")
+    media_public_url: str = _field(
+        "", "base URL of local media files (default: http://host:sidecar_port)"
+    )
 
     heartbeat_interval: float = _field(20.0, "seconds between websocket pings")
     hello_timeout: float = _field(10.0, "seconds a new connection has to send hello")

@@ -38,19 +38,19 @@ except ImportError:  # pragma: no cover - the pinned dependency is installed
     HEIC_SUPPORTED = False
 
 MAX_PIXELS = 50_000_000
-"""Pixels an image may claim (50 megapixels: a 8660 × 5773 photo; the
+"""Pixels an image may claim (50 megapixels: a 8660 x 5773 photo; the
 largest phone sensors are 48-50 MP). Checked from the header before
-decoding; a 50,000 × 50,000 "bomb" would need 7.5 GB of RGB."""
+decoding; a 50,000 x 50,000 "bomb" would need 7.5 GB of RGB."""
 
 # Pillow refuses by itself at twice this (DecompressionBombError) in every
-# plugin's open, and only warns between 1× and 2×: our own check in
-# process_image refuses from 1×. Process-wide, on purpose: no code of ours
+# plugin's open, and only warns between 1x and 2x: our own check in
+# process_image refuses from 1x. Process-wide, on purpose: no code of ours
 # should decode a bigger image anywhere.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 MAX_GIF_FRAMES = 500
 MAX_GIF_PIXELS = 200_000_000
-"""Decoding work an animated GIF may ask for (frames × frame pixels) to be
+"""Decoding work an animated GIF may ask for (frames x frame pixels) to be
 kept animated; beyond either bound only its first frame is kept."""
 
 WEBP_QUALITY = 80
@@ -172,7 +172,7 @@ def process_image(
         raise MediaRejected(UNSUPPORTED, "HEIC decoding is not available on this server")
     try:
         with warnings.catch_warnings():
-            # Between 1× and 2× MAX_IMAGE_PIXELS Pillow only warns; we refuse below.
+            # Between 1x and 2x MAX_IMAGE_PIXELS Pillow only warns; we refuse below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(src, formats=_PILLOW_FORMATS[sniffed.mime]) as im:
                 # Image.open read the header only: nothing is decoded yet.
@@ -236,6 +236,7 @@ def _finish(
     size: tuple[int, int],
     workdir: Path,
     thumb_side: int,
+    *,
     source: Image.Image | None = None,
 ) -> ProcessedImage:
     """Thumbnail and BlurHash from ``source`` (the processed main image), or
@@ -311,9 +312,9 @@ def _save_webp(im: Image.Image, path: Path) -> None:
 
 
 def blurhash_of(im: Image.Image, *, side: int = 32) -> str:
-    """The BlurHash of ``im`` (4×3 components for a landscape image, 3×4 for
+    """The BlurHash of ``im`` (4x3 components for a landscape image, 3x4 for
     a portrait one), computed on a ``side`` px copy: the encoder is pure
-    Python and costs pixels × components. Transparent parts count as white."""
+    Python and costs pixels x components. Transparent parts count as white."""
     small = im.copy()
     small.thumbnail((side, side), Image.Resampling.BILINEAR)
     if small.mode != "RGB":
