@@ -1,7 +1,7 @@
 """The HTTP sidecar (aiohttp), in the same process as the gateway: one module
 per route area: ``health.py``, ``media.py`` (uploads), ``media_files.py``
 (serving local media); PayPal webhooks and metrics join it as ``paypal.py``,
-``metrics.py``.
+``metrics.py``."""
 
 from __future__ import annotations
 
