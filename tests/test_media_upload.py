@@ -141,6 +141,13 @@ async def test_jpeg_upload_replies_with_the_record_and_is_served(
     assert record is not None and record.attached_to is None
     assert record.uploaded_bytes == len(body) and record.size == reply["size"]
     assert tmp_files(grover) == []
+    async with aiohttp.ClientSession() as http:
+        for link, mime in ((reply["url"], reply["mime"]), (reply["thumbnail_url"], None)):
+            async with http.get(link) as served:
+                assert served.status == 200
+                assert mime is None or served.content_type == mime
+                if mime is not None:
+                    assert len(await served.read()) == reply["size"]
 
 
 async def test_png_named_jpg_is_taken_as_png_from_multipart(node: tuple[Grover, str]) -> None:
@@ -327,9 +334,14 @@ async def test_daily_quota_is_429_with_retry_after(start_grover: StartGrover) ->
     assert tmp_files(grover) == []
     # A small one still fits; then the quota is used up before reading.
     assert (await upload(grover, token, png_bytes(20, 20)))[0] == 201
-    await upload(grover, token, png_bytes(20, 20))
-    status, reply, headers = await upload(grover, token, b"\x89PNG")
-    assert status == 429 and "Retry-After" in headers
+    await client.close()
+    small = png_bytes(20, 20)
+    grover = await start_grover(upload_daily_bytes=len(small))
+    client, token = await login(grover)
+    assert (await upload(grover, token, small))[0] == 201
+    status, reply, headers = await upload(grover, token, small)
+    assert (status, reply["error"]["code"]) == (429, "quota_exceeded")
+    assert "Retry-After" in headers
     await client.close()
 
 
@@ -339,6 +351,7 @@ async def test_daily_quota_is_429_with_retry_after(start_grover: StartGrover) ->
 async def test_sweep_removes_old_unattached_media_only(node: tuple[Grover, str]) -> None:
     grover, token = node
     replies = [(await upload(grover, token, png_bytes()))[1] for _ in range(3)]
+    urls = {reply["id"]: reply["url"] for reply in replies}
     kept, attached, swept = (reply["id"] for reply in replies)
     record = await grover.store.media.get(attached)
     assert record is not None
@@ -352,3 +365,7 @@ async def test_sweep_removes_old_unattached_media_only(node: tuple[Grover, str])
     assert await grover.store.media.get(attached) is not None
     assert await grover.store.media.get(kept) is None
     assert await grover.store.media.get(swept) is None
+    async with aiohttp.ClientSession() as http:
+        for media_id, status in ((kept, 404), (swept, 404), (attached, 200)):
+            async with http.get(urls[media_id]) as served:
+                assert served.status == status

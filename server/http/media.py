@@ -294,7 +294,14 @@ class MediaUploads:
             if exc.reason == UNSUPPORTED:
                 raise UploadError(415, "unsupported_type", str(exc)) from None
             raise UploadError(422, "invalid_media", str(exc)) from None
-        return await self._store(new_id(), user_id, sniffed.kind, files, extra, spool.size)
+        return await self._store(
+            media_id=new_id(),
+            user_id=user_id,
+            kind=sniffed.kind,
+            files=files,
+            extra=extra,
+            received=spool.size,
+        )
 
     async def _sniff(self, spool: _Spool) -> Sniffed:
         """The kind (``image``/``video``) from the first bytes; 415 for a type
@@ -328,6 +335,7 @@ class MediaUploads:
 
     async def _store(
         self,
+        *,
         media_id: str,
         user_id: str,
         kind: str,
