@@ -20,14 +20,18 @@ from server.gateway.server import Gateway
 from server.gateway.sessions import SessionRegistry
 from server.handlers import HANDLERS
 from server.http import make_app
+from server.http.media import MediaUploads
+from server.media_sweep import sweep_unattached
 from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
     make_cluster,
     make_directory,
     make_log_reader,
+    make_media_storage,
     make_services,
     make_store,
+    media_root,
 )
 
 log = logging.getLogger("grover.app")
@@ -56,9 +60,12 @@ class Grover:
             settings, self.store, self.sessions, self.cluster, directory
         )
         self.services = make_services(settings, self.store, self.actors, self.cluster, directory)
+        self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
         self.gateway = Gateway(self.services, self.sessions, HANDLERS)
+        self.uploads = MediaUploads(self.services, self.media_storage, settings.data_dir / "tmp")
         self.accepting = False
         self._purger: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._sidecar: web.AppRunner | None = None
         self.sidecar_port = settings.sidecar_port
         self._started = time.monotonic()
@@ -106,9 +113,14 @@ class Grover:
         if self.cluster is not None:
             await self.cluster.start()
         self.sessions.start()
-        self._purger = asyncio.get_running_loop().create_task(self._purge_expired_tokens())
+        loop = asyncio.get_running_loop()
+        self._purger = loop.create_task(self._purge_expired_tokens())
+        self._sweeper = loop.create_task(self._sweep_media())
         await self.gateway.start()
-        runner = web.AppRunner(make_app(self), access_log=None)
+        runner = web.AppRunner(
+            make_app(self, media_root=media_root(self.settings), uploads=self.uploads),
+            access_log=None,
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.sidecar_port)
         await site.start()
@@ -130,10 +142,28 @@ class Grover:
                 log.exception("purging expired tokens failed")
             await asyncio.sleep(TOKEN_PURGE_INTERVAL)
 
+    async def sweep_media_once(self, now: float | None = None) -> int:
+        """Delete media unattached for more than ``media_unattached_ttl``
+        (bounded work; see :mod:`server.media_sweep`); returns how many."""
+        before = (time.time() if now is None else now) - self.settings.media_unattached_ttl
+        return await sweep_unattached(self.store.media, self.media_storage, before)
+
+    async def _sweep_media(self) -> None:
+        """Uploads nothing took within a day are deleted, every few minutes."""
+        while True:
+            await asyncio.sleep(self.settings.media_sweep_interval)
+            try:
+                removed = await self.sweep_media_once()
+                if removed:
+                    log.info("swept %d unattached media", removed)
+            except Exception:
+                log.exception("sweeping unattached media failed")
+
     async def stop(self) -> None:
         self.accepting = False
-        if self._purger is not None:
-            self._purger.cancel()
+        for task in (self._purger, self._sweeper):
+            if task is not None:
+                task.cancel()
         await self.gateway.stop(self.settings.shutdown_grace)
         await self.services.fanout.stop()
         await self.sessions.stop()

@@ -66,6 +66,9 @@ class Settings:
     activation_log: str = _field("", "append actor activation records (JSON lines) here")
     log_level: str = _field("INFO", "DEBUG, INFO, WARNING or ERROR")
     public_url: str = _field("", "ws:// URL printed for clients (default: from host/port)")
+    media_public_url: str = _field(
+        "", "base URL of local media files (default: http://host:sidecar_port)"
+    )
 
     heartbeat_interval: float = _field(20.0, "seconds between websocket pings")
     hello_timeout: float = _field(10.0, "seconds a new connection has to send hello")
@@ -91,6 +94,15 @@ class Settings:
     report_hide_threshold: int = _field(
         3, "distinct reporters that hide a post or comment pending review"
     )
+
+    media_max_bytes: int = _field(50 * 1024 * 1024, "largest upload (a video) in bytes")
+    media_image_max_bytes: int = _field(10 * 1024 * 1024, "largest image upload in bytes")
+    upload_rate: RateRule = _field(RateRule(10 / 60, 10), "uploads per user (rate/burst)")
+    upload_daily_bytes: int = _field(500 * 1024 * 1024, "bytes a user may upload in any 24 hours")
+    media_unattached_ttl: float = _field(
+        24 * 3600.0, "seconds an upload may stay unattached before the sweep deletes it"
+    )
+    media_sweep_interval: float = _field(300.0, "seconds between sweeps of unattached media")
 
     token_ttl: float = _field(7 * 24 * 3600.0, "seconds a login token stays valid")
     argon2_time_cost: int = _field(3, "argon2id iterations")
@@ -159,6 +171,11 @@ _POSITIVE = frozenset(
         "cluster_heartbeat",
         "node_timeout",
         "lease_ttl",
+        "media_max_bytes",
+        "media_image_max_bytes",
+        "upload_daily_bytes",
+        "media_unattached_ttl",
+        "media_sweep_interval",
     }
 )
 """Numeric settings where 0 would break the node (every hello or ask timing

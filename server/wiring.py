@@ -5,11 +5,15 @@ order; nothing else decides which implementation runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from actors.conversation import ConversationActor
 from actors.ids import ActorKey
 from actors.messaging import KIND as CONVERSATION_KIND
 from actors.messaging import message_view
 from actors.placement import Placement
+from actors.ports import MediaStorage
 from actors.post import PostActor
 from actors.runtime import ActorSystem
 from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
@@ -28,6 +32,7 @@ from server.cursors import Cursors
 from server.fanout import FanOut
 from server.gateway.ordering import LogEntry, LogReader
 from server.gateway.sessions import SessionRegistry
+from server.media_storage.local import LocalMediaStorage
 from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.storage import make_store
 
@@ -36,8 +41,10 @@ __all__ = [
     "make_cluster",
     "make_directory",
     "make_log_reader",
+    "make_media_storage",
     "make_services",
     "make_store",
+    "media_root",
 ]
 
 
@@ -119,3 +126,33 @@ def make_services(
         cursors=Cursors(store.keys),
         fanout=FanOut(store, actors, directory),
     )
+
+
+def media_root(settings: Settings) -> Path:
+    """The local media storage's folder, which the sidecar serves."""
+    return settings.data_dir / "media"
+
+
+def make_media_storage(
+    settings: Settings, sidecar_port: Callable[[], int] | None = None
+) -> MediaStorage:
+    """Where uploaded media go. ``sidecar_port`` gives the sidecar's bound
+    port (known only after start when the setting is 0) for the default
+    public URL ``http://<host>:<port>``; ``media_public_url`` overrides it
+    (what clients reach: a proxy or CDN in front of the sidecar)."""
+    # Cloudinary (when CLOUDINARY_URL is set) is chosen here, before the
+    # local default: `if settings.cloudinary_url: return CloudinaryMediaStorage(...)`.
+    base_url: str | Callable[[], str]
+    if settings.media_public_url:
+        base_url = settings.media_public_url
+    else:
+        # A wildcard bind address is no address to give clients.
+        host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+        if ":" in host:
+            host = f"[{host}]"
+        port = sidecar_port or (lambda: settings.sidecar_port)
+
+        def base_url() -> str:
+            return f"http://{host}:{port()}"
+
+    return LocalMediaStorage(media_root(settings), base_url)

@@ -1,0 +1,3 @@
+"""Uploaded media: sniffing, image processing and video probing
+(:mod:`server.media.processing`), pure functions the upload endpoint runs in
+a worker thread."""
