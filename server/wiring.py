@@ -10,6 +10,7 @@ from actors.ids import ActorKey
 from actors.messaging import KIND as CONVERSATION_KIND
 from actors.messaging import message_view
 from actors.placement import Placement
+from actors.ports import MediaStorage
 from actors.post import PostActor
 from actors.runtime import ActorSystem
 from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
@@ -28,6 +29,7 @@ from server.cursors import Cursors
 from server.fanout import FanOut
 from server.gateway.ordering import LogEntry, LogReader
 from server.gateway.sessions import SessionRegistry
+from server.media_storage.cloudinary import CloudinaryConfig, CloudinaryMediaStorage
 from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.storage import make_store
 
@@ -36,6 +38,7 @@ __all__ = [
     "make_cluster",
     "make_directory",
     "make_log_reader",
+    "make_media_storage",
     "make_services",
     "make_store",
 ]
@@ -53,6 +56,16 @@ def make_log_reader(store: Store) -> LogReader:
         ]
 
     return read
+
+
+def make_media_storage(settings: Settings) -> MediaStorage:
+    """Cloudinary when ``cloudinary_url`` (``CLOUDINARY_URL``) is set, else
+    a folder under ``data_dir``. Raises ``ValueError`` (never quoting the
+    secret) when the URL is malformed, so the node stops at start."""
+    if settings.cloudinary_url:
+        return CloudinaryMediaStorage(CloudinaryConfig.parse(settings.cloudinary_url))
+    # The local folder storage (server/media_storage/local.py) is the default.
+    raise NotImplementedError("local media storage: on the media-processing branch")
 
 
 def make_cluster(settings: Settings, sessions: SessionRegistry) -> Cluster | None:
