@@ -87,6 +87,8 @@ class CloudinaryConfig:
         key, colon, secret = parts.netloc[: -len(cloud) - 1].partition(":") if at else ("", "", "")
         if parts.scheme != "cloudinary" or not (key and colon and secret and cloud):
             raise ValueError(f"CLOUDINARY_URL: {shape}")
+        if parts.path not in ("", "/") or parts.fragment:
+            raise ValueError(f"CLOUDINARY_URL: {shape}")
         if not re.fullmatch(r"[A-Za-z0-9_-]+", cloud):
             raise ValueError("CLOUDINARY_URL: the cloud name has characters it cannot have")
         query = dict(urllib.parse.parse_qsl(parts.query))
