@@ -209,22 +209,30 @@ class CloudinaryMediaStorage:
 
     async def _forget(self, kind: str, public_id: str) -> None:
         try:
-            await self._call(kind, "destroy", {"public_id": public_id, "invalidate": "true"}, None)
+            params = {"public_id": public_id, "invalidate": "true"}
+            await self._call(kind, "destroy", params, None, attempts=1)
         except (_Retryable, MediaStorageError):
             log.warning("cloudinary: could not remove a failed upload %s/%s", kind, public_id)
 
     async def _call(
-        self, kind: str, action: str, params: dict[str, str], file: MediaFile | None
+        self,
+        kind: str,
+        action: str,
+        params: dict[str, str],
+        file: MediaFile | None,
+        *,
+        attempts: int | None = None,
     ) -> dict[str, Any]:
         """POST a signed request, retried on 5xx/timeouts/network errors.
         Raises ``MediaStorageError`` on a 4xx (at once) and ``_Retryable``
         once the attempts are spent."""
         url = self.config.api_url(kind, action)
-        for attempt in range(1, self._attempts + 1):
+        attempts = attempts or self._attempts
+        for attempt in range(1, attempts + 1):
             try:
                 return await self._attempt(url, action, params, file)
             except _Retryable as exc:
-                if attempt == self._attempts:
+                if attempt == attempts:
                     raise _Retryable(f"{exc} (after {attempt} attempts)") from None
                 delay = self._backoff * 2 ** (attempt - 1) * (0.5 + random.random())
                 log.info("cloudinary %s: %s; retry %d in %.2fs", action, exc, attempt, delay)
