@@ -38,8 +38,12 @@ class RateRule:
         return f"{self.rate:g}/{self.burst:g}"
 
 
-def _field(default: Any, help: str) -> Any:
-    return dataclasses.field(default=default, metadata={"help": help})
+def _field(default: Any, help: str, *, env: str = "", secret: bool = False) -> Any:
+    """``env``: the variable's name when it is not ``GROVER_<NAME>`` (a name
+    a service defines, like ``CLOUDINARY_URL``). ``secret``: left out of
+    ``repr`` (it holds credentials)."""
+    metadata = {"help": help, "env": env} if env else {"help": help}
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
 
 
 _INCARNATION = secrets.token_hex(3)
@@ -56,6 +60,13 @@ class Settings:
     mongo_url: str | None = _field(None, "use MongoDB at this URL instead of SQLite")
     mongo_db: str = _field("grover", "MongoDB database name")
     redis_url: str | None = _field(None, "join the cluster coordinated by this Redis")
+    cloudinary_url: str | None = _field(
+        None,
+        "store media on Cloudinary (cloudinary://<api_key>:<api_secret>@<cloud_name>)"
+        " instead of under data_dir",
+        env="CLOUDINARY_URL",
+        secret=True,
+    )
     node_id: str = _field(
         "", "this node's name in the cluster, unique per start (default: host-pid-random)"
     )
@@ -124,7 +135,15 @@ class Settings:
 
 
 def env_name(field_name: str) -> str:
-    return f"GROVER_{field_name.upper()}"
+    """``GROVER_<NAME>``, or the name the setting declares (``CLOUDINARY_URL``)."""
+    return _ENV_NAMES.get(field_name) or f"GROVER_{field_name.upper()}"
+
+
+_ENV_NAMES: dict[str, str] = {
+    field.name: field.metadata["env"]
+    for field in dataclasses.fields(Settings)
+    if field.metadata.get("env")
+}
 
 
 def _convert(field: dataclasses.Field[Any], text: str) -> Any:

@@ -32,6 +32,7 @@ from server.cursors import Cursors
 from server.fanout import FanOut
 from server.gateway.ordering import LogEntry, LogReader
 from server.gateway.sessions import SessionRegistry
+from server.media_storage.cloudinary import CloudinaryConfig, CloudinaryMediaStorage
 from server.media_storage.local import LocalMediaStorage
 from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.storage import make_store
@@ -136,12 +137,16 @@ def media_root(settings: Settings) -> Path:
 def make_media_storage(
     settings: Settings, sidecar_port: Callable[[], int] | None = None
 ) -> MediaStorage:
-    """Where uploaded media go. ``sidecar_port`` gives the sidecar's bound
+    """Where uploaded media go: Cloudinary when ``cloudinary_url``
+    (``CLOUDINARY_URL``) is set, else a folder under ``data_dir``.
+    ``sidecar_port`` gives the sidecar's bound
     port (known only after start when the setting is 0) for the default
     public URL ``http://<host>:<port>``; ``media_public_url`` overrides it
     (what clients reach: a proxy or CDN in front of the sidecar)."""
-    # Cloudinary (when CLOUDINARY_URL is set) is chosen here, before the
-    # local default: `if settings.cloudinary_url: return CloudinaryMediaStorage(...)`.
+    # Raises ValueError (never quoting the secret) for a malformed URL, so
+    # the node stops at start.
+    if settings.cloudinary_url:
+        return CloudinaryMediaStorage(CloudinaryConfig.parse(settings.cloudinary_url))
     base_url: str | Callable[[], str]
     if settings.media_public_url:
         base_url = settings.media_public_url
