@@ -22,6 +22,7 @@ from protocol.client import Client
 from server.app import Grover
 from server.config import RateRule
 from tests.conftest import StartGrover, register, ws_url
+from tests.fake_cloudinary import FakeCloudinary
 
 MB = 1024 * 1024
 
@@ -102,12 +103,48 @@ def tmp_files(grover: Grover) -> list[Path]:
     return list(tmp.rglob("*")) if tmp.exists() else []
 
 
-@pytest.fixture
-async def node(start_grover: StartGrover) -> AsyncIterator[tuple[Grover, str]]:
-    grover = await start_grover()
+FAKES: dict[int, FakeCloudinary] = {}
+"""The fake Cloudinary behind a node started with it, by ``id(grover)``."""
+
+
+@pytest.fixture(params=["local", "cloudinary"])
+async def node(
+    request: pytest.FixtureRequest, start_grover: StartGrover
+) -> AsyncIterator[tuple[Grover, str]]:
+    """A node storing media in its folder, or in a fake Cloudinary on
+    127.0.0.1 that checks every request's signature."""
+    fake = await FakeCloudinary().start() if request.param == "cloudinary" else None
+    settings = {"cloudinary_url": fake.url()} if fake is not None else {}
+    grover = await start_grover(**settings)
+    assert grover.media_storage.name == request.param
+    if fake is not None:
+        FAKES[id(grover)] = fake
     client, token = await login(grover)
-    yield grover, token
-    await client.close()
+    try:
+        yield grover, token
+    finally:
+        await client.close()
+        if fake is not None:
+            del FAKES[id(grover)]
+            await fake.stop()
+
+
+async def fetch(grover: Grover, link: str) -> tuple[int, str | None, bytes]:
+    """What a client gets at a medium's URL: from the sidecar for the local
+    storage; for Cloudinary (whose delivery host is not reachable here) what
+    the fake holds under the URL's public id (a transformation, such as the
+    thumbnail's, is Cloudinary's to render: its type is not checked)."""
+    fake = FAKES.get(id(grover))
+    if fake is None:
+        async with aiohttp.ClientSession() as http, http.get(link) as served:
+            return served.status, served.content_type, await served.read()
+    resource_type = "video" if "/video/upload/" in link else "image"
+    public_id = link.rsplit("/", 1)[1].rsplit(".", 1)[0]
+    asset = fake.assets.get((resource_type, public_id))
+    if asset is None:
+        return 404, None, b""
+    transformed = "/upload/c_" in link
+    return 200, None if transformed else f"{resource_type}/{asset.format}", asset.data
 
 
 # --------------------------------------------------------------------------- accepted
@@ -141,13 +178,11 @@ async def test_jpeg_upload_replies_with_the_record_and_is_served(
     assert record is not None and record.attached_to is None
     assert record.uploaded_bytes == len(body) and record.size == reply["size"]
     assert tmp_files(grover) == []
-    async with aiohttp.ClientSession() as http:
-        for link, mime in ((reply["url"], reply["mime"]), (reply["thumbnail_url"], None)):
-            async with http.get(link) as served:
-                assert served.status == 200
-                assert mime is None or served.content_type == mime
-                if mime is not None:
-                    assert len(await served.read()) == reply["size"]
+    for link, mime in ((reply["url"], reply["mime"]), (reply["thumbnail_url"], None)):
+        status, content_type, data = await fetch(grover, link)
+        assert status == 200
+        if mime is not None:
+            assert content_type == mime and len(data) == reply["size"]
 
 
 async def test_png_named_jpg_is_taken_as_png_from_multipart(node: tuple[Grover, str]) -> None:
@@ -365,7 +400,5 @@ async def test_sweep_removes_old_unattached_media_only(node: tuple[Grover, str])
     assert await grover.store.media.get(attached) is not None
     assert await grover.store.media.get(kept) is None
     assert await grover.store.media.get(swept) is None
-    async with aiohttp.ClientSession() as http:
-        for media_id, status in ((kept, 404), (swept, 404), (attached, 200)):
-            async with http.get(urls[media_id]) as served:
-                assert served.status == status
+    for media_id, status in ((kept, 404), (swept, 404), (attached, 200)):
+        assert (await fetch(grover, urls[media_id]))[0] == status
