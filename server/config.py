@@ -114,6 +114,9 @@ class Settings:
         24 * 3600.0, "seconds an upload may stay unattached before the sweep deletes it"
     )
     media_sweep_interval: float = _field(300.0, "seconds between sweeps of unattached media")
+    media_workers: int = _field(
+        0, "images processed at once (0: one per core but one, left to the event loop)"
+    )
 
     token_ttl: float = _field(7 * 24 * 3600.0, "seconds a login token stays valid")
     argon2_time_cost: int = _field(3, "argon2id iterations")
