@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import pathlib
 import random
 import sqlite3
 
@@ -21,6 +22,7 @@ from actors.store.search import (
 )
 from actors.store.social import GeoPoint, PageKey, PostEdit, PostRecord
 from server.storage import SqliteStore
+from server.storage.sqlite import search as sqlite_search
 from server.storage.sqlite.search import BY_TAG_SQL, NEAR_BOX_SQL, TAG_PREFIX_SQL
 from tests.store.backends import STANDIN_NO_GEO, STANDIN_NO_TEXT, Backend
 from tests.store.records import T0, make_post, make_user
@@ -387,3 +389,34 @@ async def test_sqlite_tag_near_and_prefix_queries_use_their_indexes(
     )
     assert "SEARCH tags USING PRIMARY KEY (tag>? AND tag<?)" in prefix, prefix
     assert "SCAN tags" not in prefix, prefix
+
+
+@pytest.mark.parametrize("window", [3, 7, 4000])
+async def test_sqlite_text_newest_pages_alike_through_the_window_or_its_fallback(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """The fast path (the newest ``TEXT_WINDOW`` posts, kept when they match)
+    and its fallback (every match, sorted) give the same pages: a small
+    window forces the fallback below the first pages, a large one never."""
+    monkeypatch.setattr(sqlite_search, "TEXT_WINDOW", window)
+    store = SqliteStore(tmp_path / "window.sqlite3")
+    await store.open()
+    try:
+        words = ["sunset", "river", "sunset beach", "city", "sunset"]
+        posts = [make_post("u1", at=T0 + i, text=words[i % len(words)]) for i in range(40)]
+        # Out of time order on purpose: insertion order is not what pages follow.
+        for post in random.Random(7).sample(posts, len(posts)):
+            await store.posts.create(post)
+        expected = [p.id for p in sorted(posts, key=lambda p: p.created_at, reverse=True)
+                    if "sunset" in p.text]  # fmt: skip
+        seen: list[str] = []
+        before: PageKey | None = None
+        while True:
+            page = await store.post_search.text_newest("sunset", before=before, limit=4)
+            seen += [p.id for p in page]
+            if len(page) < 4:
+                break
+            before = (page[-1].created_at, page[-1].id)
+        assert seen == expected
+    finally:
+        await store.close()
