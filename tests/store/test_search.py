@@ -420,3 +420,28 @@ async def test_sqlite_text_newest_pages_alike_through_the_window_or_its_fallback
         assert seen == expected
     finally:
         await store.close()
+
+
+async def test_sqlite_text_best_ranks_the_most_recent_matches(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Best first scores only the newest ``BEST_WINDOW`` matches: an old post
+    that matches best leads while it is inside the window, not once newer
+    matches push it out."""
+    store = SqliteStore(tmp_path / "best.sqlite3")
+    await store.open()
+    try:
+        old_best = make_post("u1", at=T0, text="sunset sunset sunset sunset")
+        await store.posts.create(old_best)
+        newer = [
+            make_post("u1", at=T0 + i, text=f"sunset and {i} other words here") for i in (1, 2, 3)
+        ]
+        for post in newer:
+            await store.posts.create(post)
+        ranked = await store.post_search.text_best("sunset", offset=0, limit=10)
+        assert ranked[0].id == old_best.id and len(ranked) == 4
+        monkeypatch.setattr(sqlite_search, "BEST_WINDOW", 3)
+        ranked = await store.post_search.text_best("sunset", offset=0, limit=10)
+        assert {p.id for p in ranked} == {p.id for p in newer}
+    finally:
+        await store.close()

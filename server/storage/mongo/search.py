@@ -19,6 +19,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from actors.store.search import (
+    BEST_WINDOW,
     EARTH_RADIUS_KM,
     TAG_SCAN_MAX,
     PostHit,
@@ -82,13 +83,17 @@ class MongoPostSearchStore:
         words = query_words(query)
         if not words or limit <= 0:
             return []
-        score = {"$meta": "textScore"}
-        cursor = (
-            self._posts.find({"$text": {"$search": " ".join(words)}}, {"score": score})
-            .sort([("score", score), ("_id", DESCENDING)])
-            .skip(max(offset, 0))
-            .limit(limit)
-        )
+        # The most recent BEST_WINDOW matches (ids are time-ordered), then by score.
+        pipeline: list[Document] = [
+            {"$match": {"$text": {"$search": " ".join(words)}}},
+            {"$sort": {"_id": -1}},
+            {"$limit": BEST_WINDOW},
+            {"$addFields": {"score": {"$meta": "textScore"}}},
+            {"$sort": {"score": -1, "_id": -1}},
+            {"$skip": max(offset, 0)},
+            {"$limit": limit},
+        ]
+        cursor = await self._posts.aggregate(pipeline)
         return [to_post(doc) async for doc in cursor]
 
     async def by_tag(self, tag: str, *, before: PageKey | None, limit: int) -> list[PostRecord]:

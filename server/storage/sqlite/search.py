@@ -16,6 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from actors.store.search import (
+    BEST_WINDOW,
     TAG_SCAN_MAX,
     PostHit,
     TagCount,
@@ -64,9 +65,14 @@ _WINDOW_SEEN_SQL: Final = (
 )
 #: Posts the fast path of a newest-first text search looks through.
 TEXT_WINDOW: Final = 4000
-#: Best first: FTS5's bm25 (lower is better), ties newest id first.
+#: Best first among the :data:`~actors.store.search.BEST_WINDOW` most recent
+#: matches: FTS5 walks its doclists backwards by rowid (the posts' storage
+#: order) and stops there, so bm25 (lower is better) scores at most that many;
+#: ties newest id first.
 TEXT_BEST_SQL: Final = (
-    _FROM_FTS + " ORDER BY bm25(posts_fts), p.id DESC LIMIT :limit OFFSET :offset"
+    f"SELECT {prefixed(POST_COLUMNS, 'p')} FROM (SELECT rowid AS seq, bm25(posts_fts) AS score"
+    " FROM posts_fts WHERE posts_fts MATCH :match ORDER BY rowid DESC LIMIT :window) AS m"
+    " JOIN posts AS p ON p.seq = m.seq ORDER BY m.score, p.id DESC LIMIT :limit OFFSET :offset"
 )
 #: A backward range of ``post_tags``' primary key ``(tag, created_at, post_id)``.
 BY_TAG_SQL: Final = (
@@ -129,7 +135,7 @@ class SqlitePostSearchStore:
         match = fts_query(query)
         if match is None or limit <= 0:
             return []
-        args = {"match": match, "limit": limit, "offset": max(offset, 0)}
+        args = {"match": match, "limit": limit, "offset": max(offset, 0), "window": BEST_WINDOW}
         return await self._db.read(lambda conn: _posts(conn, TEXT_BEST_SQL, args))
 
     async def by_tag(self, tag: str, *, before: PageKey | None, limit: int) -> list[PostRecord]:
