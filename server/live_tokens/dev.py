@@ -58,9 +58,7 @@ class DevTokenIssuer:
 
     name = "dev"
 
-    def __init__(
-        self, key: bytes | None = None, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, key: bytes | None = None, *, clock: Callable[[], float] = time.time) -> None:
         self._key = key if key is not None else secrets.token_bytes(32)
         self._clock = clock
 
