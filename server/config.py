@@ -67,6 +67,15 @@ class Settings:
         env="CLOUDINARY_URL",
         secret=True,
     )
+    agora_app_id: str | None = _field(
+        None, "Agora project's app id (32 hex): live tokens from Agora instead of development ones"
+    )
+    agora_app_certificate: str | None = _field(
+        None, "Agora project's primary app certificate (32 hex), signs live tokens", secret=True
+    )
+    live_token_ttl: float = _field(
+        600.0, "seconds a live-stream (RTC) token is valid; clients renew before then"
+    )
     node_id: str = _field(
         "", "this node's name in the cluster, unique per start (default: host-pid-random)"
     )
@@ -181,6 +190,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "stream_maxlen": (1, math.inf),
     "group_max_members": (2, 256),
     "report_hide_threshold": (1, math.inf),
+    "live_token_ttl": (1, 24 * 3600),  # Agora honours a privilege for 24 h at most
 }
 """Inclusive bounds of numeric settings; any other number must be >= 0."""
 

@@ -13,7 +13,7 @@ from actors.ids import ActorKey
 from actors.messaging import KIND as CONVERSATION_KIND
 from actors.messaging import message_view
 from actors.placement import Placement
-from actors.ports import MediaStorage
+from actors.ports import LiveTokenIssuer, MediaStorage
 from actors.post import PostActor
 from actors.runtime import ActorSystem
 from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
@@ -26,12 +26,14 @@ from protocol.messages.messaging import MessageNew
 from server.auth import Passwords, Tokens
 from server.cluster import Cluster
 from server.cluster.faults import is_transient
-from server.config import Settings
+from server.config import Settings, env_name
 from server.context import Services
 from server.cursors import Cursors
 from server.fanout import FanOut
 from server.gateway.ordering import LogEntry, LogReader
 from server.gateway.sessions import SessionRegistry
+from server.live_tokens.agora import AgoraTokenIssuer
+from server.live_tokens.dev import DevTokenIssuer
 from server.media_storage.cloudinary import CloudinaryConfig, CloudinaryMediaStorage
 from server.media_storage.local import LocalMediaStorage
 from server.ratelimit import MemoryRateLimiter, RateLimiter
@@ -41,6 +43,7 @@ __all__ = [
     "make_actor_system",
     "make_cluster",
     "make_directory",
+    "make_live_token_issuer",
     "make_log_reader",
     "make_media_storage",
     "make_services",
@@ -161,3 +164,23 @@ def make_media_storage(
             return f"http://{host}:{port()}"
 
     return LocalMediaStorage(media_root(settings), base_url)
+
+
+def make_live_token_issuer(settings: Settings) -> LiveTokenIssuer:
+    """Who issues live-stream tokens: Agora (AccessToken2) when
+    ``agora_app_id`` and ``agora_app_certificate`` are both set, else the
+    development issuer (tokens marked ``development``; no RTC service
+    accepts them). One set without the other is a mistake, not a reason to
+    fall back to development tokens in production: ``ValueError`` naming the
+    missing variable, as for a malformed id or certificate (never quoted)."""
+    app_id, certificate = settings.agora_app_id, settings.agora_app_certificate
+    if not app_id and not certificate:
+        return DevTokenIssuer()
+    if not app_id or not certificate:
+        missing = "agora_app_certificate" if app_id else "agora_app_id"
+        raise ValueError(
+            f"{env_name(missing)} is not set: live tokens need both the Agora app id"
+            " and app certificate (or neither, for development tokens)"
+        )
+    # LiveTokenError is a ValueError: the node stops at start.
+    return AgoraTokenIssuer(app_id, certificate)
