@@ -37,6 +37,7 @@ from actors.store.social import (
     KeyStore,
     LikeStore,
     PostStore,
+    ViewStore,
 )
 
 
@@ -70,6 +71,7 @@ class Store(Protocol):
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    views: ViewStore
     reports: ReportStore
     moderation: ModerationStore
     audit: AuditStore

@@ -25,6 +25,8 @@ from typing import Protocol
 
 import msgspec
 
+from actors.store.accounts import UserRecord
+
 PageKey = tuple[float, str]
 """``(created_at, id)`` of the last item of the previous page. For follow lists
 the id is the other user's id, for liked posts the post id."""
@@ -144,6 +146,32 @@ class PostCounts(msgspec.Struct, kw_only=True):
 class CommentCounts(msgspec.Struct, kw_only=True):
     reply_count: int
     like_count: int
+
+
+class ViewContext(msgspec.Struct, kw_only=True):
+    """What turning a page into one viewer's views needs (see :class:`ViewStore`)."""
+
+    users: dict[str, UserRecord]
+    blocked: set[str]
+    i_follow: set[str]
+    follows_me: set[str]
+    liked: set[str]
+
+
+class ViewStore(Protocol):
+    """Reads that serve a page of views at once, across aggregates."""
+
+    async def context(
+        self, viewer: str, user_ids: list[str], like_kind: str, item_ids: list[str]
+    ) -> ViewContext:
+        """In one read (one snapshot on SQLite): the users of ``user_ids``
+        that exist; which of them have a block with ``viewer`` either way;
+        which the viewer follows; which follow the viewer; and which of
+        ``item_ids`` (``like_kind`` ``"post"`` or ``"comment"``) the viewer
+        likes. The answers are those of :meth:`UserStore.get_many`,
+        :meth:`BlockStore.blocked_among`, :meth:`FollowStore.following_among`,
+        :meth:`FollowStore.followers_among` and :meth:`LikeStore.liked_among`
+        (the viewer is never in the three sets of users)."""
 
 
 class FollowStore(Protocol):

@@ -17,7 +17,7 @@ from actors.moderation import is_admin
 from actors.social import author_view, comment_view, may_see, post_view
 from actors.store import Store
 from actors.store.accounts import UserRecord
-from actors.store.social import CommentRecord, PageKey, PostRecord
+from actors.store.social import CommentRecord, PageKey, PostRecord, ViewContext
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import accounts
 from protocol.messages import social as m
@@ -110,49 +110,62 @@ class Viewer:
         ids = sorted({u.id for u in users} - {self.me})
         i_follow = await self.store.follows.following_among(self.me, ids) if ids else set()
         follows_me = await self.store.follows.followers_among(self.me, ids) if ids else set()
-        views = []
-        for user in users:
-            view = author_view(user)
-            view.i_follow = user.id in i_follow
-            view.follows_me = user.id in follows_me
-            views.append(view)
-        return views
+        return [_profile(user, i_follow, follows_me) for user in users]
 
     async def authors(self, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
         users = await self.store.users.get_many(sorted(set(ids)))
         return {view.id: view for view in await self.profiles(list(users.values()))}
 
     async def post_views(self, posts: Sequence[PostRecord]) -> dict[str, m.PostView]:
-        """Views of the posts ``me`` may see, by id (the others are left out)."""
-        shown = await self.visible(posts)
-        if not shown:
+        """Views of the posts ``me`` may see, by id (the others are left out),
+        from one :class:`~actors.store.social.ViewStore` read."""
+        posts = [p for p in posts if not p.hidden or p.id in self.revealed]
+        if not posts:
             return {}
-        authors = await self.authors([p.user_id for p in shown])
-        liked = await self.store.likes.liked_among(self.me, "post", [p.id for p in shown])
+        ctx = await self.store.views.context(
+            self.me, [p.user_id for p in posts], "post", [p.id for p in posts]
+        )
+        authors = self._authors(ctx)
         return {
-            p.id: post_view(p, authors[p.user_id], p.id in liked)
-            for p in shown
-            if p.user_id in authors
+            p.id: post_view(p, authors[p.user_id], p.id in ctx.liked)
+            for p in posts
+            if p.user_id in authors and may_see(p, self.me, p.user_id in ctx.i_follow)
         }
 
     async def comment_views(self, comments: Sequence[CommentRecord]) -> dict[str, m.CommentView]:
         """Views of the comments whose authors ``me`` may see, by id; hidden
-        comments are shown to nobody."""
+        comments are shown to nobody. One :class:`ViewStore` read."""
         comments = [c for c in comments if not c.hidden]
-        blocked = await self._blocked(sorted({c.user_id for c in comments} - {self.me}))
-        shown = [c for c in comments if c.user_id not in blocked]
-        if not shown:
+        if not comments:
             return {}
-        authors = await self.authors([c.user_id for c in shown])
-        liked = await self.store.likes.liked_among(self.me, "comment", [c.id for c in shown])
+        ctx = await self.store.views.context(
+            self.me, [c.user_id for c in comments], "comment", [c.id for c in comments]
+        )
+        authors = self._authors(ctx)
         return {
-            c.id: comment_view(c, authors[c.user_id], c.id in liked)
-            for c in shown
+            c.id: comment_view(c, authors[c.user_id], c.id in ctx.liked)
+            for c in comments
             if c.user_id in authors
+        }
+
+    def _authors(self, ctx: ViewContext) -> dict[str, accounts.UserProfile]:
+        """The profiles of a page's authors ``me`` may see: not blocked either
+        way, not suspended (unless it is ``me``)."""
+        return {
+            user_id: _profile(user, ctx.i_follow, ctx.follows_me)
+            for user_id, user in ctx.users.items()
+            if user_id not in ctx.blocked and (not user.suspended or user_id == self.me)
         }
 
     async def _blocked(self, others: list[str]) -> set[str]:
         return await self.store.blocks.blocked_among(self.me, others) if others else set()
+
+
+def _profile(user: UserRecord, i_follow: set[str], follows_me: set[str]) -> accounts.UserProfile:
+    view = author_view(user)
+    view.i_follow = user.id in i_follow
+    view.follows_me = user.id in follows_me
+    return view
 
 
 async def page_of(

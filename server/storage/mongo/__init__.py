@@ -36,6 +36,7 @@ from actors.store.social import (
     KeyStore,
     LikeStore,
     PostStore,
+    ViewStore,
 )
 from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore, MongoUserStore
 from server.storage.mongo.discovery import MongoSuggestionStore, MongoTrendStore
@@ -56,6 +57,7 @@ from server.storage.mongo.social import (
     MongoFollowStore,
     MongoKeyStore,
     MongoLikeStore,
+    MongoViewStore,
 )
 
 __all__ = ["INDEXES", "MongoStore"]
@@ -83,6 +85,7 @@ class MongoStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    views: ViewStore
     reports: ReportStore
     moderation: ModerationStore
     audit: AuditStore
@@ -129,6 +132,7 @@ class MongoStore:
         self.likes = MongoLikeStore(likes, posts, comments)
         self.counts = MongoCountStore(users, follows, posts, comments, likes)
         self.keys = MongoKeyStore(self.db["keys"])
+        self.views = MongoViewStore(self.users, self.blocks, self.follows, self.likes)
         reports, cases, audit = self.db["reports"], self.db["report_cases"], self.db["audit_log"]
         self.reports = MongoReportStore(reports, cases, posts, comments, audit)
         self.moderation = MongoModerationStore(reports, cases, posts, comments, audit, users=users)

@@ -27,7 +27,9 @@ from actors.store.social import (
     PageKey,
     PostCounts,
     UserCounts,
+    ViewContext,
 )
+from server.storage.mongo.accounts import MongoBlockStore, MongoUserStore
 from server.storage.mongo.documents import (
     Document,
     follow_document,
@@ -372,3 +374,34 @@ class MongoKeyStore:
         if doc is None:  # nothing in the port deletes keys
             raise StoreError(f"key {name!r} vanished after its upsert")
         return str(doc["value"])
+
+
+class MongoViewStore:
+    """:class:`actors.store.social.ViewStore` by the other stores' queries,
+    one after another (MongoDB gives no snapshot across collections without
+    a transaction; each answer is as of its own query)."""
+
+    def __init__(
+        self,
+        users: MongoUserStore,
+        blocks: MongoBlockStore,
+        follows: MongoFollowStore,
+        likes: MongoLikeStore,
+    ) -> None:
+        self._users = users
+        self._blocks = blocks
+        self._follows = follows
+        self._likes = likes
+
+    async def context(
+        self, viewer: str, user_ids: list[str], like_kind: str, item_ids: list[str]
+    ) -> ViewContext:
+        users = sorted(set(user_ids))
+        others = [user_id for user_id in users if user_id != viewer]
+        return ViewContext(
+            users=await self._users.get_many(users) if users else {},
+            blocked=await self._blocks.blocked_among(viewer, others) if others else set(),
+            i_follow=await self._follows.following_among(viewer, others) if others else set(),
+            follows_me=await self._follows.followers_among(viewer, others) if others else set(),
+            liked=await self._likes.liked_among(viewer, like_kind, item_ids) if item_ids else set(),
+        )

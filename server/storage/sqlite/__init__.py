@@ -31,6 +31,7 @@ from actors.store.social import (
     KeyStore,
     LikeStore,
     PostStore,
+    ViewStore,
 )
 from server.storage.sqlite.accounts import (
     SqliteAuthSessionStore,
@@ -60,6 +61,7 @@ from server.storage.sqlite.social import (
     SqliteFollowStore,
     SqliteKeyStore,
     SqliteLikeStore,
+    SqliteViewStore,
 )
 
 __all__ = ["SqliteDatabase", "SqliteStore", "WriteStats"]
@@ -83,6 +85,7 @@ class SqliteStore:
     likes: LikeStore
     counts: CountStore
     keys: KeyStore
+    views: ViewStore
     reports: ReportStore
     moderation: ModerationStore
     audit: AuditStore
@@ -115,6 +118,7 @@ class SqliteStore:
         self.likes = SqliteLikeStore(self.db)
         self.counts = SqliteCountStore(self.db)
         self.keys = SqliteKeyStore(self.db)
+        self.views = SqliteViewStore(self.db)
         self.reports = SqliteReportStore(self.db)
         self.moderation = SqliteModerationStore(self.db)
         self.audit = SqliteAuditStore(self.db)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Final
 
 from actors.store.accounts import AuthSessionRecord, ProfileUpdate, UserRecord
 from actors.store.search import query_words, search_key
@@ -25,6 +26,18 @@ __all__ = [
     "fts_query",
     "prefix_upper_bound",
 ]
+
+
+#: The users of a JSON list of ids: a primary-key seek per id.
+USERS_BY_ID_SQL: Final = (
+    f"SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))"
+)
+#: Which of ``:others`` (a JSON list) have a block with ``:me``, either way.
+BLOCKED_AMONG_SQL: Final = (
+    "SELECT value FROM json_each(:others) AS o WHERE EXISTS"
+    " (SELECT 1 FROM blocks WHERE user_id = :me AND blocked_id = o.value)"
+    " OR EXISTS (SELECT 1 FROM blocks WHERE user_id = o.value AND blocked_id = :me)"
+)
 
 
 def prefix_upper_bound(prefix: str) -> str | None:
@@ -105,10 +118,7 @@ class SqliteUserStore:
             return {}
 
         def job(conn: sqlite3.Connection) -> dict[str, UserRecord]:
-            rows = conn.execute(
-                f"SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))",
-                (json_list(user_ids),),
-            ).fetchall()
+            rows = conn.execute(USERS_BY_ID_SQL, (json_list(user_ids),)).fetchall()
             return {user.id: user for user in map(to_user, rows)}
 
         return await self._db.read(job)
@@ -301,10 +311,7 @@ class SqliteBlockStore:
 
         def job(conn: sqlite3.Connection) -> set[str]:
             rows = conn.execute(
-                "SELECT value FROM json_each(:others) AS o WHERE EXISTS"
-                " (SELECT 1 FROM blocks WHERE user_id = :me AND blocked_id = o.value)"
-                " OR EXISTS (SELECT 1 FROM blocks WHERE user_id = o.value AND blocked_id = :me)",
-                {"me": user_id, "others": json_list(others)},
+                BLOCKED_AMONG_SQL, {"me": user_id, "others": json_list(others)}
             ).fetchall()
             return {str(row[0]) for row in rows}
 
