@@ -96,7 +96,7 @@ class MongoStreamStore:
             await self._streams.replace_one({"_id": stream.id}, doc)
 
     async def live_of_host(self, host_id: str) -> StreamRecord | None:
-        """A seek of the one-live-per-host partial index."""
+        """An index seek on host (and status): one document at most."""
         doc = await self._streams.find_one({"host_id": host_id, "status": "live"})
         return None if doc is None else _to_stream(doc)
 

@@ -152,7 +152,7 @@ class SqliteStreamStore:
         await self._db.write(job)
 
     async def live_of_host(self, host_id: str) -> StreamRecord | None:
-        """A seek of ``streams_one_live``."""
+        """An index seek on status and host: one row at most."""
 
         def job(conn: sqlite3.Connection) -> StreamRecord | None:
             row = conn.execute(
