@@ -54,9 +54,7 @@ def check_schedule(scheduled_time: float, now: float) -> None:
     if scheduled_time <= now:
         raise ProtocolError(ErrorCode.INVALID_FIELD, "scheduled_time is in the past")
     if scheduled_time > now + limits.SCHEDULE_AHEAD_MAX:
-        raise ProtocolError(
-            ErrorCode.INVALID_FIELD, "a stream is scheduled at most a year ahead"
-        )
+        raise ProtocolError(ErrorCode.INVALID_FIELD, "a stream is scheduled at most a year ahead")
 
 
 def normalise_tags(tags: list[str]) -> list[str]:
