@@ -265,6 +265,10 @@ class FlushUpdate(Message, frozen=True):
     """The actor's own timer: send the pending ``stream.updated``."""
 
 
+class SaveCounts(Message, frozen=True):
+    """The actor's own timer: save the counts that changed since the last save."""
+
+
 class HostCheck(Message, frozen=True):
     """The actor's own timer: end the stream if its host is still away."""
 
@@ -288,6 +292,7 @@ MESSAGES: tuple[type[Message], ...] = (
     Viewers,
     Tick,
     FlushUpdate,
+    SaveCounts,
     HostCheck,
 )
 """Every message a StreamActor takes (the cluster's wire registry is built from it)."""

@@ -54,6 +54,7 @@ from actors.live import (
     Leave,
     Mute,
     Pin,
+    SaveCounts,
     Say,
     SetModerators,
     Start,
@@ -134,6 +135,7 @@ class StreamActor(Actor):
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._host_timer: asyncio.TimerHandle | None = None
+        self._save_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -155,10 +157,10 @@ class StreamActor(Actor):
         await self._flush_chat()
         if self._unsaved:
             await self._save()
-        for timer in (self._tick, self._update_timer, self._host_timer):
+        for timer in (self._tick, self._update_timer, self._host_timer, self._save_timer):
             if timer is not None:
                 timer.cancel()
-        self._tick = self._update_timer = self._host_timer = None
+        self._tick = self._update_timer = self._host_timer = self._save_timer = None
 
     def exists(self) -> bool:
         return self.stream is not None
@@ -170,6 +172,7 @@ class StreamActor(Actor):
             and not self.hosts
             and not self._lines
             and self._tick is None
+            and self._save_timer is None
         )
 
     async def receive(self, message: object) -> object:
@@ -183,6 +186,11 @@ class StreamActor(Actor):
             case FlushUpdate():
                 self._update_timer = None
                 await self._maybe_update()
+                return None
+            case SaveCounts():
+                self._save_timer = None
+                if self._unsaved:
+                    await self._save()
                 return None
             case HostCheck():
                 self._host_timer = None
@@ -549,6 +557,9 @@ class StreamActor(Actor):
         self._unsaved = True
         if save or time.monotonic() - self._saved_at >= SAVE_INTERVAL:
             await self._save()
+        elif self._save_timer is None:  # counts settle: saved within the interval
+            wait = self._saved_at + SAVE_INTERVAL - time.monotonic()
+            self._save_timer = self._later(wait, SaveCounts())
         self._update_pending = True
         await self._maybe_update()
 
@@ -563,11 +574,6 @@ class StreamActor(Actor):
             return
         self._update_pending = False
         self._update_sent_at = time.monotonic()
-        if self._unsaved and time.monotonic() - self._saved_at >= SAVE_INTERVAL:
-            await self._save()
-        elif self._unsaved and self._update_timer is None:
-            # Counts settle: save them with a later update at the latest.
-            self._update_timer = self._later(SAVE_INTERVAL, FlushUpdate())
         self._push_all(encode_event_body(m.StreamUpdated(stream=self._view())))
 
     async def _save(self) -> None:
@@ -630,6 +636,8 @@ class StreamActor(Actor):
                     self._tick = None
                 elif isinstance(message, FlushUpdate):
                     self._update_timer = None
+                elif isinstance(message, SaveCounts):
+                    self._save_timer = None
                 else:
                     self._host_timer = None
 

@@ -94,7 +94,9 @@ async def _views(viewer: Viewer, streams: list[StreamRecord]) -> list[m.StreamVi
     three reads whatever the number."""
     if not streams:
         return []
-    hosts = await viewer.authors([s.host_id for s in streams])
+    users = await viewer.store.users.get_many(sorted({s.host_id for s in streams}))
+    shown = await viewer.users(list(users.values()))  # no block either way
+    hosts = {p.id: p for p in await viewer.profiles(shown)}
     others = sorted({s.host_id for s in streams} - {viewer.me})
     following = await viewer.store.follows.following_among(viewer.me, others) if others else set()
     now = time.time()
