@@ -78,6 +78,8 @@ def notification_view(
         read=record.read,
         created_at=record.created_at,
         updated_at=record.updated_at,
+        # The stream is the notification's target: its group is ``stream_live:<id>``.
+        stream_id=record.group_key.partition(":")[2] if record.kind == "stream_live" else None,
     )
 
 

@@ -26,6 +26,7 @@ from protocol.frames import Event, Request
 from protocol.messages import (
     accounts,
     discovery,
+    live,
     messaging,
     moderation,
     notifications,
@@ -43,6 +44,7 @@ DOMAINS: tuple[ModuleType, ...] = (
     search,
     discovery,
     moderation,
+    live,
 )
 """The domain modules, in the order the docs present them."""
 

@@ -79,3 +79,19 @@ TAG_PATTERN = r"^#?\w+\Z"
 """A tag: word characters (Unicode letters, digits, ``_``), optionally after a ``#``."""
 r"""Patterns end in ``\Z``, not ``$``: msgspec matches them with ``re.search``,
 where ``$`` also matches before a final newline ("ada\n" would pass)."""
+
+CHAT_TEXT_MAX = 500
+"""Characters of one live-chat line (``chat.send``)."""
+STREAM_DESCRIPTION_MAX = 2000
+STREAM_TAGS_MAX = 10
+STREAM_MODERATORS_MAX = 20
+"""Moderators one stream's host may name (``stream.set_moderators``)."""
+SLOW_MODE_MAX = 3600
+"""Seconds between two chat lines of one viewer at most (slow mode)."""
+MUTE_MAX = 7 * 24 * 3600
+"""Seconds a moderator may mute a viewer for at once (``chat.mute``)."""
+SCHEDULE_AHEAD_MAX = 365 * 24 * 3600
+"""How far ahead a stream may be scheduled (``stream.schedule``), seconds."""
+TIME_MAX = 1e11
+"""Largest Unix time a request may carry (year 5138): a bound for decoding;
+the domain's own rules are narrower."""

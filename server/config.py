@@ -76,6 +76,9 @@ class Settings:
     live_token_ttl: float = _field(
         600.0, "seconds a live-stream (RTC) token is valid; clients renew before then"
     )
+    live_host_grace: float = _field(
+        60.0, "seconds a live stream waits for its host to come back before it ends by itself"
+    )
     node_id: str = _field(
         "", "this node's name in the cluster, unique per start (default: host-pid-random)"
     )

@@ -17,6 +17,8 @@ from typing import Any
 import msgspec
 
 from actors.errors import ActorError
+from actors.live import Leave, stream_key
+from actors.ports import LiveTokenIssuer
 from actors.runtime import ActorSystem
 from actors.sessions import SessionRef
 from actors.social import Unwatch, post_key
@@ -46,6 +48,7 @@ class Services:
     limiter: RateLimiter
     cursors: Cursors
     fanout: FanOut
+    live_tokens: LiveTokenIssuer
 
 
 class Caller:
@@ -92,6 +95,7 @@ class Caller:
         session = self.session
         user_id = session.user_id
         forget_watches(self.actors, session)
+        forget_streams(self.actors, session)
         session.log_out()
         logs.user_id_var.set(None)
         if user_id is not None:
@@ -109,9 +113,10 @@ class Caller:
 
 
 def session_ended(actors: ActorSystem, session: Session) -> None:
-    """A session ended for good (expired, closed, replaced): its watches stop
-    and its user's actor forgets it."""
+    """A session ended for good (expired, closed, replaced): its watches stop,
+    it leaves the live streams it joined, and its user's actor forgets it."""
     forget_watches(actors, session)
+    forget_streams(actors, session)
     if session.user_id is not None:
         try:
             actors.tell(user_key(session.user_id), Detach(session.ref))
@@ -127,6 +132,18 @@ def forget_watches(actors: ActorSystem, session: Session) -> None:
             actors.tell(post_key(post_id), Unwatch(session.ref))
         except ActorError:
             log.warning("could not tell a post's actor that a watcher left", exc_info=True)
+
+
+def forget_streams(actors: ActorSystem, session: Session) -> None:
+    """Leave the live streams the session joined or hosted (logout, or the
+    session ended: a dropped socket leaves once its session expires, the
+    ``resume_ttl`` grace, so a quick reconnect keeps its place)."""
+    joined, session.live_streams = session.live_streams, None
+    for stream_id in joined or ():
+        try:
+            actors.tell(stream_key(stream_id), Leave(session.ref))
+        except ActorError:
+            log.warning("could not tell a stream's actor that a viewer left", exc_info=True)
 
 
 Handler = Callable[[Services, Caller, Any], Awaitable[msgspec.Struct]]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from actors.conversation import ConversationActor
 from actors.ids import ActorKey
+from actors.live import KIND as STREAM_KIND
 from actors.messaging import KIND as CONVERSATION_KIND
 from actors.messaging import message_view
 from actors.placement import Placement
@@ -19,6 +20,7 @@ from actors.runtime import ActorSystem
 from actors.sessions import MemorySessionDirectory, SessionDirectory, SessionSink
 from actors.social import KIND as POST_KIND
 from actors.store import Store
+from actors.stream import StreamActor
 from actors.user import KIND as USER_KIND
 from actors.user import UserActor
 from protocol.codec import encode_event_body
@@ -97,8 +99,16 @@ def make_actor_system(
     def post_actor(key: ActorKey) -> PostActor:
         return PostActor(key, store, sink, actors)
 
+    def stream_actor(key: ActorKey) -> StreamActor:
+        return StreamActor(key, store, sink, actors, host_grace=settings.live_host_grace)
+
     actors = ActorSystem(
-        {USER_KIND: user_actor, CONVERSATION_KIND: conversation_actor, POST_KIND: post_actor},
+        {
+            USER_KIND: user_actor,
+            CONVERSATION_KIND: conversation_actor,
+            POST_KIND: post_actor,
+            STREAM_KIND: stream_actor,
+        },
         placement=placement,
         mailbox_size=settings.mailbox_size,
         idle_timeout=settings.actor_idle_timeout,
@@ -129,6 +139,7 @@ def make_services(
         limiter=limiter,
         cursors=Cursors(store.keys),
         fanout=FanOut(store, actors, directory),
+        live_tokens=make_live_token_issuer(settings),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
+from actors.store.live import ChatStore, StreamBanStore, StreamStore
 from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
@@ -80,6 +81,9 @@ class Store(Protocol):
     notifications: NotificationStore
     post_search: PostSearchStore
     media: MediaStore
+    streams: StreamStore
+    stream_chat: ChatStore
+    stream_bans: StreamBanStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

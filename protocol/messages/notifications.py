@@ -36,8 +36,8 @@ Kind = Literal[
 """``follow``: someone followed you. ``like_post``/``like_comment``: a like of
 your post or comment. ``comment``: a comment on your post. ``reply``: a reply
 to your comment. ``mention``: your ``@username`` in a post or a comment.
-``stream_live``, ``order`` and ``payout`` are reserved for the live and
-marketplace domains."""
+``stream_live``: someone you follow went live (``stream_id``; the title is
+``text``). ``order`` and ``payout`` are reserved for the marketplace domain."""
 Cursor = Annotated[str, Meta(min_length=1, max_length=limits.CURSOR_MAX)]
 
 
@@ -55,6 +55,8 @@ class NotificationView(msgspec.Struct, kw_only=True):
     read: bool
     created_at: float
     updated_at: float
+    stream_id: str | None = None
+    """The stream of a ``stream_live`` notification (its title is ``text``)."""
 
 
 class NotificationPage(msgspec.Struct, kw_only=True):

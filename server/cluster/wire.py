@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from actors import messaging, social, user
+from actors import live, messaging, social, user
 from actors.message import Message, reply_type
 from actors.sessions import Delivery
 
@@ -90,7 +90,7 @@ def qualified_name(cls: type) -> str:
 
 
 MESSAGE_TYPES: dict[str, type[Message]] = build_registry(
-    user.MESSAGES, messaging.MESSAGES, social.MESSAGES
+    user.MESSAGES, messaging.MESSAGES, social.MESSAGES, live.MESSAGES
 )
 """Every actor message that may cross nodes, from the actor modules' own lists."""
 

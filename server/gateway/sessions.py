@@ -46,6 +46,7 @@ class Session:
         "connection",
         "detached_at",
         "id",
+        "live_streams",
         "ref",
         "seq",
         "streams",
@@ -77,6 +78,8 @@ class Session:
         """Ended: nothing is shown any more."""
         self.watching: set[str] | None = None
         """Posts watched (``post.watch``); made on the first watch."""
+        self.live_streams: set[str] | None = None
+        """Live streams joined or hosted (``stream.join``, ``stream.start``)."""
 
     def log_in(self, user_id: str, token_hash: str | None) -> None:
         self.user_id, self.token_hash = user_id, token_hash

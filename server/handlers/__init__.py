@@ -14,6 +14,7 @@ from server.handlers import (
     accounts,
     comments,
     discovery,
+    live,
     messaging,
     moderation,
     notifications,
@@ -32,4 +33,5 @@ HANDLERS: dict[type, Handler] = merge_handlers(
     discovery.HANDLERS,
     notifications.HANDLERS,
     search.HANDLERS,
+    live.HANDLERS,
 )

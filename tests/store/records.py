@@ -5,6 +5,7 @@ from __future__ import annotations
 from actors.ids import new_id
 from actors.store import Store
 from actors.store.accounts import AuthSessionRecord, UserRecord
+from actors.store.live import ChatLineRecord, StreamRecord
 from actors.store.messaging import (
     ConversationRecord,
     ConversationSummaryUpdate,
@@ -157,6 +158,49 @@ def make_comment(
         post_id=post_id,
         user_id=user_id,
         parent_comment_id=parent,
+        text=text,
+        client_key=client_key,
+        created_at=at,
+    )
+
+
+def make_stream(
+    host: str,
+    *,
+    status: str = "scheduled",
+    at: float = T0,
+    scheduled_time: float | None = None,
+    viewer_count: int = 0,
+) -> StreamRecord:
+    """A stream as the stream handlers would build it (channel from the id)."""
+    stream_id = new_id()
+    return StreamRecord(
+        id=stream_id,
+        host_id=host,
+        title=f"{host} live",
+        tags=["music", "late night"],
+        moderators=["mod1"],
+        status=status,
+        channel=f"stream_{stream_id}",
+        scheduled_time=scheduled_time,
+        start_time=at if status != "scheduled" else None,
+        viewer_count=viewer_count,
+        created_at=at,
+    )
+
+
+def make_line(
+    stream_id: str,
+    user: str = "u1",
+    *,
+    at: float = T0,
+    text: str = "hi",
+    client_key: str | None = None,
+) -> ChatLineRecord:
+    return ChatLineRecord(
+        id=new_id(),
+        stream_id=stream_id,
+        user_id=user,
         text=text,
         client_key=client_key,
         created_at=at,

@@ -5,8 +5,9 @@ native async API (``pymongo.AsyncMongoClient``; Motor is deprecated):
 Where things are: ``documents.py`` records ↔ documents (and the document
 shapes), ``indexes.py`` every index and the mapping of duplicate-key errors
 to :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
-``social.py`` and ``posts.py`` (the social domain's posts and comments) and
-``search.py`` the stores of each domain.
+``social.py`` and ``posts.py`` (the social domain's posts and comments),
+``search.py``, ``media.py`` and ``live.py`` (streams, their chat and bans)
+the stores of each domain.
 
 Tests run this package against a real server when one is configured,
 otherwise against ``pymongo_async_mock`` (mongomock), which cannot query text
@@ -24,6 +25,7 @@ from pymongo.errors import PyMongoError
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
+from actors.store.live import ChatStore, StreamBanStore, StreamStore
 from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
@@ -42,6 +44,7 @@ from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore
 from server.storage.mongo.discovery import MongoSuggestionStore, MongoTrendStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
+from server.storage.mongo.live import MongoChatStore, MongoStreamBanStore, MongoStreamStore
 from server.storage.mongo.media import MongoMediaStore
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
 from server.storage.mongo.moderation import (
@@ -94,6 +97,9 @@ class MongoStore:
     notifications: NotificationStore
     post_search: PostSearchStore
     media: MediaStore
+    streams: StreamStore
+    stream_chat: ChatStore
+    stream_bans: StreamBanStore
 
     def __init__(
         self,
@@ -145,6 +151,9 @@ class MongoStore:
             self.db["notification_settings"],
         )
         self.media = MongoMediaStore(self.db["media"])
+        self.streams = MongoStreamStore(self.db["streams"], self.db["stream_viewers"])
+        self.stream_chat = MongoChatStore(self.db["stream_chat"])
+        self.stream_bans = MongoStreamBanStore(self.db["stream_bans"])
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an

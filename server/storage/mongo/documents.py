@@ -35,6 +35,14 @@ Document shapes (``_id`` is our id string where the record has one):
 * ``media``: the :class:`~actors.store.media.MediaRecord` fields with ``id``
   as ``_id``; ``attached_to`` is stored as ``null`` while unattached (the
   sweep's index range).
+* ``streams``: the :class:`~actors.store.live.StreamRecord` fields with ``id``
+  as ``_id`` (lists as arrays); a unique partial index on ``host_id`` over
+  ``status: "live"`` documents keeps one live stream per host.
+* ``stream_chat``: the :class:`~actors.store.live.ChatLineRecord` fields with
+  ``id`` as ``_id``; ``client_key`` is ``null`` when none (left out of its
+  partial unique index on ``(stream_id, user_id, client_key)``).
+* ``stream_bans`` and ``stream_viewers``: ``{stream_id, user_id, at}``, unique
+  on the pair, with a server ObjectId ``_id``.
 
 Counters (``followers_count``, ``following_count``, ``posts_count`` on users;
 ``like_count``, ``comment_count`` on posts; ``reply_count``, ``like_count`` on

@@ -146,6 +146,31 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         # The daily quota: one owner's recent uploads.
         ([("owner_id", ASCENDING), ("created_at", ASCENDING)], {}),
     ),
+    # Live streaming. One live stream per host: the rule itself (a second
+    # live document is a duplicate key, the port's Conflict("live")), and
+    # live_of_host's seek.
+    "streams": (
+        (
+            [("host_id", ASCENDING)],
+            {"unique": True, "partialFilterExpression": {"status": "live"}},
+        ),
+        # Live now: most viewers first, a range of one status.
+        ([("status", ASCENDING), ("viewer_count", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("host_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], {}),
+        # Upcoming streams of the followed hosts: one range per host.
+        ([("status", ASCENDING), ("host_id", ASCENDING), ("scheduled_time", ASCENDING)], {}),
+    ),
+    "stream_chat": (
+        ([("stream_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], {}),
+        # A retried send: the same client key of the same user in the same stream.
+        (
+            [("stream_id", ASCENDING), ("user_id", ASCENDING), ("client_key", ASCENDING)],
+            {"unique": True, "partialFilterExpression": {"client_key": {"$type": "string"}}},
+        ),
+    ),
+    "stream_bans": (([("stream_id", ASCENDING), ("user_id", ASCENDING)], {"unique": True}),),
+    # Every viewer a stream ever had, first seen ``at``: its unique viewers.
+    "stream_viewers": (([("stream_id", ASCENDING), ("user_id", ASCENDING)], {"unique": True}),),
     # ``tags`` ({_id: tag, post_count}) needs none: autocomplete is a range of ``_id``.
 }
 
@@ -164,8 +189,9 @@ async def create_indexes(db: AsyncDatabase[Document]) -> None:
 #: Per collection, every unique index a port write can violate (its key
 #: fields, in index order; ``_id`` is MongoDB's own unique index) and the field
 #: the port's :class:`Conflict` names. ``members``, ``blocks``, ``follows``,
-#: ``likes`` and ``keys`` are absent: their writes treat a duplicate as
-#: "already there", never as a conflict.
+#: ``likes``, ``keys``, ``stream_chat``, ``stream_bans`` and ``stream_viewers``
+#: are absent: their writes treat a duplicate as "already there", never as a
+#: conflict.
 CONFLICT_FIELDS: Final[Mapping[str, Mapping[tuple[str, ...], str]]] = {
     "users": {("_id",): "id", ("username",): "username", ("email",): "email"},
     "auth_sessions": {("_id",): "token_hash"},
@@ -177,6 +203,8 @@ CONFLICT_FIELDS: Final[Mapping[str, Mapping[tuple[str, ...], str]]] = {
     "posts": {("_id",): "id", ("user_id", "client_key"): "client_key"},
     "comments": {("_id",): "id", ("post_id", "user_id", "client_key"): "client_key"},
     "media": {("_id",): "id"},
+    # ``host_id`` is the partial index of live streams only.
+    "streams": {("_id",): "id", ("host_id",): "live"},
 }
 
 #: Server error codes of a duplicate key.

@@ -7,8 +7,8 @@ reader threads, WAL and durability settings), ``migrations.py`` the schema,
 ``rows.py`` rows ↔ records and the mapping of uniqueness violations to
 :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
 ``social.py`` (follows, likes, counts, keys), ``posts.py`` (posts and
-comments) and ``search.py`` (post search) and ``media.py`` (uploads) the stores of each
-domain.
+comments), ``search.py`` (post search), ``media.py`` (uploads) and
+``live.py`` (streams, their chat and bans) the stores of each domain.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sqlite3
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
+from actors.store.live import ChatStore, StreamBanStore, StreamStore
 from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
@@ -46,6 +47,7 @@ from server.storage.sqlite.database import (
     WriteStats,
 )
 from server.storage.sqlite.discovery import SqliteSuggestionStore, SqliteTrendStore
+from server.storage.sqlite.live import SqliteChatStore, SqliteStreamBanStore, SqliteStreamStore
 from server.storage.sqlite.media import SqliteMediaStore
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
 from server.storage.sqlite.moderation import (
@@ -94,6 +96,9 @@ class SqliteStore:
     notifications: NotificationStore
     post_search: PostSearchStore
     media: MediaStore
+    streams: StreamStore
+    stream_chat: ChatStore
+    stream_bans: StreamBanStore
 
     def __init__(
         self,
@@ -127,6 +132,9 @@ class SqliteStore:
         self.notifications = SqliteNotificationStore(self.db)
         self.post_search = SqlitePostSearchStore(self.db)
         self.media = SqliteMediaStore(self.db)
+        self.streams = SqliteStreamStore(self.db)
+        self.stream_chat = SqliteChatStore(self.db)
+        self.stream_bans = SqliteStreamBanStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

@@ -8,7 +8,8 @@ the user counters) and ``keys``, version 4 search (``posts_fts``, the
 ``tags`` counters, the location index), version 5 moderation (reports,
 cases, the audit log, roles, suspension, hidden posts and comments),
 version 6 discovery (trending tags, the popular-users index), version 7
-notifications. Versions ascend in the list; a new one is appended above
+notifications, version 8 media, version 9 live streaming (streams, their
+chat, bans and viewers). Versions ascend in the list; a new one is appended above
 the last, never inserted below it (a file past it would skip it).
 """
 
@@ -481,6 +482,81 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             # The daily quota: a sum over one owner's recent rows, covered.
             "CREATE INDEX IF NOT EXISTS media_owner_recent"
             " ON media (owner_id, created_at, uploaded_bytes)",
+        ),
+    ),
+    (
+        9,
+        (
+            # Live streaming. ``tags`` and ``moderators`` are JSON arrays; the
+            # row is rewritten whole by its stream actor (``save``).
+            """
+            CREATE TABLE IF NOT EXISTS streams (
+                id TEXT PRIMARY KEY NOT NULL,
+                host_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                tags TEXT NOT NULL DEFAULT '[]',
+                thumbnail_url TEXT NOT NULL DEFAULT '',
+                visibility TEXT NOT NULL DEFAULT 'public',
+                chat_mode TEXT NOT NULL DEFAULT 'everyone',
+                slow_mode_seconds INTEGER NOT NULL DEFAULT 0,
+                status TEXT NOT NULL DEFAULT 'scheduled',
+                channel TEXT NOT NULL,
+                scheduled_time REAL,
+                start_time REAL,
+                end_time REAL,
+                viewer_count INTEGER NOT NULL DEFAULT 0,
+                peak_viewers INTEGER NOT NULL DEFAULT 0,
+                unique_viewers INTEGER NOT NULL DEFAULT 0,
+                moderators TEXT NOT NULL DEFAULT '[]',
+                pinned_message_id TEXT,
+                created_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """,
+            # One live stream per host: the rule itself (a second live row is a
+            # UNIQUE violation, the port's Conflict("live")), and live_of_host's seek.
+            "CREATE UNIQUE INDEX IF NOT EXISTS streams_one_live ON streams (host_id)"
+            " WHERE status = 'live'",
+            # Live now: most viewers first, a range of one status.
+            "CREATE INDEX IF NOT EXISTS streams_live_now"
+            " ON streams (status, viewer_count DESC, id DESC)",
+            "CREATE INDEX IF NOT EXISTS streams_by_host"
+            " ON streams (host_id, created_at DESC, id DESC)",
+            # Upcoming streams of the followed hosts: one range per host.
+            "CREATE INDEX IF NOT EXISTS streams_scheduled"
+            " ON streams (status, host_id, scheduled_time)",
+            """
+            CREATE TABLE IF NOT EXISTS stream_chat (
+                id TEXT PRIMARY KEY NOT NULL,
+                stream_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                text TEXT NOT NULL,
+                client_key TEXT,
+                created_at REAL NOT NULL,
+                deleted INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX IF NOT EXISTS stream_chat_log ON stream_chat (stream_id, created_at, id)",
+            # A retried send: the same client key of the same user in the same stream.
+            "CREATE UNIQUE INDEX IF NOT EXISTS stream_chat_client_key"
+            " ON stream_chat (stream_id, user_id, client_key) WHERE client_key IS NOT NULL",
+            """
+            CREATE TABLE IF NOT EXISTS stream_bans (
+                stream_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                at REAL NOT NULL,
+                PRIMARY KEY (stream_id, user_id)
+            ) WITHOUT ROWID
+            """,
+            # Every viewer a stream ever had, first seen ``at``: its unique viewers.
+            """
+            CREATE TABLE IF NOT EXISTS stream_viewers (
+                stream_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                at REAL NOT NULL,
+                PRIMARY KEY (stream_id, user_id)
+            ) WITHOUT ROWID
+            """,
         ),
     ),
 )

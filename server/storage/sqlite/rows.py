@@ -177,6 +177,9 @@ CONFLICT_FIELDS: Final[Mapping[tuple[str, ...], str]] = {
     ("audit_log.id",): "id",
     ("notifications.id",): "id",
     ("media.id",): "id",
+    ("streams.id",): "id",
+    # The partial index ``streams_one_live``: a host's second live stream.
+    ("streams.host_id",): "live",
 }
 
 _UNIQUE_RE: Final = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
