@@ -126,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
     sizes.add_argument(
         "--like-rate", type=float, default=None, help="like_notify: likes/s, 0 = closed loop"
     )
+    sizes.add_argument("--live-viewers", type=int, default=None, help="live_chat")
+    sizes.add_argument("--live-chatters", type=int, default=None, help="live_chat")
+    sizes.add_argument(
+        "--live-rate", type=float, default=None, help="live_chat: chat lines/s in all"
+    )
     return p
 
 
@@ -156,6 +161,9 @@ def select_cases(args: argparse.Namespace) -> tuple[list[CaseSpec], int]:
             "like_authors",
             "like_likers",
             "like_rate",
+            "live_viewers",
+            "live_chatters",
+            "live_rate",
         )
         if getattr(args, field) is not None
     }

@@ -55,7 +55,15 @@ def _get(result: dict[str, Any], *path: str) -> Any:
 
 def _latency_key(kind: str) -> str:
     """Which latency tells the story of a scenario kind."""
-    delivered = ("fanout", "chat_direct", "chat_group", "mixed", "post_fanout", "like_notify")
+    delivered = (
+        "fanout",
+        "chat_direct",
+        "chat_group",
+        "mixed",
+        "post_fanout",
+        "like_notify",
+        "live_chat",
+    )
     return "delivery" if kind in delivered else "ack"
 
 
@@ -173,6 +181,9 @@ def _target_summary(
         "like_ack_p50_ms": med("metrics", "like_ack", "p50_ms"),
         "like_ack_p99_ms": med("metrics", "like_ack", "p99_ms"),
         "server_us_per_like": med("metrics", "server_us_per_like"),
+        # live_chat: chat.updated frames (several lines each).
+        "frames_per_s": med("metrics", "frames_per_s"),
+        "lines_per_frame": med("metrics", "lines_per_frame"),
     }
 
 

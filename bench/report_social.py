@@ -1,6 +1,6 @@
 """The report's sections for the Grover-only social cases: post fan-out
-beside the baselines' room fan-out, the home feed's pages, and a like's cost
-with its notification."""
+beside the baselines' room fan-out, the home feed's pages, a like's cost
+with its notification, and live chat beside the room fan-out."""
 
 from __future__ import annotations
 
@@ -69,6 +69,46 @@ def social_section(summary: dict[str, Any], targets: list[str]) -> list[str]:
                         f"| {num(t['cpu_us_per_ack'])} | {t['bound']} |"
                     )
     lines += _like_section(summary, targets)
+    lines += _live_section(summary, targets)
+    return lines
+
+
+def _live_section(summary: dict[str, Any], targets: list[str]) -> list[str]:
+    """``live_chat`` beside the baselines' room fan-out of the same run."""
+    rows = [(n, e) for n, e in summary.items() if e["kind"] == "live_chat"]
+    if not rows:
+        return []
+    rows += [(n, e) for n, e in summary.items() if e["kind"] == "fanout"]
+    lines = [
+        "",
+        "## Live chat beside room fan-out",
+        "",
+        "`live_chat`: one stream, its viewers joined, some of them chatting at a fixed "
+        "total rate; each tick (~150 ms) every viewer gets one `chat.updated` frame with "
+        "that tick's lines. A delivery is one line at one viewer (frames apart); latency "
+        "runs from the line's send to its frame's arrival. `fanout_*`: the baselines' "
+        "room relay, one frame per message per subscriber. Loads differ (a fixed line "
+        "rate against a closed loop), so compare server µs per delivery.",
+        "",
+        "| scenario | target | offered/s | deliveries/s | frames/s | lines per frame "
+        "| delivery p50 ms | p99 ms | server CPU | server µs per delivery | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, entry in rows:
+        for target in targets:
+            t = entry["targets"].get(target, {})
+            if not t.get("available"):
+                continue
+            deliveries, server = t.get("deliveries_per_s"), t.get("server_pct")
+            per = server * 1e4 / deliveries if deliveries and server is not None else None
+            offered = t.get("offered_rate")
+            lines.append(
+                f"| {name} | {target} | {'closed loop' if not offered else num(offered)} "
+                f"| {num(deliveries)} | {num(t.get('frames_per_s'))} "
+                f"| {num(t.get('lines_per_frame'))} | {ms(t.get('delivery_p50_ms'))} "
+                f"| {ms(t.get('delivery_p99_ms'))} | {num(server)}% | {num(per)} "
+                f"| {t.get('errors_total', 0)} |"
+            )
     return lines
 
 

@@ -1,6 +1,6 @@
 """Seed a fresh data dir for a social case before its server starts:
 ``python -m bench.seed --kind post_fanout --params '{...}' --data-dir DIR``
-(``post_fanout``, ``home_feed``, ``like_notify``)
+(``post_fanout``, ``home_feed``, ``post_search``, ``like_notify``, ``live_chat``)
 prints one JSON line (what it wrote and how long each part took).
 
 Through the store API (:func:`server.storage.make_store`), not the socket:
@@ -30,11 +30,11 @@ from actors.store import Store
 from actors.store.accounts import UserRecord
 from actors.store.social import GeoPoint, PostRecord
 from bench.payload import TEXT
-from bench.social_plan import PASSWORD, FanoutPlan, FeedPlan, LikePlan, SearchPlan
+from bench.social_plan import PASSWORD, FanoutPlan, FeedPlan, LikePlan, LivePlan, SearchPlan
 from server.auth import Passwords
 from server.storage import make_store
 
-SEEDED_KINDS = ("post_fanout", "home_feed", "post_search", "like_notify")
+SEEDED_KINDS = ("post_fanout", "home_feed", "post_search", "like_notify", "live_chat")
 
 CHUNK = 4096
 """Store calls in flight at once: several group-commit batches' worth."""
@@ -183,6 +183,14 @@ async def seed_like_notify(store: Store, plan: LikePlan, password_hash: str) -> 
     }
 
 
+async def seed_live_chat(store: Store, plan: LivePlan, password_hash: str) -> dict[str, Any]:
+    """The host and the viewers' accounts; the stream is started over the socket."""
+    started = time.perf_counter()
+    names = [plan.host] + [plan.viewer(i) for i in range(plan.viewers)]
+    await _users(store, names, password_hash, time.time())
+    return {"users": len(names), "users_s": round(time.perf_counter() - started, 2)}
+
+
 async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     """Write ``kind``'s accounts, follows and posts into ``data_dir``'s store."""
     started = time.perf_counter()
@@ -199,6 +207,8 @@ async def seed(kind: str, params: dict[str, Any], data_dir: Path) -> dict[str, A
             info = await seed_post_search(store, SearchPlan.from_params(params), password_hash)
         elif kind == "like_notify":
             info = await seed_like_notify(store, LikePlan.from_params(params), password_hash)
+        elif kind == "live_chat":
+            info = await seed_live_chat(store, LivePlan.from_params(params), password_hash)
         else:
             raise ValueError(f"nothing to seed for {kind!r}")
     finally:

@@ -36,6 +36,7 @@ REPLY = 1
 EVENT = 2
 ERROR = 3
 CONTROL = 4  # handled inside the dialect (e.g. an Engine.IO ping)
+EVENTS = 5  # several deliveries in one frame (Grover's chat.updated): detail is a Batch
 
 Decoded = tuple[int, int, int, Any]
 """(kind, request id, payload send time in ns or 0, detail)."""
@@ -48,6 +49,15 @@ Hook = Callable[["Session", Any], None]
 returned), for scenarios that check contents, not only count."""
 
 
+@dataclass(slots=True)
+class Batch:
+    """What an :data:`EVENTS` frame delivered: one send time (ns, or 0) per
+    delivery it carries, and a detail for the scenario's ``on_event`` hook."""
+
+    sent_ns: list[int]
+    detail: Any = None
+
+
 class CallFailed(Exception):
     """A setup call got an error frame, or its connection closed."""
 
@@ -57,6 +67,7 @@ class Snapshot:
     at: float
     acks: int
     deliveries: int
+    frames: int
     sent: int
     skipped: int
     errors: int
@@ -78,6 +89,8 @@ class Recorder:
     """Set before the generator closes its connections: closes are not errors then."""
     acks: int = 0
     deliveries: int = 0
+    frames: int = 0
+    """Frames that carried several deliveries (:data:`EVENTS`)."""
     sent: int = 0
     skipped: int = 0
     """Sends the pacer could not issue because a connection had too many in flight."""
@@ -98,6 +111,16 @@ class Recorder:
         if sent_ns:
             self.delivery_hist.record_ns(time.monotonic_ns() - sent_ns)
 
+    def on_events(self, sent_ns: list[int]) -> None:
+        """One frame carrying ``len(sent_ns)`` deliveries."""
+        self.frames += 1
+        self.deliveries += len(sent_ns)
+        now = time.monotonic_ns()
+        record = self.delivery_hist.record_ns
+        for sent in sent_ns:
+            if sent:
+                record(now - sent)
+
     def error(self, kind: str) -> None:
         self.errors[kind] += 1
 
@@ -106,6 +129,7 @@ class Recorder:
             at=time.monotonic(),
             acks=self.acks,
             deliveries=self.deliveries,
+            frames=self.frames,
             sent=self.sent,
             skipped=self.skipped,
             errors=sum(self.errors.values()),
@@ -215,6 +239,10 @@ class Session:
             self.recorder.on_event(sent_ns)
             if self.on_event is not None and detail is not None:
                 self.on_event(self, detail)
+        elif kind == EVENTS:
+            self.recorder.on_events(detail.sent_ns)
+            if self.on_event is not None and detail.detail is not None:
+                self.on_event(self, detail.detail)
         elif kind == REPLY:
             started = self.pending.pop(request_id, None)
             if started is not None:

@@ -173,3 +173,35 @@ class LikePlan:
     @staticmethod
     def liker(i: int) -> str:
         return f"ln_l{i}"
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """``live_chat``: a host and ``viewers`` accounts, all connected; the host
+    goes live, every viewer joins, and ``chatters`` of the viewers (spread
+    over them) send chat lines at ``rate`` lines/s in all."""
+
+    viewers: int
+    chatters: int
+    rate: float
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> LivePlan:
+        plan = cls(
+            int(params.get("viewers", 5000)),
+            int(params.get("chatters", 50)),
+            float(params.get("rate", 100.0)),
+        )
+        if not 0 < plan.chatters <= plan.viewers or plan.rate <= 0:
+            raise ValueError(f"live_chat needs 1..viewers chatters and a rate > 0 ({plan})")
+        return plan
+
+    host = "lc_host"
+
+    @staticmethod
+    def viewer(i: int) -> str:
+        return f"lc_v{i}"
+
+    def chatter_indices(self) -> list[int]:
+        """Which viewers chat: spread over them (and so over a cluster's nodes)."""
+        return [i * self.viewers // self.chatters for i in range(self.chatters)]

@@ -7,9 +7,9 @@ from typing import Any
 
 import msgspec
 
-SOCIAL_KINDS = ("post_fanout", "home_feed", "post_search", "like_notify")
-"""Cases only Grover can run (the baselines have no follows, posts, likes or
-notifications); they need a seeded store, written before the server starts
+SOCIAL_KINDS = ("post_fanout", "home_feed", "post_search", "like_notify", "live_chat")
+"""Cases only Grover can run (the baselines have no follows, posts, likes,
+notifications or live streams); they need a seeded store, written before the server starts
 (:mod:`bench.seed`)."""
 KINDS = ("connect_storm", "echo", "fanout", "chat_direct", "chat_group", "mixed", *SOCIAL_KINDS)
 

@@ -46,6 +46,12 @@ class Sizes:
     """like_notify: connected likers, each liking a random post, then unliking it."""
     like_rate: float = 0.0
     """like_notify: likes/s in all (each followed by its unlike); 0: closed loop."""
+    live_viewers: int = 5000
+    """live_chat: viewers connected to and joined in the one stream."""
+    live_chatters: int = 50
+    """live_chat: viewers (of those) who chat..."""
+    live_rate: float = 100.0
+    """...at this many lines/s in all."""
 
 
 STANDARD_TIMING = Timing(warmup=0.75, window=2.0, drain=3.0)
@@ -71,6 +77,9 @@ QUICK_SIZES = Sizes(
     search_readers=6,
     like_authors=20,
     like_likers=20,
+    live_viewers=50,
+    live_chatters=5,
+    live_rate=50.0,
 )
 
 
@@ -195,6 +204,19 @@ def build_cases(sizes: Sizes, timing: Timing) -> list[CaseSpec]:
             + (f"{sizes.like_rate:g} likes/s" if sizes.like_rate > 0 else "closed loop")
             + " (Grover only)",
             {"authors": sizes.like_authors, "likers": sizes.like_likers, "rate": sizes.like_rate},
+            timing,
+        ),
+        CaseSpec(
+            f"live_chat_{sizes.live_viewers}",
+            "live_chat",
+            f"live chat: one stream, {sizes.live_viewers} viewers joined, "
+            f"{sizes.live_chatters} of them chatting at {sizes.live_rate:g} lines/s in all "
+            "(Grover only; beside fanout_*)",
+            {
+                "viewers": sizes.live_viewers,
+                "chatters": sizes.live_chatters,
+                "rate": sizes.live_rate,
+            },
             timing,
         ),
     ]

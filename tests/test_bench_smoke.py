@@ -592,3 +592,36 @@ def test_like_matcher_tells_like_pushes_from_undo_pushes() -> None:
     assert check["missing_notifications"] == 1 and recorder.errors["missing_notification"] == 1
     assert recorder.errors["unlike_unchanged"] == 1
     assert recorder.errors["extra_undo_push"] == 1  # two undo pushes, one unlike acked
+
+
+async def test_live_chat_delivers_every_line_to_every_viewer_once(tmp_path: Path) -> None:
+    """The quick suite's live_chat against Grover (host and viewers seeded,
+    all logged in and joined) and the bare relay (unavailable, nothing
+    started): the stream counts every viewer, and every viewer got every
+    acked line once, in the stream's order, several lines to a frame."""
+    case = _quick_case("live_chat")
+    options = RunOptions(rounds=1, quiet_threshold_pct=100.0, max_retries=0)
+    before = CHILDREN.roles()
+    async with asyncio.timeout(120):
+        run = await run_suite([case], [get_target("bare"), get_target("grover")], options)
+    assert CHILDREN.roles() == before, "seeder, server and generator all stopped"
+    results = {r.target: r.result for r in run.records}
+    assert "has no live streams" in results["bare"]["unavailable"]
+
+    result = results["grover"]
+    assert result["ok"] and result["errors_total"] == 0, result
+    viewers = case.params["viewers"]
+    assert result["seed"]["users"] == viewers + 1
+    assert result["viewer_count"] == viewers
+    assert result["lines_acked"] > 0
+    assert result["expected_deliveries"] == result["lines_acked"] * viewers
+    assert result["missing_deliveries"] == result["extra_deliveries"] == 0
+    assert result["unacked_lines"] == result["out_of_order"] == 0
+    metrics = result["metrics"]
+    assert metrics["frames_per_s"] > 0 and metrics["lines_per_frame"] >= 1
+    assert metrics["deliveries_per_s"] > metrics["frames_per_s"] * 0.9
+    _assert_sane_latency(metrics["delivery"])
+
+    markdown = report.to_markdown(report.to_document(run, "smoke", machine_info()))
+    assert "## Live chat beside room fan-out" in markdown
+    assert f"| {case.name} | grover | 50 |" in markdown

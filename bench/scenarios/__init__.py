@@ -9,6 +9,7 @@ from bench.scenarios import (
     chat,
     connect_storm,
     fanout,
+    live,
     mixed,
     notify,
     request_reply,
@@ -30,6 +31,7 @@ SCENARIOS: dict[str, Scenario] = {
     "home_feed": social.run_home_feed,
     "post_search": search.run_post_search,
     "like_notify": notify.run_like_notify,
+    "live_chat": live.run_live_chat,
 }
 
 

@@ -263,6 +263,7 @@ class Delta:
     seconds: float
     acks: int
     deliveries: int
+    frames: int
     sent: int
     skipped: int
     errors: int
@@ -287,6 +288,7 @@ class Delta:
             seconds=max(last.at - first.at, 1e-6),
             acks=total("acks"),
             deliveries=total("deliveries"),
+            frames=total("frames"),
             sent=total("sent"),
             skipped=total("skipped"),
             errors=total("errors"),
@@ -399,7 +401,7 @@ def _interval(ctx: CaseContext, before: Mark, after: Mark, window_start: Mark) -
 def window_metrics(load: LoadResult, names: Sequence[str] | None = None) -> dict[str, Any]:
     """Throughput and latency over the measured window."""
     delta = Delta.between(load.start, load.end, names)
-    return {
+    metrics = {
         "acks_per_s": round(delta.acks / delta.seconds, 1),
         "deliveries_per_s": round(delta.deliveries / delta.seconds, 1),
         "sent_per_s": round(delta.sent / delta.seconds, 1),
@@ -407,6 +409,9 @@ def window_metrics(load: LoadResult, names: Sequence[str] | None = None) -> dict
         "ack": delta.ack_hist.summary(),
         "delivery": delta.delivery_hist.summary(),
     }
+    if delta.frames:  # deliveries came several to a frame (live_chat)
+        metrics["frames_per_s"] = round(delta.frames / delta.seconds, 1)
+    return metrics
 
 
 def load_result(

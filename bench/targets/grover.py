@@ -12,6 +12,10 @@ the wire contract shows up here as errors rather than silently.
   the server starts (``python -m bench.seed``), sessions log in to the seeded
   accounts; a ``post.new`` event's post text carries the send timestamp the
   same way.
+- ``live_chat``: the same seeding and log-in; the host ``stream.start``s,
+  viewers ``stream.join``; a ``chat.updated`` frame carries several chat
+  lines, each text led by its send timestamp: one delivery per line
+  (:data:`~bench.session.EVENTS`), the lines' ids to the scenario.
 - ``like_notify``: the same seeding and log-in; ``notification.new`` and
   ``notification.deleted`` are events whose detail (:class:`NotificationLite`,
   :class:`NotificationGone`) the scenario matches to the likes it sent
@@ -29,7 +33,7 @@ import msgspec
 from bench.payload import Payload
 from bench.procs import free_port, run_to_end
 from bench.serverstats import stats_url
-from bench.session import CONTROL, ERROR, EVENT, REPLY, Decoded, Session
+from bench.session import CONTROL, ERROR, EVENT, EVENTS, REPLY, Batch, Decoded, Session
 from bench.spec import SOCIAL_KINDS, CaseSpec
 from bench.targets.base import PYTHON, Deployment, Dialect, Room, Target, bounded_gather
 from protocol import codec, limits
@@ -84,8 +88,16 @@ class NotificationGone(msgspec.Struct):
     id: str
 
 
+class _ChatLineLite(msgspec.Struct):
+    """The two fields of a ChatLine a viewer needs."""
+
+    id: str = ""
+    text: str = ""
+
+
 class _EventLite(msgspec.Struct):
     type: str
+    lines: list[_ChatLineLite] | None = None
     message: _MessageLite | None = None
     post: _PostLite | None = None
     notification: NotificationLite | None = None
@@ -104,6 +116,8 @@ def _social_missing(kind: str) -> str | None:
     needed: tuple[str, ...] = ("post.create", "feed.home", "auth.login")
     if kind == "like_notify":
         needed = ("auth.login", "post.by_user", "post.like", "post.unlike", "notification.list")
+    if kind == "live_chat":
+        needed = ("auth.login", "stream.start", "stream.join", "chat.send")
     missing = [t for t in needed if t not in REQUESTS_BY_TYPE]
     if missing:
         return f"not available: the catalog has no {', '.join(missing)}"
@@ -219,6 +233,12 @@ class GroverDialect(Dialect):
                 and message.sender_id != session.state.get("user_id")
             ):
                 return EVENT, 0, _sent_at(message.text), None
+            lines = event.lines
+            if event.type == "chat.updated" and lines is not None:
+                if not lines:  # reactions or deletions only: no delivery
+                    return CONTROL, 0, 0, None
+                sent = [_sent_at(line.text) for line in lines]
+                return EVENTS, 0, 0, Batch(sent, [line.id for line in lines])
             post = event.post
             if event.type == "post.new" and post is not None:
                 return EVENT, 0, _sent_at(post.text), post.id
