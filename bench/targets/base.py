@@ -63,10 +63,7 @@ class Dialect(ABC):
     def unavailable(self, spec: CaseSpec) -> str | None:
         """Why this case cannot run against this target, or None."""
         if spec.kind == "live_chat" and not self.social:
-            return (
-                f"not available: {self.name} has no live streams "
-                "(compare its fanout_* rows)"
-            )
+            return f"not available: {self.name} has no live streams (compare its fanout_* rows)"
         if spec.kind == "like_notify" and not self.social:
             return f"not available: {self.name} has no posts, likes or notifications"
         if spec.kind in SOCIAL_KINDS and not self.social:
