@@ -127,5 +127,5 @@ def events(caller: Caller | Session) -> list[Any]:
     session = caller.session if isinstance(caller, Caller) else caller
     return [
         decode_event(msgspec.msgpack.decode(frame, type=frames.EventFrame).event)
-        for frame in session.buffer
+        for frame in session.frames()
     ]

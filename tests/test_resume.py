@@ -19,6 +19,8 @@ from protocol.frames import EventFrame, ReplyFrame
 from protocol.messages import accounts
 from protocol.messages import session as wire_session
 from server.app import Grover
+from server.gateway.ordering import LogEntry
+from server.gateway.sessions import SessionRegistry
 from tests.conftest import Connect, StartGrover, register, ws_url
 from tests.test_gateway import RawConnect, raw_connect, raw_hello, recv_frame, wait_for
 
@@ -436,3 +438,35 @@ async def test_only_logged_in_sessions_outlive_their_socket(
     await wait_for(lambda: len(grover.sessions) == before + 1)
     assert grover.sessions.get(member.session_id or "") is not None
     assert grover.sessions.get(anonymous.session_id or "") is None
+
+
+async def _no_log(conversation_id: str, after_seq: int, limit: int) -> list[LogEntry]:
+    return []
+
+
+def _me_user(name: str = "ada") -> accounts.Me:
+    return accounts.Me(
+        id="u", username=name, display_name="", bio="", avatar_url="", created_at=0.0, email=""
+    )
+
+
+def test_sessions_keep_one_shared_body_per_event_and_frame_it_on_replay() -> None:
+    """What many sessions receive (a live chat tick, a post) is held once:
+    each resume buffer keeps the shared body, and a replay frames it with
+    the session's own seq."""
+    registry = SessionRegistry(
+        "n", buffer_size=8, resume_ttl=60.0, on_expire=lambda s: None, read_log=_no_log
+    )
+    sessions = [registry.create() for _ in range(3)]
+    for session in sessions:
+        session.log_in("u", None)
+    sessions[0].emit(codec.encode_event_body(accounts.ProfileUpdated(user=_me_user())))
+    body = codec.encode_event_body(accounts.ProfileUpdated(user=_me_user("shared")))
+    for session in sessions:
+        registry.push(session.ref, Delivery(body))
+    assert all(session.buffer[-1] is body for session in sessions)
+    replayed = sessions[0].missed_since(1)
+    assert replayed is not None and len(replayed) == 1
+    frame = msgspec.msgpack.decode(replayed[0], type=EventFrame)
+    assert frame.seq == 2 and bytes(frame.event) == body
+    assert [msgspec.msgpack.decode(f, type=EventFrame).seq for f in sessions[0].frames()] == [1, 2]

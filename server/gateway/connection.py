@@ -498,7 +498,7 @@ class Connection:
         # replayed ones and the live ones.
         missed = session.missed_since(hello.resume.last_seq) if resumed and hello.resume else None
         if missed is None:
-            missed = list(session.buffer)
+            missed = session.frames()
         welcome = wire.Welcome(
             version=version,
             session_id=session.id,

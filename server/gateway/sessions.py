@@ -64,7 +64,11 @@ class Session:
         self.seq = 0
         self.buffer_size = buffer_size
         self.buffer: deque[bytes] | tuple[()] = ()
-        """Encoded event frames; ``buffer[-1]`` has seq ``self.seq``. Made
+        """Encoded event *bodies*, the newest (``buffer[-1]``) with seq
+        ``self.seq``; frames are made from them when sent or replayed. A
+        body is the one object every recipient of an event shares (a live
+        chat tick to 5,000 viewers is one body, not 5,000 frames held for
+        resume). Made
         with the first event: an anonymous session never has one."""
         self.connection: Outlet | None = None
         self.detached_at: float | None = time.monotonic()
@@ -105,13 +109,12 @@ class Session:
         if self.user_id is None:
             return  # logged out: what an actor still sends is the old account's
         self.seq += 1
-        frame = encode_event_frame(self.seq, body)
         buffer = self.buffer
         if not isinstance(buffer, deque):
             buffer = self.buffer = deque(maxlen=self.buffer_size)
-        buffer.append(frame)
+        buffer.append(body)
         if self.connection is not None:
-            self.connection.send(frame)
+            self.connection.send(encode_event_frame(self.seq, body))
 
     def missed_since(self, last_seq: int) -> list[bytes] | None:
         """Frames with seq greater than ``last_seq``, in order, or ``None``
@@ -122,7 +125,16 @@ class Session:
         count = self.seq - last_seq
         if count > len(self.buffer):
             return None
-        return list(self.buffer)[len(self.buffer) - count :]
+        return self.frames(count)
+
+    def frames(self, count: int | None = None) -> list[bytes]:
+        """The last ``count`` buffered events (all when ``None``) as frames,
+        oldest first, each with its seq."""
+        bodies = list(self.buffer)
+        if count is not None:
+            bodies = bodies[len(bodies) - count :] if count else []
+        first = self.seq - len(bodies) + 1
+        return [encode_event_frame(first + i, body) for i, body in enumerate(bodies)]
 
 
 class SessionRegistry:
