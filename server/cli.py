@@ -80,12 +80,14 @@ async def serve_forever(settings: Settings) -> None:
         else str(settings.data_dir / SQLITE_FILE_NAME)
     )
     websocket = settings.public_url or f"ws://{_display_host(settings.host)}:{grover.gateway.port}"
+    live = "development tokens" if grover.services.live_tokens.name != "agora" else "Agora"
     print(
         f"Grover is running (node {settings.node}).\n"
         f"  websocket: {websocket}\n"
         f"  sidecar:   http://{_display_host(settings.host)}:{grover.sidecar_port}"
-        " (/healthz, /readyz, /stats)\n"
+        " (/healthz, /readyz, /stats, uploads at /v1/media)\n"
         f"  store:     {store}\n"
+        f"  media:     {grover.media_storage.name}; live video: {live}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )
