@@ -29,12 +29,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
 from actors.errors import MailboxFull, SystemStopped
 from actors.ids import ActorKey, new_id
+from actors.message import Teller
 from actors.messaging import (
     KIND,
     AddMembers,
@@ -76,12 +77,6 @@ RECENT_KEYS = 4096
 RECENT_MESSAGES = 1024
 TELL_RETRIES = 3
 """Tries again (50, 100, 200 ms later) to reach a member whose mailbox is full."""
-
-
-class Teller(Protocol):
-    """What the actor needs of the runtime: fire-and-forget to other actors."""
-
-    def tell(self, key: ActorKey, message: Any) -> None: ...
 
 
 class ConversationActor(Actor):

@@ -10,9 +10,12 @@ the asked message declares, so a reply never names its own type.
 from __future__ import annotations
 
 import typing
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import msgspec
+
+if TYPE_CHECKING:
+    from actors.ids import ActorKey
 
 R = TypeVar("R")
 
@@ -24,6 +27,13 @@ class Message(msgspec.Struct, frozen=True):
 
 class Ask(Message, Generic[R], frozen=True):
     """A message that answers with an ``R``: ``ActorSystem.ask`` returns it."""
+
+
+class Teller(Protocol):
+    """What an actor needs of the runtime to reach other actors (or itself,
+    from a timer): fire-and-forget. :class:`~actors.runtime.ActorSystem` is one."""
+
+    def tell(self, key: ActorKey, message: Any) -> None: ...
 
 
 def reply_type(message_type: type[Message]) -> Any:

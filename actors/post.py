@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
 
 from actors.ids import ActorKey
+from actors.message import Teller
 from actors.runtime import Actor
 from actors.sessions import Delivery, SessionRef, SessionSink
 from actors.social import (
@@ -33,10 +33,6 @@ from actors.social import (
 from actors.store import Store
 from protocol.codec import encode_event_body
 from protocol.messages import social as m
-
-
-class Teller(Protocol):
-    def tell(self, key: ActorKey, message: Any) -> None: ...
 
 
 class PostActor(Actor):

@@ -31,7 +31,7 @@ import asyncio
 import collections
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from actors.ids import ActorKey, new_id
 from actors.live import (
@@ -72,6 +72,7 @@ from actors.live import (
     require_staff,
     stream_view,
 )
+from actors.message import Teller
 from actors.runtime import Actor
 from actors.sessions import Delivery, SessionRef, SessionSink
 from actors.store import Conflict, Store
@@ -81,10 +82,6 @@ from protocol.codec import encode_event_body
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import accounts
 from protocol.messages import live as m
-
-
-class Teller(Protocol):
-    def tell(self, key: ActorKey, message: Any) -> None: ...
 
 
 class StreamActor(Actor):

@@ -4,6 +4,7 @@ with its notification, and live chat beside the room fan-out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from bench.fmt import ms, num
@@ -32,19 +33,12 @@ def social_section(summary: dict[str, Any], targets: list[str]) -> list[str]:
         ]
         rows = [(n, e) for n, e in summary.items() if e["kind"] == "post_fanout"]
         rows += [(n, e) for n, e in summary.items() if e["kind"] == "fanout"]
-        for name, entry in rows:
-            for target in targets:
-                t = entry["targets"].get(target, {})
-                if not t.get("available"):
-                    continue
-                deliveries, server = t.get("deliveries_per_s"), t.get("server_pct")
-                per = server * 1e4 / deliveries if deliveries and server is not None else None
-                offered = t.get("offered_rate")
-                lines.append(
-                    f"| {name} | {target} | {'closed loop' if not offered else num(offered)} "
-                    f"| {num(deliveries)} | {ms(t.get('delivery_p50_ms'))} "
-                    f"| {ms(t.get('delivery_p99_ms'))} | {num(server)}% | {num(per)} |"
-                )
+        for name, target, t, deliveries, server, per, offered in _delivery_rows(rows, targets):
+            lines.append(
+                f"| {name} | {target} | {'closed loop' if not offered else num(offered)} "
+                f"| {num(deliveries)} | {ms(t.get('delivery_p50_ms'))} "
+                f"| {ms(t.get('delivery_p99_ms'))} | {num(server)}% | {num(per)} |"
+            )
     feeds = [(n, e) for n, e in summary.items() if e["kind"] == "home_feed"]
     if feeds:
         lines += [
@@ -94,21 +88,14 @@ def _live_section(summary: dict[str, Any], targets: list[str]) -> list[str]:
         "| delivery p50 ms | p99 ms | server CPU | server µs per delivery | errors |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, entry in rows:
-        for target in targets:
-            t = entry["targets"].get(target, {})
-            if not t.get("available"):
-                continue
-            deliveries, server = t.get("deliveries_per_s"), t.get("server_pct")
-            per = server * 1e4 / deliveries if deliveries and server is not None else None
-            offered = t.get("offered_rate")
-            lines.append(
-                f"| {name} | {target} | {'closed loop' if not offered else num(offered)} "
-                f"| {num(deliveries)} | {num(t.get('frames_per_s'))} "
-                f"| {num(t.get('lines_per_frame'))} | {ms(t.get('delivery_p50_ms'))} "
-                f"| {ms(t.get('delivery_p99_ms'))} | {num(server)}% | {num(per)} "
-                f"| {t.get('errors_total', 0)} |"
-            )
+    for name, target, t, deliveries, server, per, offered in _delivery_rows(rows, targets):
+        lines.append(
+            f"| {name} | {target} | {'closed loop' if not offered else num(offered)} "
+            f"| {num(deliveries)} | {num(t.get('frames_per_s'))} "
+            f"| {num(t.get('lines_per_frame'))} | {ms(t.get('delivery_p50_ms'))} "
+            f"| {ms(t.get('delivery_p99_ms'))} | {num(server)}% | {num(per)} "
+            f"| {t.get('errors_total', 0)} |"
+        )
     return lines
 
 
@@ -145,3 +132,18 @@ def _like_section(summary: dict[str, Any], targets: list[str]) -> list[str]:
                 f"| {num(t.get('server_us_per_like'))} | {t.get('bound')} |"
             )
     return lines
+
+
+def _delivery_rows(
+    rows: list[tuple[str, dict[str, Any]]], targets: list[str]
+) -> Iterator[tuple[str, str, dict[str, Any], Any, Any, float | None, Any]]:
+    """Per case and available target: its figures, deliveries/s, server CPU
+    %, server µs per delivery and the offered rate (the fan-out tables' row)."""
+    for name, entry in rows:
+        for target in targets:
+            t = entry["targets"].get(target, {})
+            if not t.get("available"):
+                continue
+            deliveries, server = t.get("deliveries_per_s"), t.get("server_pct")
+            per = server * 1e4 / deliveries if deliveries and server is not None else None
+            yield name, target, t, deliveries, server, per, t.get("offered_rate")

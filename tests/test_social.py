@@ -488,3 +488,20 @@ async def test_search_hides_users_across_a_block(social: Node) -> None:
     await social.call(ada, accounts.BlockUser, user_id=bob.user())
     found = await social.call(bob, accounts.SearchUsers, query="ada")
     assert [u.username for u in found.users] == ["adam"]
+
+
+async def test_following_past_the_limit_is_forbidden(node: Node) -> None:
+    """``FOLLOWING_MAX`` (the README's 7,500): the follow that would pass it
+    is refused and changes nothing. The counter is set directly rather than
+    made by 7,500 follows."""
+    ada, bob = await node.user("ada"), await node.user("bob")
+
+    def at_limit(conn: Any) -> None:
+        conn.execute(
+            "UPDATE users SET following_count = ? WHERE id = ?",
+            (limits.FOLLOWING_MAX, ada.user()),
+        )
+
+    await node.store.db.write(at_limit)  # type: ignore[attr-defined]
+    await refused(ErrorCode.FORBIDDEN, node.call(ada, m.Follow, user_id=bob.user()))
+    assert (await node.store.counts.recount_user(bob.user())).followers_count == 0

@@ -78,7 +78,11 @@ async def _follow_result(
 ) -> m.FollowResult:
     if changed:
         services.actors.tell(user_key(viewer.me), FollowsChanged())
-    user = await viewer.user(other)
+    # Read again for the counts this write changed; the caller already
+    # checked the user is there and not behind a block.
+    user = await services.store.users.get(other)
+    if user is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, "no such user")
     [profile] = await viewer.profiles([user])
     return m.FollowResult(changed=changed, user=profile)
 
