@@ -2,7 +2,8 @@
 :mod:`actors.store`: Protocols only. Their implementations live in ``server/``
 by service (``server/media_storage/local.py`` and ``cloudinary.py`` for
 :class:`MediaStorage`; ``server/live_tokens/agora.py`` and ``dev.py`` for
-:class:`LiveTokenIssuer`), and :mod:`server.wiring` picks one from the settings.
+:class:`LiveTokenIssuer`; ``server/payments/paypal.py`` and ``disabled.py``
+for :class:`PaymentGateway`), and :mod:`server.wiring` picks one from the settings.
 """
 
 from __future__ import annotations
@@ -106,3 +107,148 @@ class LiveTokenIssuer(Protocol):
 class LiveTokenError(ValueError):
     """A token could not be issued, or a token string does not decode or
     verify. Messages never quote an app certificate or signing key."""
+
+
+class CheckoutOrder(msgspec.Struct, kw_only=True, frozen=True):
+    """A payment opened at the provider for one of our orders."""
+
+    provider_order_id: str
+    approval_url: str
+    """Where the buyer approves the payment."""
+    status: str
+    """PayPal's order status (``CREATED``, ``APPROVED``, ``COMPLETED``...)."""
+
+
+class Capture(msgspec.Struct, kw_only=True, frozen=True):
+    """The outcome of capturing an approved payment."""
+
+    capture_id: str
+    status: str
+    """``COMPLETED``, ``DECLINED``, ``PENDING``, ``FAILED``..."""
+    amount: int
+    """Minor units captured."""
+    currency: str
+    paypal_fee: int
+    """From the capture's ``seller_receivable_breakdown`` (0 when absent)."""
+    order_id: str | None
+    """Our order id, from the purchase unit's ``custom_id``."""
+
+
+class Refund(msgspec.Struct, kw_only=True, frozen=True):
+    refund_id: str
+    status: str
+    amount: int
+    currency: str
+    paypal_fee_returned: int
+    """PayPal's fee given back with this refund (0 when absent)."""
+
+
+class PayoutItem(msgspec.Struct, kw_only=True, frozen=True):
+    item_id: str
+    status: str
+    """PayPal's ``transaction_status``: ``SUCCESS``, ``FAILED``, ``UNCLAIMED``,
+    ``RETURNED``, ``PENDING``, ``BLOCKED``, ``REFUNDED``..."""
+    error: str | None
+    """``errors.name`` of a failed item (e.g. ``RECEIVER_UNREGISTERED``)."""
+
+
+class PayoutBatch(msgspec.Struct, kw_only=True, frozen=True):
+    batch_id: str
+    """PayPal's ``payout_batch_id``."""
+    sender_batch_id: str
+    """Ours: the payout's id."""
+    status: str
+    """``PENDING``, ``PROCESSING``, ``SUCCESS``, ``DENIED``, ``CANCELED``..."""
+    items: list[PayoutItem]
+
+
+class PaymentNotice(msgspec.Struct, kw_only=True, frozen=True):
+    """A verified webhook event, in the terms the marketplace acts on.
+
+    ``kind``: ``order_approved``, ``capture_completed``, ``capture_denied``,
+    ``capture_pending``, ``capture_refunded``, ``capture_reversed``,
+    ``payout_batch`` (``PAYMENT.PAYOUTSBATCH.*``: follow up by polling),
+    ``payout_item`` (``PAYMENT.PAYOUTS-ITEM.*``), or ``ignored`` (a type we
+    do not act on)."""
+
+    event_id: str
+    event_type: str
+    kind: str
+    order_id: str | None = None
+    """Ours (the purchase unit's ``custom_id``), when the event carries it."""
+    provider_order_id: str | None = None
+    capture_id: str | None = None
+    refund_id: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+    paypal_fee: int = 0
+    """A capture's PayPal fee, or a refund's fee given back."""
+    payout_batch_id: str | None = None
+    sender_batch_id: str | None = None
+    payout_item_id: str | None = None
+    payout_item_status: str | None = None
+    payout_error: str | None = None
+
+
+class PaymentGateway(Protocol):
+    """The payment provider: PayPal (Orders v2, Payments, Payouts, webhooks)
+    when credentials are configured, else one that refuses everything with
+    :class:`PaymentsNotConfigured`. Every call carries a request id (or, for
+    payouts, our ``sender_batch_id``) so that a retry never charges, refunds
+    or pays twice. Raises :class:`PaymentError` when the provider refuses or
+    cannot be reached after retries."""
+
+    name: str
+    """``"paypal"`` or ``"disabled"``."""
+    configured: bool
+
+    async def create_order(
+        self, *, order_id: str, amount: int, currency: str, description: str, request_id: str
+    ) -> CheckoutOrder: ...
+
+    async def capture(self, provider_order_id: str, *, request_id: str) -> Capture:
+        """A declined payment is a :class:`Capture` with status ``DECLINED``
+        (not an exception) when the provider reports it as such."""
+
+    async def refund(
+        self, capture_id: str, *, amount: int, currency: str, request_id: str
+    ) -> Refund: ...
+
+    async def send_payout(
+        self, *, sender_batch_id: str, amount: int, currency: str, receiver: str
+    ) -> PayoutBatch:
+        """One item to ``receiver`` (a PayPal email). A ``sender_batch_id`` the
+        provider already knows answers that batch, not a second payment."""
+
+    async def get_payout(self, batch_id: str) -> PayoutBatch: ...
+
+    async def verify_webhook(self, headers: dict[str, str], body: bytes) -> PaymentNotice:
+        """Verify the signature over the raw ``body`` (before reading it) and
+        parse the event. Raises :class:`WebhookRejected` for anything not
+        proven to come from the provider, or not an event."""
+
+
+class PaymentsNotConfigured(Exception):
+    """No payment provider credentials are configured."""
+
+
+class PaymentError(Exception):
+    """The provider refused (``retryable`` False: a 4xx, with its ``issue``
+    name such as ``ORDER_NOT_APPROVED``) or could not be reached or failed
+    after retries (``retryable`` True)."""
+
+    def __init__(self, message: str, *, retryable: bool, issue: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.issue = issue
+
+
+class WebhookRejected(Exception):
+    """A webhook delivery that must not be read: bad or missing signature,
+    certificate not from the provider, unparseable body. ``status`` is the
+    HTTP status to answer (400, 401, 413)."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status

@@ -27,6 +27,7 @@ from protocol.messages import (
     accounts,
     discovery,
     live,
+    market,
     messaging,
     moderation,
     notifications,
@@ -45,6 +46,7 @@ DOMAINS: tuple[ModuleType, ...] = (
     discovery,
     moderation,
     live,
+    market,
 )
 """The domain modules, in the order the docs present them."""
 

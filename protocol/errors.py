@@ -49,6 +49,25 @@ class ErrorCode(enum.StrEnum):
     SUSPENDED = "suspended"
     """The account is suspended by a moderator: ``auth.login`` and ``hello``
     with its token are refused until an admin lifts the suspension."""
+    PAYMENTS_NOT_CONFIGURED = "payments_not_configured"
+    """Checkout, refunds and payouts need PayPal credentials this server does
+    not have; the rest of the marketplace works."""
+    PAYMENT_PROVIDER_ERROR = "payment_provider_error"
+    """PayPal could not be reached or failed after retries; nothing was
+    charged twice: retry the same request later."""
+    PAYMENT_DECLINED = "payment_declined"
+    """PayPal declined the capture (the buyer's funding source); the order is
+    cancelled and its stock released."""
+    PRODUCT_UNAVAILABLE = "product_unavailable"
+    """The product is paused or deleted."""
+    OUT_OF_STOCK = "out_of_stock"
+    """Fewer items left than the quantity asked for; nothing was reserved."""
+    INVALID_STATE = "invalid_state"
+    """The order (or payout) is not in a state that allows this; it is unchanged."""
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    """A payout above the available balance (or below the minimum payout)."""
+    REFUND_EXCEEDS_PAID = "refund_exceeds_paid"
+    """A refund above what was paid and not yet refunded."""
 
 
 class CloseCode(enum.IntEnum):

@@ -95,3 +95,10 @@ SCHEDULE_AHEAD_MAX = 365 * 24 * 3600
 TIME_MAX = 1e11
 """Largest Unix time a request may carry (year 5138): a bound for decoding;
 the domain's own rules are narrower."""
+PRICE_MAX = 100_000_000
+"""Largest price or tip in minor units (1,000,000.00 of a two-digit currency)."""
+PRODUCT_DESCRIPTION_MAX = 5000
+PRODUCT_MEDIA_MAX = 10
+STOCK_MAX = 1_000_000
+ORDER_QUANTITY_MAX = 100
+TIP_MESSAGE_MAX = 200

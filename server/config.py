@@ -79,6 +79,31 @@ class Settings:
     live_host_grace: float = _field(
         60.0, "seconds a live stream waits for its host to come back before it ends by itself"
     )
+    paypal_client_id: str | None = _field(
+        None, "PayPal REST app's client id: checkout, refunds and payouts", env="PAYPAL_CLIENT_ID"
+    )
+    paypal_client_secret: str | None = _field(
+        None, "PayPal REST app's secret", env="PAYPAL_CLIENT_SECRET", secret=True
+    )
+    paypal_webhook_id: str | None = _field(
+        None, "id of the PayPal webhook subscription (signs every event)", env="PAYPAL_WEBHOOK_ID"
+    )
+    paypal_mode: str = _field("sandbox", "sandbox or live (PayPal's API host)", env="PAYPAL_MODE")
+    paypal_api_url: str = _field(
+        "", "PayPal API base URL instead of the mode's (a local fake in tests)"
+    )
+    checkout_return_url: str = _field(
+        "grover://checkout", "where PayPal sends the buyer back after approving (the app's link)"
+    )
+    platform_fee_bps: int = _field(1000, "platform fee in basis points of each payment (1000: 10%)")
+    payout_minimum: int = _field(100, "smallest payout, minor units")
+    payout_hold: float = _field(
+        7 * 24 * 3600.0, "seconds a seller's earnings stay pending before they can be paid out"
+    )
+    order_ttl: float = _field(1800.0, "seconds an unpaid order keeps its stock before it expires")
+    market_sweep_interval: float = _field(
+        30.0, "seconds between sweeps (expiries, releases, webhook events, payout polls)"
+    )
     node_id: str = _field(
         "", "this node's name in the cluster, unique per start (default: host-pid-random)"
     )
@@ -194,6 +219,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "group_max_members": (2, 256),
     "report_hide_threshold": (1, math.inf),
     "live_token_ttl": (1, 24 * 3600),  # Agora honours a privilege for 24 h at most
+    "platform_fee_bps": (0, 5000),
+    "payout_minimum": (1, limits.PRICE_MAX),
 }
 """Inclusive bounds of numeric settings; any other number must be >= 0."""
 
@@ -211,6 +238,8 @@ _POSITIVE = frozenset(
         "upload_daily_bytes",
         "media_unattached_ttl",
         "media_sweep_interval",
+        "order_ttl",
+        "market_sweep_interval",
     }
 )
 """Numeric settings where 0 would break the node (every hello or ask timing
@@ -224,6 +253,10 @@ def _check(name: str, value: Any) -> None:
     if name == "log_level":
         if str(value).upper() not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return
+    if name == "paypal_mode":
+        if value not in ("sandbox", "live"):
+            raise ValueError(f"{value!r} is not sandbox or live")
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         return

@@ -26,6 +26,13 @@ from typing import Protocol
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.live import ChatStore, StreamBanStore, StreamStore
+from actors.store.market import (
+    LedgerStore,
+    OrderStore,
+    PaymentEventStore,
+    PayoutStore,
+    ProductStore,
+)
 from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
@@ -84,6 +91,11 @@ class Store(Protocol):
     streams: StreamStore
     stream_chat: ChatStore
     stream_bans: StreamBanStore
+    products: ProductStore
+    orders: OrderStore
+    ledger: LedgerStore
+    payouts: PayoutStore
+    payment_events: PaymentEventStore
 
     async def open(self) -> None:
         """Connect and create schema and indexes (idempotent)."""

@@ -51,6 +51,11 @@ class ChatLineRecord(msgspec.Struct, kw_only=True):
     client_key: str | None = None
     created_at: float
     deleted: bool = False
+    tip_amount: int | None = None
+    """Set on the highlighted line of a paid tip (minor units), with
+    ``tip_currency`` and ``tip_order_id``."""
+    tip_currency: str | None = None
+    tip_order_id: str | None = None
 
 
 class StreamStore(Protocol):

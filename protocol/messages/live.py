@@ -71,12 +71,23 @@ class ChatAuthor(msgspec.Struct, kw_only=True):
     avatar_url: str
 
 
+class ChatTip(msgspec.Struct, kw_only=True):
+    """The paid tip a highlighted chat line announces (minor units)."""
+
+    amount: int
+    currency: str
+    order_id: str
+
+
 class ChatLine(msgspec.Struct, kw_only=True):
     id: str
     stream_id: str
     author: ChatAuthor
     text: str
     created_at: float
+    tip: ChatTip | None = None
+    """Set on the line a paid tip adds to the stream's chat (its author is the
+    tipper, its text the tip's message): show it highlighted."""
 
 
 class StreamView(msgspec.Struct, kw_only=True):

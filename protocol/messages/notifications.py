@@ -32,12 +32,16 @@ Kind = Literal[
     "stream_live",
     "order",
     "payout",
+    "tip",
 ]
 """``follow``: someone followed you. ``like_post``/``like_comment``: a like of
 your post or comment. ``comment``: a comment on your post. ``reply``: a reply
 to your comment. ``mention``: your ``@username`` in a post or a comment.
 ``stream_live``: someone you follow went live (``stream_id``; the title is
-``text``). ``order`` and ``payout`` are reserved for the marketplace domain."""
+``text``). ``order``: one of your products was paid for (``order_id``, the
+product's title in ``text``). ``payout``: a payout of yours ended (succeeded,
+failed or returned; ``payout_id``). ``tip``: someone tipped you (``order_id``;
+the tip's message in ``text``)."""
 Cursor = Annotated[str, Meta(min_length=1, max_length=limits.CURSOR_MAX)]
 
 
@@ -57,6 +61,10 @@ class NotificationView(msgspec.Struct, kw_only=True):
     updated_at: float
     stream_id: str | None = None
     """The stream of a ``stream_live`` notification (its title is ``text``)."""
+    order_id: str | None = None
+    """The order of an ``order`` or ``tip`` notification."""
+    payout_id: str | None = None
+    """The payout of a ``payout`` notification."""
 
 
 class NotificationPage(msgspec.Struct, kw_only=True):
