@@ -227,6 +227,9 @@ class PaymentGateway(Protocol):
         parse the event. Raises :class:`WebhookRejected` for anything not
         proven to come from the provider, or not an event."""
 
+    async def close(self) -> None:
+        """Release connections (at the node's stop)."""
+
 
 class PaymentsNotConfigured(Exception):
     """No payment provider credentials are configured."""

@@ -21,6 +21,7 @@ from server.gateway.sessions import SessionRegistry
 from server.handlers import HANDLERS
 from server.http import make_app
 from server.http.media import MediaUploads
+from server.market.worker import MarketWorker
 from server.media_sweep import sweep_unattached
 from server.storage import SqliteStore
 from server.wiring import (
@@ -63,6 +64,7 @@ class Grover:
         self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
         self.gateway = Gateway(self.services, self.sessions, HANDLERS)
         self.uploads = MediaUploads(self.services, self.media_storage, settings.data_dir / "tmp")
+        self.market = MarketWorker(self.services)
         self.accepting = False
         self._purger: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -116,9 +118,15 @@ class Grover:
         loop = asyncio.get_running_loop()
         self._purger = loop.create_task(self._purge_expired_tokens())
         self._sweeper = loop.create_task(self._sweep_media())
+        self.market.start()
         await self.gateway.start()
         runner = web.AppRunner(
-            make_app(self, media_root=media_root(self.settings), uploads=self.uploads),
+            make_app(
+                self,
+                media_root=media_root(self.settings),
+                uploads=self.uploads,
+                webhooks=(self.services, self.market.kick),
+            ),
             access_log=None,
         )
         await runner.setup()
@@ -165,6 +173,7 @@ class Grover:
             if task is not None:
                 task.cancel()
         await self.gateway.stop(self.settings.shutdown_grace)
+        await self.market.stop()
         await self.services.fanout.stop()
         await self.sessions.stop()
         if self.cluster is not None:
@@ -174,5 +183,6 @@ class Grover:
             await self.cluster.stop()
         if self._sidecar is not None:
             await self._sidecar.cleanup()
+        await self.services.payments.close()
         await self.store.close()
         log.info("grover stopped", extra={"node": self.settings.node})

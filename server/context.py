@@ -18,7 +18,7 @@ import msgspec
 
 from actors.errors import ActorError
 from actors.live import Leave, stream_key
-from actors.ports import LiveTokenIssuer
+from actors.ports import LiveTokenIssuer, PaymentGateway
 from actors.runtime import ActorSystem
 from actors.sessions import SessionRef
 from actors.social import Unwatch, post_key
@@ -49,6 +49,7 @@ class Services:
     cursors: Cursors
     fanout: FanOut
     live_tokens: LiveTokenIssuer
+    payments: PaymentGateway
 
 
 class Caller:

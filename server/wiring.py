@@ -38,6 +38,7 @@ from server.live_tokens.agora import AgoraTokenIssuer
 from server.live_tokens.dev import DevTokenIssuer
 from server.media_storage.cloudinary import CloudinaryConfig, CloudinaryMediaStorage
 from server.media_storage.local import LocalMediaStorage
+from server.payments import make_payment_gateway
 from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.storage import make_store
 
@@ -48,6 +49,7 @@ __all__ = [
     "make_live_token_issuer",
     "make_log_reader",
     "make_media_storage",
+    "make_payment_gateway",
     "make_services",
     "make_store",
     "media_root",
@@ -140,6 +142,7 @@ def make_services(
         cursors=Cursors(store.keys),
         fanout=FanOut(store, actors, directory),
         live_tokens=make_live_token_issuer(settings),
+        payments=make_payment_gateway(settings),
     )
 
 

@@ -337,8 +337,10 @@ class FulfillOrder(Request, tag="order.fulfill", kw_only=True):
 
 class RefundOrder(Request, tag="order.refund", kw_only=True):
     """The seller gives money back through PayPal: ``amount`` minor units, or
-    all that is left when omitted. Above what is left is ``refund_exceeds_paid``."""
+    all that is left when omitted. Above what is left is ``refund_exceeds_paid``.
+    A retry with the same ``client_key`` refunds nothing twice."""
 
+    client_key: ClientKey
     order_id: ObjectId
     amount: Amount | None = None
 

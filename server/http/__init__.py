@@ -1,15 +1,17 @@
 """The HTTP sidecar (aiohttp), in the same process as the gateway: one module
 per route area: ``health.py``, ``media.py`` (uploads), ``media_files.py``
-(serving local media); PayPal webhooks and metrics join it as ``paypal.py``,
-``metrics.py``."""
+(serving local media), ``paypal.py`` (PayPal's webhooks); metrics join it
+as ``metrics.py``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from server.http import health, media, media_files
+from server.context import Services
+from server.http import health, media, media_files, paypal
 
 
 def make_app(
@@ -17,13 +19,18 @@ def make_app(
     *,
     media_root: Path | None = None,
     uploads: media.MediaUploads | None = None,
+    webhooks: tuple[Services, Callable[[], None]] | None = None,
 ) -> web.Application:
     """The sidecar's routes; ``media_root`` (the local media storage's
-    folder) adds ``GET /media/{id}/{file}``, ``uploads`` ``POST /v1/media``."""
+    folder) adds ``GET /media/{id}/{file}``, ``uploads`` ``POST /v1/media``,
+    ``webhooks`` (the services and what to call when an event is stored)
+    ``POST /v1/webhooks/paypal``."""
     app = web.Application()
     health.add_routes(app, state)
     if media_root is not None:
         media_files.add_routes(app, media_root)
     if uploads is not None:
         media.add_routes(app, uploads)
+    if webhooks is not None:
+        paypal.add_routes(app, *webhooks)
     return app
