@@ -164,6 +164,18 @@ async def test_a_crash_after_giving_stock_back_gives_it_back_once(
     assert order_doc is not None and order_doc["pending"] is None
 
 
+async def test_a_stale_release_token_is_pulled(store: MongoStore) -> None:
+    product = make_product(stock=5)
+    await store.products.create(product)
+    order, _ = await store.orders.create(make_order("b1", product))
+    # Step (5) never ran: the order's pending is cleared, its token is left.
+    token = f"{order.id}:1"
+    await store.db["products"].update_one({"_id": product.id}, {"$push": {"released": token}})
+    assert await store.repair(now=later()) == 1
+    doc = await store.db["products"].find_one({"_id": product.id})
+    assert doc is not None and doc["released"] == [] and doc["stock"] == 4
+
+
 async def test_a_reservation_without_its_order_is_given_back(store: MongoStore) -> None:
     product = make_product(stock=5)
     await store.products.create(product)

@@ -180,6 +180,8 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
         ([("title", TEXT), ("description", TEXT)], {}),
         # Repair: reservations whose order may never have been inserted.
         ([("holds.at", ASCENDING)], {"sparse": True}),
+        # Repair: tokens of stock given back, left by a crash before their pull.
+        ([("released", ASCENDING)], {"sparse": True}),
     ),
     "orders": (
         ([("buyer_id", ASCENDING), ("client_key", ASCENDING)], {"unique": True}),

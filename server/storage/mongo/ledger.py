@@ -390,8 +390,14 @@ class MongoPayoutStore:
             expected_version=expected_version,
             fields=fields,
             pending=pending,
-            finish=self._finish,
+            finish=self._settle,
         )
+
+    async def _settle(self, doc: Document) -> None:
+        """:meth:`_finish` for :func:`cas_write`: a creation that another
+        payout's debit left unfundable is removed, and the set then fails."""
+        with contextlib.suppress(InsufficientBalance):
+            await self._finish(doc)
 
     async def list_by(
         self, seller_id: str, *, before: PageKey | None, limit: int

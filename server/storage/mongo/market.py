@@ -367,7 +367,7 @@ class MongoOrderStore:
                     await self._products.update_one(
                         {"_id": product["_id"]}, {"$pull": {"holds": {"order": hold["order"]}}}
                     )
-        async for product in self._products.find({"released.0": {"$exists": True}}):
+        async for product in self._products.find({"released": {"$type": "string"}}):
             for token in product["released"]:
                 order_id, _, version = token.rpartition(":")
                 order = await self._orders.find_one({"_id": order_id}, {"version": 1, "pending": 1})
