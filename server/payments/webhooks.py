@@ -40,6 +40,7 @@ import datetime
 import logging
 import time
 import urllib.parse
+import warnings
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -48,6 +49,7 @@ from pathlib import Path
 import aiohttp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
@@ -99,7 +101,10 @@ def default_roots() -> list[x509.Certificate]:
     except ImportError:
         path = SYSTEM_BUNDLE
     try:
-        return x509.load_pem_x509_certificates(Path(path).read_bytes())
+        with warnings.catch_warnings():
+            # Bundles still hold a few old roots with non-positive serials.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return x509.load_pem_x509_certificates(Path(path).read_bytes())
     except (OSError, ValueError):
         log.warning("paypal webhooks: no trust roots at %s", path)
         return []
@@ -216,6 +221,7 @@ class WebhookVerifier:
         self._certs.move_to_end(url)
         leaf, intermediates = chain[0], chain[1:]
         now = datetime.datetime.fromtimestamp(self._clock(), datetime.UTC)
+        reasons = []
         for name in CERT_NAMES[self.mode]:
             verifier = (
                 PolicyBuilder()
@@ -225,12 +231,13 @@ class WebhookVerifier:
             )
             try:
                 verifier.verify(leaf, intermediates)
-            except VerificationError:
+            except VerificationError as exc:
+                reasons.append(f"{name}: {exc}")
                 continue
             return leaf
         # Expired, not chained to a trusted root, or for another name: the
         # verifier's reason goes to the log, not to the sender.
-        log.info("paypal webhook: certificate %s did not verify", url)
+        log.warning("paypal webhook: certificate %s did not verify (%s)", url, "; ".join(reasons))
         raise WebhookRejected("the certificate is not PayPal's", 401)
 
     async def _fetch(self, url: str) -> list[x509.Certificate]:
