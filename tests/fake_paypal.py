@@ -46,7 +46,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.paypal_certs import make_chains
+from tests.paypal_certs import make_chains, shared_chains
 from tests.paypal_events import ZERO_DECIMAL, decimal, event, now_text, paypal_id
 
 CURRENCIES = frozenset({"USD", "EUR", "GBP", "CAD", "AUD"}) | ZERO_DECIMAL
@@ -89,6 +89,7 @@ class FakePayPal:
         token_ttl: int = 32400,
         fee_bps: int = 290,
         fee_fixed: int = 30,
+        fresh_keys: bool = False,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -117,7 +118,8 @@ class FakePayPal:
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
-        self.certs = make_chains()
+        # RSA key generation takes ~0.2 s: one set per test run unless asked.
+        self.certs = make_chains() if fresh_keys else shared_chains()
         self.leaf = self.certs.leaf
         self.chains = self.certs.pems
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -136,3 +137,9 @@ def make_chains() -> Chains:
         "self_signed": self_signed.pem,
     }
     return Chains(root, intermediate, leaf, pems)
+
+
+@functools.cache
+def shared_chains() -> Chains:
+    """One set of key material for every fake of a test run."""
+    return make_chains()

@@ -64,7 +64,11 @@ async def _approved_order(
     fake: FakePayPal, gateway: PayPalGateway, amount: int = 1999, currency: str = "USD"
 ) -> str:
     order = await gateway.create_order(
-        order_id="o_01HZX", amount=amount, currency=currency, description="2 prints", request_id="r-create"
+        order_id="o_01HZX",
+        amount=amount,
+        currency=currency,
+        description="2 prints",
+        request_id="r-create",
     )
     fake.approve(order.provider_order_id)
     return order.provider_order_id

@@ -11,8 +11,9 @@ Checked in this order, each before the body is parsed:
 3. the transmission time is within ``tolerance`` of now, either side (a
    replayed delivery; PayPal's own retries are new transmissions);
 4. the certificate URL is ``https`` on exactly PayPal's API host for the
-   mode, on the default port, under ``/v1/notifications/certs/`` (nothing is
-   fetched from anywhere else: no SSRF through the header). Only when an
+   mode, on the default port, one name under ``/v1/notifications/certs/``
+   with no query (nothing is fetched from anywhere else: no SSRF through
+   the header). Only when an
    explicit API base URL is configured (a local fake in tests) is that base
    URL's own origin allowed instead;
 5. the PEM chain (fetched with a size cap and a timeout, cached by URL) is
@@ -49,9 +50,9 @@ from pathlib import Path
 import aiohttp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from actors.ports import PaymentNotice, WebhookRejected
@@ -208,7 +209,7 @@ class WebhookVerifier:
         name = path[len(CERT_PATH) :]
         if not path.startswith(CERT_PATH) or not name or "/" in name or ".." in name:
             raise WebhookRejected("the certificate URL is not PayPal's", 401)
-        if parts.fragment or "%" in path:
+        if parts.query or parts.fragment or "%" in path:
             raise WebhookRejected("the certificate URL is not PayPal's", 401)
 
     async def _verified_leaf(self, url: str) -> x509.Certificate:
