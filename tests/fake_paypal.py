@@ -110,6 +110,8 @@ class FakePayPal:
         self.cert_requests: list[str] = []
         self.duplicate_links = True
         """Whether a duplicate sender_batch_id's error links the batch."""
+        self.accept_tokens = True
+        """False: every Bearer token is refused, even a fresh one."""
         self._sender_batches: dict[str, str] = {}
         self._declines: dict[str, str] = {}
         self._outcomes: dict[str, tuple[str, str | None]] = {}
@@ -251,7 +253,7 @@ class FakePayPal:
             return None
         if not auth.startswith("Bearer "):
             self.violations.append(f"{endpoint} without a Bearer token")
-        if auth.removeprefix("Bearer ") not in self.tokens:
+        if auth.removeprefix("Bearer ") not in self.tokens or not self.accept_tokens:
             return web.json_response(
                 {
                     "error": "invalid_token",
@@ -581,7 +583,10 @@ class FakePayPal:
     async def _cert(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         self.cert_requests.append(name)
-        chain = self.chains.get(name.removeprefix("CERT-"))
+        # CERT-good-2, CERT-good-3...: the good chain under other URLs.
+        chain = self.chains.get(name.removeprefix("CERT-").split("-")[0])
+        if name == "CERT-huge":
+            chain = self.chains["good"] + b"\n" * (100 * 1024)
         if chain is None:
             return web.Response(status=404)
         return web.Response(body=chain, content_type="application/x-pem-file")

@@ -4,11 +4,13 @@ and idempotency; never the real service. Webhooks: test_paypal_webhooks.py."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from actors.ports import PaymentError, PaymentsNotConfigured
@@ -171,6 +173,34 @@ async def test_a_revoked_token_is_replaced_once_on_401(
     )
     assert fake.token_calls == 2
     assert [c.status for c in fake.calls_to("create_order")] == [201, 401, 201]
+
+
+async def test_concurrent_calls_share_one_token_fetch(
+    fake: FakePayPal, gateway: PayPalGateway
+) -> None:
+    await asyncio.gather(
+        *(
+            gateway.create_order(
+                order_id=f"o_{n}", amount=100, currency="USD", description="x", request_id=f"r{n}"
+            )
+            for n in range(5)
+        )
+    )
+    assert fake.token_calls == 1
+    assert len(fake.orders) == 5
+
+
+async def test_a_fresh_token_refused_too_is_not_retried_again(
+    fake: FakePayPal, gateway: PayPalGateway
+) -> None:
+    fake.accept_tokens = False
+    with pytest.raises(PaymentError) as caught:
+        await gateway.create_order(
+            order_id="o_1", amount=100, currency="USD", description="x", request_id="r1"
+        )
+    assert (caught.value.retryable, caught.value.issue) == (False, "invalid_token")
+    assert fake.token_calls == 2  # the first, and one replacement
+    assert [c.status for c in fake.calls_to("create_order")] == [401, 401]
 
 
 async def test_wrong_secret_is_refused_at_once_and_never_quoted(
@@ -487,6 +517,45 @@ async def test_secrets_and_tokens_stay_out_of_logs_and_errors(
     texts = [caplog.text, str(caught.value), repr(gateway)]
     for secret in (fake.client_secret, *fake.tokens):
         assert all(secret not in text for text in texts)
+
+
+# ------------------------------------------------------------------ the fake
+
+
+async def test_the_fake_records_what_the_client_must_never_do(fake: FakePayPal) -> None:
+    """The fixture's ``violations == []`` means something: raw requests that
+    break the protocol are caught."""
+    base = fake.base_url
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{base}/v1/oauth2/token", data={"grant_type": "client_credentials"}
+        ) as response:
+            assert response.status == 401
+        basic = aiohttp.encode_basic_auth(fake.client_id, fake.client_secret)
+        async with session.post(
+            f"{base}/v1/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": basic},
+        ) as response:
+            token = (await response.json())["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        body = {
+            "intent": "CAPTURE",
+            "purchase_units": [{"amount": {"currency_code": "USD", "value": "19.9"}}],
+        }
+        async with session.post(
+            f"{base}/v2/checkout/orders", json=body, headers=bearer
+        ) as response:
+            assert response.status == 400
+        async with session.get(f"{base}/v1/payments/payouts/X") as response:
+            assert response.status == 401
+    assert fake.violations == [
+        "token request without HTTP Basic",
+        "create_order without PayPal-Request-Id",
+        "create_order: malformed amount {'currency_code': 'USD', 'value': '19.9'}",
+        "get_payout without a Bearer token",
+    ]
+    fake.violations.clear()
 
 
 # ------------------------------------------------------------------ choosing

@@ -337,6 +337,33 @@ async def test_the_certificate_is_fetched_once_then_cached(
     assert gateway.webhooks.cert_fetches == 1
 
 
+async def test_the_certificate_cache_is_bounded(fake: FakePayPal, ca_file: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        verifier = WebhookVerifier(
+            webhook_id=fake.webhook_id,
+            mode="sandbox",
+            base_url=fake.base_url,
+            ca_file=ca_file,
+            cache_size=1,
+            session=lambda: session,
+        )
+        for name in ("good", "good-2", "good", "good"):
+            body = _body()
+            headers = fake.signed_headers(body)
+            headers["Paypal-Cert-Url"] = fake.cert_url(name)
+            await verifier.verify_webhook(headers, body)
+    assert fake.cert_requests == ["CERT-good", "CERT-good-2", "CERT-good"]
+
+
+async def test_an_oversized_certificate_is_not_read(
+    fake: FakePayPal, gateway: PayPalGateway
+) -> None:
+    body = _body()
+    headers = fake.signed_headers(body)
+    headers["Paypal-Cert-Url"] = fake.cert_url("huge")
+    assert await _reject(gateway, headers, body) == 401
+
+
 async def test_without_the_test_root_the_fake_chain_is_untrusted(fake: FakePayPal) -> None:
     """The default roots (certifi's or the system's) do not include the
     fake's root: trust comes from the roots, not from the chain's shape."""

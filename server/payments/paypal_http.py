@@ -272,7 +272,8 @@ class PayPalHTTP:
         """PayPal's ``{name, message, debug_id, details[{issue}]}``; the
         message keeps only names and ids (never echoed request data)."""
         body = reply or {}
-        name = _short(body.get("name")) or f"HTTP_{status}"
+        # REST errors say "name"; OAuth's (a refused token) say "error".
+        name = _short(body.get("name")) or _short(body.get("error")) or f"HTTP_{status}"
         issue = name
         details = body.get("details")
         if isinstance(details, list) and details and isinstance(details[0], dict):
