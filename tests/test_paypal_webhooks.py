@@ -373,6 +373,13 @@ async def test_without_the_test_root_the_fake_chain_is_untrusted(fake: FakePayPa
     await gateway.close()
 
 
+def test_an_unreadable_ca_file_stops_the_start(fake: FakePayPal, tmp_path: Path) -> None:
+    (tmp_path / "not-pem.pem").write_text("hello")
+    for path in (tmp_path / "absent.pem", tmp_path / "not-pem.pem"):
+        with pytest.raises(ValueError, match="GROVER_PAYPAL_CA_FILE"):
+            _gateway(fake, str(path))
+
+
 async def test_a_missing_certificate_is_401_and_an_unreachable_one_503(
     fake: FakePayPal, gateway: PayPalGateway
 ) -> None:

@@ -141,7 +141,9 @@ class WebhookVerifier:
         self._cache_size = cache_size
         self._clock = clock
         self._origin = _origin(base_url) if base_url else None
-        self._ca_file = ca_file
+        # Read now: a missing or broken file stops the node at start, not
+        # at the first delivery.
+        self._extra_roots = _load_roots(ca_file) if ca_file else []
         self._store: Store | None = None
         self._certs: OrderedDict[str, list[x509.Certificate]] = OrderedDict()
         self.cert_fetches = 0
@@ -265,14 +267,19 @@ class WebhookVerifier:
 
     def _trust(self) -> Store:
         if self._store is None:
-            roots = default_roots()
-            if self._ca_file:
-                # A missing or broken file is a configuration error: raised.
-                roots += x509.load_pem_x509_certificates(Path(self._ca_file).read_bytes())
-            self._store = Store(roots)
+            self._store = Store(default_roots() + self._extra_roots)
         return self._store
 
 
 def _origin(base_url: str) -> tuple[str, str, int | None]:
     parts = urllib.parse.urlsplit(base_url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def _load_roots(path: str) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(Path(path).read_bytes())
+    except (OSError, ValueError):
+        raise ValueError(
+            "GROVER_PAYPAL_CA_FILE is not a readable PEM file of certificates"
+        ) from None
