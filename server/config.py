@@ -92,6 +92,9 @@ class Settings:
     paypal_api_url: str = _field(
         "", "PayPal API base URL instead of the mode's (a local fake in tests)"
     )
+    paypal_ca_file: str | None = _field(
+        None, "PEM of extra roots trusted for PayPal's webhook certificates (tests)"
+    )
     checkout_return_url: str = _field(
         "grover://checkout", "where PayPal sends the buyer back after approving (the app's link)"
     )
