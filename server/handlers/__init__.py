@@ -18,6 +18,7 @@ from server.handlers import (
     messaging,
     moderation,
     notifications,
+    products,
     search,
     session,
     social,
@@ -34,4 +35,5 @@ HANDLERS: dict[type, Handler] = merge_handlers(
     notifications.HANDLERS,
     search.HANDLERS,
     live.HANDLERS,
+    products.HANDLERS,
 )
