@@ -8,7 +8,9 @@ reader threads, WAL and durability settings), ``migrations.py`` the schema,
 :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
 ``social.py`` (follows, likes, counts, keys), ``posts.py`` (posts and
 comments), ``search.py`` (post search), ``media.py`` (uploads) and
-``live.py`` (streams, their chat and bans) the stores of each domain.
+``live.py`` (streams, their chat and bans), ``market.py`` (products and
+orders) and ``ledger.py`` (the ledger, payouts, payment events) the stores of
+each domain.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.live import ChatStore, StreamBanStore, StreamStore
+from actors.store.market import (
+    LedgerStore,
+    OrderStore,
+    PaymentEventStore,
+    PayoutStore,
+    ProductStore,
+)
 from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
@@ -47,7 +56,13 @@ from server.storage.sqlite.database import (
     WriteStats,
 )
 from server.storage.sqlite.discovery import SqliteSuggestionStore, SqliteTrendStore
+from server.storage.sqlite.ledger import (
+    SqliteLedgerStore,
+    SqlitePaymentEventStore,
+    SqlitePayoutStore,
+)
 from server.storage.sqlite.live import SqliteChatStore, SqliteStreamBanStore, SqliteStreamStore
+from server.storage.sqlite.market import SqliteOrderStore, SqliteProductStore
 from server.storage.sqlite.media import SqliteMediaStore
 from server.storage.sqlite.messaging import SqliteConversationStore, SqliteMessageStore
 from server.storage.sqlite.moderation import (
@@ -99,6 +114,11 @@ class SqliteStore:
     streams: StreamStore
     stream_chat: ChatStore
     stream_bans: StreamBanStore
+    products: ProductStore
+    orders: OrderStore
+    ledger: LedgerStore
+    payouts: PayoutStore
+    payment_events: PaymentEventStore
 
     def __init__(
         self,
@@ -135,6 +155,11 @@ class SqliteStore:
         self.streams = SqliteStreamStore(self.db)
         self.stream_chat = SqliteChatStore(self.db)
         self.stream_bans = SqliteStreamBanStore(self.db)
+        self.products = SqliteProductStore(self.db)
+        self.orders = SqliteOrderStore(self.db)
+        self.ledger = SqliteLedgerStore(self.db)
+        self.payouts = SqlitePayoutStore(self.db)
+        self.payment_events = SqlitePaymentEventStore(self.db)
 
     async def open(self) -> None:
         """Create the file, schema and indexes if needed; start the threads.

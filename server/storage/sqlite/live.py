@@ -1,5 +1,6 @@
 """SQLite stores of live streaming (:mod:`actors.store.live`) on ``streams``,
-``stream_chat``, ``stream_bans`` and ``stream_viewers`` (migration 9).
+``stream_chat``, ``stream_bans`` and ``stream_viewers`` (migration 9; the
+chat's tip columns: migration 10).
 
 One live stream per host is the partial unique index ``streams_one_live``
 (``host_id WHERE status = 'live'``): a create or save that would make a
@@ -236,15 +237,7 @@ class SqliteChatStore:
         if not lines:
             return
         values = [
-            (
-                line.id,
-                line.stream_id,
-                line.user_id,
-                line.text,
-                line.client_key,
-                line.created_at,
-                int(line.deleted),
-            )
+            [int(v) if isinstance(v, bool) else v for v in msgspec.structs.astuple(line)]
             for line in lines
         ]
 

@@ -9,7 +9,9 @@ the user counters) and ``keys``, version 4 search (``posts_fts``, the
 cases, the audit log, roles, suspension, hidden posts and comments),
 version 6 discovery (trending tags, the popular-users index), version 7
 notifications, version 8 media, version 9 live streaming (streams, their
-chat, bans and viewers). Versions ascend in the list; a new one is appended above
+chat, bans and viewers), version 10 the marketplace (products and their
+FTS index, orders, the ledger and its kept balances, payouts, payment
+events; the tip columns of the chat). Versions ascend in the list; a new one is appended above
 the last, never inserted below it (a file past it would skip it).
 """
 
@@ -19,6 +21,7 @@ import sqlite3
 from typing import Final
 
 from actors.store import StoreError
+from server.storage.sqlite.market_schema import MARKET_MIGRATION
 
 #: Migrations in order: ``(version, statements)``. Version 1 is the initial
 #: schema. Append, never edit, a released entry; :func:`migrate` (run by
@@ -559,6 +562,7 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             """,
         ),
     ),
+    (10, MARKET_MIGRATION),
 )
 
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]

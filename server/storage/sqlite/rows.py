@@ -178,6 +178,9 @@ CONFLICT_FIELDS: Final[Mapping[tuple[str, ...], str]] = {
     ("notifications.id",): "id",
     ("media.id",): "id",
     ("streams.id",): "id",
+    ("products.id",): "id",
+    ("orders.id",): "id",
+    ("payouts.id",): "id",
     # The partial index ``streams_one_live``: a host's second live stream.
     ("streams.host_id",): "live",
 }
