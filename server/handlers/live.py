@@ -99,9 +99,7 @@ async def _views(viewer: Viewer, streams: list[StreamRecord]) -> list[m.StreamVi
     three reads whatever the number."""
     if not streams:
         return []
-    users = await viewer.store.users.get_many(sorted({s.host_id for s in streams}))
-    shown = await viewer.users(list(users.values()))  # no block either way
-    hosts = {p.id: p for p in await viewer.profiles(shown)}
+    hosts = await viewer.visible_profiles([s.host_id for s in streams])
     others = sorted({s.host_id for s in streams} - {viewer.me})
     following = await viewer.store.follows.following_among(viewer.me, others) if others else set()
     now = time.time()

@@ -78,9 +78,7 @@ async def _views(viewer: Viewer, products: list[ProductRecord]) -> list[m.Produc
     hidden); three reads whatever the number."""
     if not products:
         return []
-    users = await viewer.store.users.get_many(sorted({p.seller_id for p in products}))
-    shown = await viewer.users(list(users.values()))  # no block either way
-    sellers = {p.id: p for p in await viewer.profiles(shown)}  # not suspended
+    sellers = await viewer.visible_profiles([p.seller_id for p in products])
     return [
         product_view(p, sellers[p.seller_id])
         if p.seller_id in sellers and _shown_to(p, viewer.me)

@@ -113,6 +113,12 @@ class Viewer:
         follows_me = await self.store.follows.followers_among(self.me, ids) if ids else set()
         return [_profile(user, i_follow, follows_me) for user in users]
 
+    async def visible_profiles(self, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
+        """Profiles of the users ``me`` may see, by id: no block either way,
+        not suspended (three reads whatever the number)."""
+        users = await self.store.users.get_many(sorted(set(ids)))
+        return {p.id: p for p in await self.profiles(await self.users(list(users.values())))}
+
     async def authors(self, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
         users = await self.store.users.get_many(sorted(set(ids)))
         return {view.id: view for view in await self.profiles(list(users.values()))}
