@@ -64,9 +64,22 @@ class SetMuted(Ask[list[str]], frozen=True):
 MESSAGES: tuple[type[Message], ...] = (Notify, Unnotify, MarkRead, SetMuted)
 
 
+TARGET_FIELDS: Final[dict[str, str]] = {
+    "stream_live": "stream_id",
+    "order": "order_id",
+    "tip": "order_id",
+    "payout": "payout_id",
+}
+"""The view field that names the target of a kind whose group key is
+``<kind>:<target id>`` (``stream_live:<stream>``, ``order:<order>``,
+``tip:<order>``, ``payout:<payout>``)."""
+
+
 def notification_view(
     record: NotificationRecord, profiles: dict[str, accounts.UserProfile]
 ) -> n.NotificationView:
+    field = TARGET_FIELDS.get(record.kind)
+    target = record.group_key.partition(":")[2]
     return n.NotificationView(
         id=record.id,
         kind=record.kind,  # type: ignore[arg-type]  # only Kind values are stored
@@ -78,8 +91,9 @@ def notification_view(
         read=record.read,
         created_at=record.created_at,
         updated_at=record.updated_at,
-        # The stream is the notification's target: its group is ``stream_live:<id>``.
-        stream_id=record.group_key.partition(":")[2] if record.kind == "stream_live" else None,
+        stream_id=target if field == "stream_id" else None,
+        order_id=target if field == "order_id" else None,
+        payout_id=target if field == "payout_id" else None,
     )
 
 

@@ -103,12 +103,18 @@ def chat_author(user: UserRecord) -> m.ChatAuthor:
 
 
 def line_view(line: ChatLineRecord, author: m.ChatAuthor) -> m.ChatLine:
+    tip = None
+    if line.tip_amount is not None and line.tip_currency and line.tip_order_id:
+        tip = m.ChatTip(
+            amount=line.tip_amount, currency=line.tip_currency, order_id=line.tip_order_id
+        )
     return m.ChatLine(
         id=line.id,
         stream_id=line.stream_id,
         author=author,
         text=line.text,
         created_at=line.created_at,
+        tip=tip,
     )
 
 
@@ -211,6 +217,21 @@ class Say(Ask[m.ChatLine], frozen=True):
     client_key: str
 
 
+class PostTip(Message, frozen=True):
+    """A paid tip on this stream: a highlighted line by the tipper (a tell;
+    the order is paid already). Bypasses slow mode, mutes and followers-only
+    chat; dropped when the stream is not live. Idempotent on ``order_id``:
+    the line's id is the order's (not a client key, which a client could
+    send first), so a repeat adds nothing."""
+
+    order_id: str
+    user_id: str
+    author: m.ChatAuthor
+    amount: int
+    currency: str
+    text: str
+
+
 class AddReaction(Ask[None], frozen=True):
     user_id: str
     reaction: str
@@ -282,6 +303,7 @@ MESSAGES: tuple[type[Message], ...] = (
     Leave,
     Admit,
     Say,
+    PostTip,
     AddReaction,
     Pin,
     DeleteLine,

@@ -54,6 +54,7 @@ from actors.live import (
     Leave,
     Mute,
     Pin,
+    PostTip,
     SaveCounts,
     Say,
     SetModerators,
@@ -119,8 +120,10 @@ class StreamActor(Actor):
         self._keys: collections.OrderedDict[tuple[str, str], asyncio.Future[m.ChatLine]] = (
             collections.OrderedDict()
         )
-        # The next tick's chat.
-        self._lines: list[tuple[ChatLineRecord, m.ChatLine, asyncio.Future[m.ChatLine]]] = []
+        self._tips: set[str] = set()
+        """Order ids of the tips this activation took (a repeat adds nothing)."""
+        # The next tick's chat (a tip's line has no sender waiting: no future).
+        self._lines: list[tuple[ChatLineRecord, m.ChatLine, asyncio.Future[m.ChatLine] | None]] = []
         self._deleted: list[str] = []
         self._reactions: collections.Counter[str] = collections.Counter()
         self._reactions_sent_at = -REACTIONS_INTERVAL
@@ -195,6 +198,9 @@ class StreamActor(Actor):
                 return None
             case Leave(session=ref):
                 await self._leave(ref)
+                return None
+            case PostTip():
+                await self._tip(message)
                 return None
         stream = self._require()
         match message:
@@ -440,6 +446,31 @@ class StreamActor(Actor):
         self._schedule_tick()
         return _follow(future)
 
+    async def _tip(self, tip: PostTip) -> None:
+        """A paid tip's highlighted line, through the same tick as chat. A tell
+        answers nobody: an unknown or not live stream drops it (the creator
+        still gets the tip's notification)."""
+        stream = self.stream
+        if stream is None or stream.status != "live" or tip.order_id in self._tips:
+            return
+        # Stored by an earlier activation (the order id is the line's id).
+        if await self._store.stream_chat.get(tip.order_id) is not None:
+            self._tips.add(tip.order_id)
+            return
+        self._tips.add(tip.order_id)
+        record = ChatLineRecord(
+            id=tip.order_id,
+            stream_id=stream.id,
+            user_id=tip.user_id,
+            text=tip.text,
+            created_at=self._clock(),
+            tip_amount=tip.amount,
+            tip_currency=tip.currency,
+            tip_order_id=tip.order_id,
+        )
+        self._lines.append((record, line_view(record, tip.author), None))
+        self._schedule_tick()
+
     async def _pin(self, stream: StreamRecord, user_id: str, line_id: str | None) -> None:
         require_staff(stream, user_id)
         pinned = None
@@ -525,9 +556,11 @@ class StreamActor(Actor):
             try:
                 await self._store.stream_chat.append([record for record, _, _ in lines])
             except BaseException as error:
-                for _, _, future in lines:
-                    if not future.done():
+                for record, _, future in lines:
+                    if future is not None and not future.done():
                         future.set_exception(error)
+                    if record.tip_order_id is not None:  # lost: a repeated tell may add it
+                        self._tips.discard(record.tip_order_id)
                 raise
         if self.stream is not None and (lines or reactions or deleted):
             batch = m.ChatBatch(
@@ -538,7 +571,7 @@ class StreamActor(Actor):
             )
             self._push_all(encode_event_body(batch))
         for _, view, future in lines:
-            if not future.done():
+            if future is not None and not future.done():
                 future.set_result(view)
         if self._reactions and self._tick is None:  # counts wait for their second
             self._tick = self._later(

@@ -47,7 +47,7 @@ products and shops work as usual.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -62,7 +62,7 @@ Currency = Literal[
 ]  # fmt: skip
 """The currencies PayPal settles in."""
 CURRENCY_DIGITS: Final[dict[str, int]] = {
-    c: 0 if c in ("HUF", "JPY", "TWD") else 2 for c in Currency.__args__
+    c: 0 if c in ("HUF", "JPY", "TWD") else 2 for c in get_args(Currency)
 }
 """Decimals of each currency as PayPal counts them (HUF, JPY and TWD have
 none): ``amount / 10**digits`` is what a person reads."""
@@ -229,7 +229,11 @@ class CreateProduct(Request, tag="product.create", kw_only=True):
 class EditProduct(Request, tag="product.edit", kw_only=True):
     """Change what is given; the seller's only. ``status`` ``paused`` takes the
     product off sale (orders already made keep going); a new price applies to
-    later orders. ``unlimited`` clears the stock count (``stock`` sets one)."""
+    later orders. ``unlimited`` clears the stock count (``stock`` sets one;
+    both is ``invalid_field``). ``media_ids`` replaces the media: the
+    dropped ones are freed, new ones must be the caller's unused uploads.
+    Someone else's product is ``forbidden`` (``not_found`` if they may not
+    see it)."""
 
     product_id: ObjectId
     title: Title | None = None
@@ -252,13 +256,17 @@ class DeleteProduct(Request, tag="product.delete", kw_only=True):
 
 
 class GetProduct(Request, tag="product.get", kw_only=True):
+    """A product; a paused one for its seller only. A deleted product, or
+    one whose seller is blocked either way, is ``not_found``."""
+
     product_id: ObjectId
 
     reply = ProductView
 
 
 class ShopProducts(Request, tag="product.by_seller", kw_only=True):
-    """A creator's shop, newest first; paused products only for their seller."""
+    """A creator's shop, newest first; paused products only for their seller.
+    A creator blocked either way is ``not_found``."""
 
     user_id: ObjectId
     cursor: Cursor | None = None

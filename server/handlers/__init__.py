@@ -19,6 +19,7 @@ from server.handlers import (
     moderation,
     notifications,
     orders,
+    products,
     search,
     session,
     social,
@@ -35,5 +36,6 @@ HANDLERS: dict[type, Handler] = merge_handlers(
     notifications.HANDLERS,
     search.HANDLERS,
     live.HANDLERS,
+    products.HANDLERS,
     orders.HANDLERS,
 )

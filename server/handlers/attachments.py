@@ -49,6 +49,21 @@ async def release(services: Services, target: str) -> None:
     await services.store.media.release(target)
 
 
+async def replace(
+    services: Services, owner: str, held: list[str], media_ids: list[str], target: str
+) -> list[MediaRecord]:
+    """``target``, which holds ``held``, holds ``media_ids`` instead: they are
+    attached first (those it holds already pass), so a refusal changes
+    nothing; then, if some of ``held`` were dropped, they go back to the
+    sweep (the store detaches by target only: all of it, then the new list
+    again)."""
+    records = await attach(services, owner, media_ids, target)
+    if set(held) - set(media_ids):
+        await release(services, target)
+        records = await attach(services, owner, media_ids, target)
+    return records
+
+
 def post_target(post_id: str) -> str:
     return f"post:{post_id}"
 
@@ -61,3 +76,7 @@ def message_target(conversation_id: str, sender_id: str, client_key: str) -> str
 
 def avatar_target(user_id: str) -> str:
     return f"avatar:{user_id}"
+
+
+def product_target(product_id: str) -> str:
+    return f"product:{product_id}"

@@ -12,6 +12,7 @@ live, and the session's list of joined streams (which end with it).
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 
 from actors.errors import ActorError
@@ -30,6 +31,7 @@ from actors.live import (
     Leave,
     Mute,
     Pin,
+    PostTip,
     Say,
     SetModerators,
     Start,
@@ -47,6 +49,7 @@ from actors.live import (
 from actors.ports import LiveRole
 from actors.sessions import Delivery
 from actors.store.live import StreamRecord
+from actors.store.market import OrderRecord
 from actors.user import PushMany
 from protocol import limits
 from protocol.codec import encode_event_body
@@ -55,6 +58,8 @@ from protocol.frames import Empty
 from protocol.messages import live as m
 from server.context import Caller, Handler, Services
 from server.handlers.social_views import Viewer, page_of
+
+log = logging.getLogger("grover.live")
 
 # ---------------------------------------------------------------- helpers
 
@@ -94,9 +99,7 @@ async def _views(viewer: Viewer, streams: list[StreamRecord]) -> list[m.StreamVi
     three reads whatever the number."""
     if not streams:
         return []
-    users = await viewer.store.users.get_many(sorted({s.host_id for s in streams}))
-    shown = await viewer.users(list(users.values()))  # no block either way
-    hosts = {p.id: p for p in await viewer.profiles(shown)}
+    hosts = await viewer.visible_profiles([s.host_id for s in streams])
     others = sorted({s.host_id for s in streams} - {viewer.me})
     following = await viewer.store.follows.following_among(viewer.me, others) if others else set()
     now = time.time()
@@ -292,6 +295,30 @@ async def send_chat(services: Services, caller: Caller, req: m.SendChat) -> m.Ch
         stream_key(req.stream_id), Say(user_id=me, text=req.text, client_key=req.client_key)
     )
     return m.ChatSent(line=line)
+
+
+async def announce_tip(services: Services, order: OrderRecord) -> None:
+    """A paid tip on a live stream: its highlighted line in the stream's chat
+    (a tell to the stream's actor, which drops it unless the stream is live,
+    and adds it once however often this is called). Nothing for a tip
+    without a stream, or an order that is no tip; call it once it is paid."""
+    if order.kind != "tip" or order.stream_id is None:
+        return
+    tipper = await services.store.users.get(order.buyer_id)
+    if tipper is None:  # a deleted account: its lines are not shown either
+        return
+    message = PostTip(
+        order_id=order.id,
+        user_id=order.buyer_id,
+        author=chat_author(tipper),
+        amount=order.amount,
+        currency=order.currency,
+        text=order.message,
+    )
+    try:
+        services.actors.tell(stream_key(order.stream_id), message)
+    except ActorError:  # the tip is paid either way; the notification tells the creator
+        log.warning("a tip's chat line could not be queued", exc_info=True)
 
 
 async def react(services: Services, caller: Caller, req: m.React) -> Empty:

@@ -17,13 +17,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from actors.store.accounts import UserRecord
 from actors.store.search import normalise_tag, query_words, search_key
 from actors.store.social import PageKey, PostRecord
-from protocol import limits
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import search as m
 from protocol.messages.social import PostView
 from server.context import Caller, Handler, Services
 from server.handlers.pages import fit
-from server.handlers.social_views import Viewer, page_of
+from server.handlers.social_views import Viewer, page_of, ranked_page
 
 #: Candidates read per way of matching users (prefix, words), per result
 #: asked: followed people are ranked first among these.
@@ -132,22 +131,13 @@ async def _ranked_page(
     req: m.Search,
     fetch: Callable[[int, int], Awaitable[list[PostRecord]]],
 ) -> m.SearchResults:
-    """A page of a list by rank from the cursor's position: one more result
-    than the page tells there is more, unless the page reaches
-    ``SEARCH_DEPTH_MAX``, where the list ends."""
-    position = await services.cursors.decode(scope, req.cursor)
-    offset = 0 if position is None else int(position[0])
-    room = limits.SEARCH_DEPTH_MAX - offset
-    if room <= 0:
-        return m.SearchResults()
-    limit = min(req.limit, room)
-    rows = await fetch(offset, limit + 1 if limit < room else limit)
-    places = {post.id: offset + i + 1 for i, post in enumerate(rows)}
+    async def views_of(rows: list[PostRecord]) -> list[PostView | None]:
+        views = await viewer.post_views(rows)
+        return [views.get(row.id) for row in rows]
 
-    def after(post: PostRecord) -> PageKey:
-        return float(places[post.id]), ""
-
-    posts, next_cursor = await _page(services, viewer, scope, rows, limit, key=after)
+    posts, next_cursor = await ranked_page(
+        services.cursors, scope, req.cursor, limit=req.limit, fetch=fetch, views_of=views_of
+    )
     return m.SearchResults(posts=posts, next_cursor=next_cursor)
 
 

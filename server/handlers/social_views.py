@@ -8,7 +8,7 @@ lookup goes through :class:`Viewer`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import msgspec
@@ -18,6 +18,7 @@ from actors.social import author_view, comment_view, may_see, post_view
 from actors.store import Store
 from actors.store.accounts import UserRecord
 from actors.store.social import CommentRecord, PageKey, PostRecord, ViewContext
+from protocol import limits
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import accounts
 from protocol.messages import social as m
@@ -112,6 +113,12 @@ class Viewer:
         follows_me = await self.store.follows.followers_among(self.me, ids) if ids else set()
         return [_profile(user, i_follow, follows_me) for user in users]
 
+    async def visible_profiles(self, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
+        """Profiles of the users ``me`` may see, by id: no block either way,
+        not suspended (three reads whatever the number)."""
+        users = await self.store.users.get_many(sorted(set(ids)))
+        return {p.id: p for p in await self.profiles(await self.users(list(users.values())))}
+
     async def authors(self, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
         users = await self.store.users.get_many(sorted(set(ids)))
         return {view.id: view for view in await self.profiles(list(users.values()))}
@@ -193,3 +200,36 @@ async def page_of(
     else:
         last = None
     return fitted, (await cursors.encode(scope, last) if last is not None else None)
+
+
+async def ranked_page(
+    cursors: Cursors,
+    scope: str,
+    cursor: str | None,
+    *,
+    limit: int,
+    fetch: Callable[[int, int], Awaitable[list[R]]],
+    views_of: Callable[[list[R]], Awaitable[list[V | None]]],
+) -> tuple[list[V], str | None]:
+    """A page of a list by rank (a search's best matches) from the cursor's
+    position: ``fetch(offset, limit)`` reads the results, ``views_of`` makes
+    the views of the page's rows (``None``: hidden), in order. The cursor
+    holds the position of the next result, not a key, since a rank moves
+    with every write; one more result than the page tells there is more,
+    unless the page reaches ``SEARCH_DEPTH_MAX``, where the list ends."""
+    position = await cursors.decode(scope, cursor)
+    offset = 0 if position is None else int(position[0])
+    room = limits.SEARCH_DEPTH_MAX - offset
+    if room <= 0:
+        return [], None
+    limit = min(limit, room)
+    rows = await fetch(offset, limit + 1 if limit < room else limit)
+    views = await views_of(rows[:limit])
+    return await page_of(
+        cursors,
+        scope,
+        list(enumerate(rows, start=offset + 1)),
+        limit=limit,
+        key=lambda placed: (float(placed[0]), ""),
+        views=views,
+    )
