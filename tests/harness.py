@@ -118,6 +118,7 @@ async def open_node(
         await services.fanout.stop()
         await actors.stop()
         await sessions.stop()
+        await services.payments.close()
         if own_store:
             await store.close()
 

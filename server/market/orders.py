@@ -28,9 +28,9 @@ from actors.store.market import (
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import market as m
 from server.context import Services
+from server.handlers.live import announce_tip
 from server.handlers.notices import notify_order_paid, notify_tip
 from server.handlers.social_views import Viewer
-from server.handlers.tips import announce_tip
 from server.market.changes import OrderStep, change_order, not_found
 
 OrderStepFn = Callable[[OrderRecord], OrderStep | None]
@@ -284,7 +284,7 @@ async def _after_payment(services: Services, order: OrderRecord, *, late: bool) 
         return
     if order.kind == "tip":
         notify_tip(services, order)
-        announce_tip(services, order)
+        await announce_tip(services, order)
     else:
         notify_order_paid(services, order)
     product = await services.store.products.get(order.product_id) if order.product_id else None
