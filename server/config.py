@@ -95,6 +95,9 @@ class Settings:
     paypal_ca_file: str | None = _field(
         None, "PEM of extra roots trusted for PayPal's webhook certificates (tests)"
     )
+    paypal_timeout: float = _field(
+        10.0, "seconds each call to PayPal may take before it is retried (4 attempts in all)"
+    )
     checkout_return_url: str = _field(
         "grover://checkout", "where PayPal sends the buyer back after approving (the app's link)"
     )
@@ -243,6 +246,7 @@ _POSITIVE = frozenset(
         "media_sweep_interval",
         "order_ttl",
         "market_sweep_interval",
+        "paypal_timeout",
     }
 )
 """Numeric settings where 0 would break the node (every hello or ask timing

@@ -98,6 +98,8 @@ def paypal_settings(paypal: FakePayPal, folder: pathlib.Path, **overrides: Any) 
         "paypal_api_url": paypal.base_url,
         "paypal_ca_file": str(ca_file),
         "payout_hold": 3600.0,
+        # The fake answers in milliseconds; a hung call is one the test made hang.
+        "paypal_timeout": 1.0,
     }
     settings.update(overrides)
     return settings

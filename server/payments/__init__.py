@@ -43,6 +43,7 @@ def make_payment_gateway(settings: Settings) -> PaymentGateway:
         config,
         return_url=settings.checkout_return_url,
         cancel_url=_with_query(settings.checkout_return_url, "cancelled=1"),
+        timeout=settings.paypal_timeout,
     )
 
 
