@@ -36,6 +36,7 @@ OPS = (
     "capture_by_app",
     "capture_by_app",
     "approve_by_webhook",
+    "capture_answer_lost",
     "deliver",
     "deliver",
     "deliver",
@@ -111,6 +112,14 @@ async def step(world: World, op: str, n: int) -> None:
             if rig.paypal.orders[record.paypal_order_id]["status"] != "COMPLETED":
                 rig.paypal.approve(record.paypal_order_id)
             await node.send(buyer, m.CaptureOrder, order_id=record.id)
+        case "capture_answer_lost" if record and record.paypal_order_id:
+            # Captured at PayPal but the answer never reached us (or the order
+            # expired meanwhile): only the webhook will tell.
+            if rig.paypal.orders[record.paypal_order_id]["status"] != "COMPLETED":
+                rig.paypal.approve(record.paypal_order_id)
+                await node.services.payments.capture(
+                    record.paypal_order_id, request_id=f"lost:{record.id}"
+                )
         case "approve_by_webhook" if record and record.paypal_order_id:
             if rig.paypal.orders[record.paypal_order_id]["status"] != "COMPLETED":
                 rig.paypal.approve(record.paypal_order_id)
