@@ -315,7 +315,7 @@ async def test_without_paypal_checkout_is_refused_and_the_shop_still_works(
         )
         await refused(
             ErrorCode.PAYMENTS_NOT_CONFIGURED,
-            node.send(ada, m.RequestPayout, client_key="p", currency="EUR", paypal_email="a@b.c"),
+            node.send(ada, m.RequestPayout, client_key="p", currency="EUR", paypal_email="a@b.co"),
         )
         assert (await node.send(bob, m.GetProduct, product_id=product.id)).stock == 1
         assert (await node.send(ada, m.GetBalances)).balances == []

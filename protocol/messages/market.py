@@ -54,7 +54,7 @@ from msgspec import Meta
 
 from protocol import limits
 from protocol.frames import Empty, Event, ObjectId, Request
-from protocol.messages.accounts import UserProfile
+from protocol.messages.accounts import Email, UserProfile
 
 Currency = Literal[
     "AUD", "BRL", "CAD", "CHF", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS",
@@ -77,9 +77,6 @@ Description = Annotated[str, Meta(max_length=limits.PRODUCT_DESCRIPTION_MAX)]
 Stock = Annotated[int, Meta(ge=0, le=limits.STOCK_MAX)]
 Quantity = Annotated[int, Meta(ge=1, le=limits.ORDER_QUANTITY_MAX)]
 MediaIds = Annotated[list[ObjectId], Meta(max_length=limits.PRODUCT_MEDIA_MAX)]
-Email = Annotated[
-    str, Meta(min_length=3, max_length=limits.EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+$")
-]
 TipMessage = Annotated[str, Meta(max_length=limits.TIP_MESSAGE_MAX)]
 ProductKind = Literal["digital", "physical"]
 ProductStatus = Literal["active", "paused"]
