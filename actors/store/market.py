@@ -18,7 +18,7 @@ postings, which :meth:`LedgerStore.transactions` and
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -80,6 +80,28 @@ class ProductChanges(msgspec.Struct, kw_only=True):
     set_stock: bool = False
     status: str | None = None
     at: float
+
+
+def apply_changes(product: ProductRecord, changes: ProductChanges) -> ProductRecord:
+    """``product`` edited by ``changes`` (what an edit means, the same on
+    every backend): the fields ``changes`` sets, ``stock`` when it is set or
+    ``set_stock`` is true, ``updated_at`` = ``changes.at``."""
+    fields: dict[str, Any] = {
+        name: value
+        for name in (
+            "title",
+            "description",
+            "media_ids",
+            "media_urls",
+            "media_types",
+            "price",
+            "status",
+        )
+        if (value := getattr(changes, name)) is not None
+    }
+    if changes.set_stock or changes.stock is not None:
+        fields["stock"] = changes.stock
+    return msgspec.structs.replace(product, **fields, updated_at=changes.at)
 
 
 class Posting(msgspec.Struct, kw_only=True, frozen=True):

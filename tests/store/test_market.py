@@ -29,13 +29,6 @@ from tests.store.market_records import make_order, make_product, transfer
 from tests.store.records import T0
 
 
-@pytest.fixture(autouse=True)
-def _stage(backend: Backend) -> None:
-    """Temporary: the MongoDB market store lands in the next commit."""
-    if backend.name == "mongo":
-        pytest.skip("MongoDB market store not written yet")
-
-
 def ids(records: list[ProductRecord] | list[OrderRecord]) -> list[str]:
     return [r.id for r in records]
 

@@ -21,20 +21,12 @@ from actors.store.market import (
     PayoutRecord,
     Posting,
 )
-from tests.store.backends import Backend
 from tests.store.ledger_check import assert_ledger_consistent
 from tests.store.market_records import fund, make_event, make_payout, transfer
 from tests.store.records import T0, make_line
 
 AVAILABLE = market.seller_account("s1", "available")
 IN_PAYOUT = market.seller_account("s1", "in_payout")
-
-
-@pytest.fixture(autouse=True)
-def _stage(backend: Backend) -> None:
-    """Temporary: the MongoDB market store lands in the next commit."""
-    if backend.name == "mongo":
-        pytest.skip("MongoDB market store not written yet")
 
 
 def ids(payouts: list[PayoutRecord]) -> list[str]:

@@ -6,8 +6,9 @@ Where things are: ``documents.py`` records ↔ documents (and the document
 shapes), ``indexes.py`` every index and the mapping of duplicate-key errors
 to :class:`~actors.store.Conflict`, ``accounts.py``, ``messaging.py``,
 ``social.py`` and ``posts.py`` (the social domain's posts and comments),
-``search.py``, ``media.py`` and ``live.py`` (streams, their chat and bans)
-the stores of each domain.
+``search.py``, ``media.py``, ``live.py`` (streams, their chat and bans),
+``market.py`` (products and orders) and ``ledger.py`` (the ledger, payouts,
+payment events) the stores of each domain.
 
 Tests run this package against a real server when one is configured,
 otherwise against ``pymongo_async_mock`` (mongomock), which cannot query text
@@ -17,6 +18,7 @@ or 2dsphere indexes: the contract suites skip those checks there.
 from __future__ import annotations
 
 import logging
+import time
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,6 +28,13 @@ from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
 from actors.store.discovery import SuggestionStore, TrendStore
 from actors.store.live import ChatStore, StreamBanStore, StreamStore
+from actors.store.market import (
+    LedgerStore,
+    OrderStore,
+    PaymentEventStore,
+    PayoutStore,
+    ProductStore,
+)
 from actors.store.media import MediaStore
 from actors.store.messaging import ConversationStore, MessageStore
 from actors.store.moderation import AuditStore, ModerationStore, ReportStore
@@ -44,7 +53,15 @@ from server.storage.mongo.accounts import MongoAuthSessionStore, MongoBlockStore
 from server.storage.mongo.discovery import MongoSuggestionStore, MongoTrendStore
 from server.storage.mongo.documents import Document
 from server.storage.mongo.indexes import INDEXES, create_indexes
+from server.storage.mongo.ledger import (
+    REPAIR_GRACE,
+    LedgerWriter,
+    MongoLedgerStore,
+    MongoPaymentEventStore,
+    MongoPayoutStore,
+)
 from server.storage.mongo.live import MongoChatStore, MongoStreamBanStore, MongoStreamStore
+from server.storage.mongo.market import MongoOrderStore, MongoProductStore
 from server.storage.mongo.media import MongoMediaStore
 from server.storage.mongo.messaging import MongoConversationStore, MongoMessageStore
 from server.storage.mongo.moderation import (
@@ -100,6 +117,11 @@ class MongoStore:
     streams: StreamStore
     stream_chat: ChatStore
     stream_bans: StreamBanStore
+    products: ProductStore
+    orders: OrderStore
+    ledger: LedgerStore
+    payouts: PayoutStore
+    payment_events: PaymentEventStore
 
     def __init__(
         self,
@@ -154,6 +176,16 @@ class MongoStore:
         self.streams = MongoStreamStore(self.db["streams"], self.db["stream_viewers"])
         self.stream_chat = MongoChatStore(self.db["stream_chat"])
         self.stream_bans = MongoStreamBanStore(self.db["stream_bans"])
+        writer = LedgerWriter(self.db["ledger"], self.db["ledger_balances"])
+        self._writer = writer
+        self._products = MongoProductStore(self.db["products"])
+        self._orders = MongoOrderStore(self.db["orders"], self.db["products"], writer)
+        self._payouts = MongoPayoutStore(self.db["payouts"], writer)
+        self.products = self._products
+        self.orders = self._orders
+        self.ledger = MongoLedgerStore(writer)
+        self.payouts = self._payouts
+        self.payment_events = MongoPaymentEventStore(self.db["payment_events"])
 
     async def open(self) -> None:
         """Create every index in :data:`INDEXES` (``create_index`` with an
@@ -164,8 +196,22 @@ class MongoStore:
         if self._opened:
             return
         await create_indexes(self.db)
+        repaired = await self.repair()
         self._opened = True
-        log.info("mongo %s: indexes ensured", self.db.name)
+        log.info("mongo %s: indexes ensured, %d unfinished writes repaired", self.db.name, repaired)
+
+    async def repair(self, now: float | None = None) -> int:
+        """Finish the marketplace's multi-step writes left unfinished by a
+        crash (see :mod:`server.storage.mongo.market` and
+        :mod:`server.storage.mongo.ledger`): those begun more than
+        :data:`~server.storage.mongo.ledger.REPAIR_GRACE` seconds before
+        ``now`` (default: the wall clock), so that a live writer is never
+        raced. Orders and payouts first (they own their transactions), then
+        any transaction still unfinished. Returns how many were repaired."""
+        before = (time.time() if now is None else now) - REPAIR_GRACE
+        repaired = await self._orders.repair(before)
+        repaired += await self._payouts.repair(before)
+        return repaired + await self._writer.repair(before)
 
     async def close(self) -> None:
         """Close the client if this store created it (an injected client stays

@@ -41,6 +41,18 @@ Document shapes (``_id`` is our id string where the record has one):
 * ``stream_chat``: the :class:`~actors.store.live.ChatLineRecord` fields with
   ``id`` as ``_id``; ``client_key`` is ``null`` when none (left out of its
   partial unique index on ``(stream_id, user_id, client_key)``).
+* ``stream_chat`` lines of a paid tip also carry ``tip_amount``,
+  ``tip_currency`` and ``tip_order_id`` (``null`` on other lines).
+* ``products``, ``orders``, ``payouts``, ``payment_events``: the records of
+  :mod:`actors.store.market` with ``id`` as ``_id`` and nested structs as
+  sub-documents (an order's ``history``); while a multi-step write is
+  unfinished, an order or payout has a ``pending`` field, and a product
+  ``holds`` (stock taken for an order not yet inserted) and ``released``
+  (tokens of stock given back): see :mod:`server.storage.mongo.market`.
+* ``ledger``: a :class:`~actors.store.market.LedgerTransaction` with ``id``
+  as ``_id``, its postings embedded, plus ``state`` and ``stored_at``;
+  ``ledger_balances``: ``{_id: "<currency>:<account>", account, currency,
+  balance, txs}`` (see :mod:`server.storage.mongo.ledger`).
 * ``stream_bans`` and ``stream_viewers``: ``{stream_id, user_id, at}``, unique
   on the pair, with a server ObjectId ``_id``.
 

@@ -172,6 +172,55 @@ INDEXES: Final[Mapping[str, tuple[tuple[list[tuple[str, Any]], dict[str, Any]], 
     # Every viewer a stream ever had, first seen ``at``: its unique viewers.
     "stream_viewers": (([("stream_id", ASCENDING), ("user_id", ASCENDING)], {"unique": True}),),
     # ``tags`` ({_id: tag, post_count}) needs none: autocomplete is a range of ``_id``.
+    # The marketplace. A retried create (the same client key) is answered
+    # with the stored record, never a Conflict: not in CONFLICT_FIELDS.
+    "products": (
+        ([("seller_id", ASCENDING), ("client_key", ASCENDING)], {"unique": True}),
+        ([("seller_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("title", TEXT), ("description", TEXT)], {}),
+        # Repair: reservations whose order may never have been inserted.
+        ([("holds.at", ASCENDING)], {"sparse": True}),
+        # Repair: tokens of stock given back, left by a crash before their pull.
+        ([("released", ASCENDING)], {"sparse": True}),
+    ),
+    "orders": (
+        ([("buyer_id", ASCENDING), ("client_key", ASCENDING)], {"unique": True}),
+        (
+            [("paypal_order_id", ASCENDING)],
+            {"partialFilterExpression": {"paypal_order_id": {"$type": "string"}}},
+        ),
+        (
+            [("capture_id", ASCENDING)],
+            {"partialFilterExpression": {"capture_id": {"$type": "string"}}},
+        ),
+        ([("buyer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("seller_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], {}),
+        # The sweeps: unpaid orders by deadline, paid ones by release time.
+        ([("state", ASCENDING), ("expires_at", ASCENDING), ("_id", ASCENDING)], {}),
+        (
+            [("release_at", ASCENDING), ("_id", ASCENDING)],
+            {"partialFilterExpression": {"release_at": {"$type": "number"}}},
+        ),
+        # Repair: orders whose writes were left unfinished.
+        ([("pending.since", ASCENDING)], {"sparse": True}),
+    ),
+    # ``ledger``: ``_id`` is the transaction id (its idempotency key).
+    "ledger": (([("state", ASCENDING), ("stored_at", ASCENDING)], {}),),
+    # ``ledger_balances``: ``_id`` is ``<currency>:<account>``.
+    "ledger_balances": (([("account", ASCENDING), ("currency", ASCENDING)], {}),),
+    "payouts": (
+        ([("seller_id", ASCENDING), ("client_key", ASCENDING)], {"unique": True}),
+        (
+            [("paypal_batch_id", ASCENDING)],
+            {"partialFilterExpression": {"paypal_batch_id": {"$type": "string"}}},
+        ),
+        ([("seller_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("status", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], {}),
+        ([("pending.since", ASCENDING)], {"sparse": True}),
+    ),
+    "payment_events": (
+        ([("applied_at", ASCENDING), ("received_at", ASCENDING), ("_id", ASCENDING)], {}),
+    ),
 }
 
 

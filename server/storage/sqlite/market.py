@@ -18,7 +18,7 @@ bound parameters.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -30,6 +30,7 @@ from actors.store.market import (
     ProductChanges,
     ProductRecord,
     ProductUnavailable,
+    apply_changes,
 )
 from actors.store.social import PageKey
 from server.storage.sqlite.accounts import fts_query
@@ -77,26 +78,6 @@ def _product(conn: sqlite3.Connection, product_id: str) -> ProductRecord | None:
     return None if row is None else _to_product(row)
 
 
-def _edited(product: ProductRecord, changes: ProductChanges) -> ProductRecord:
-    """``product`` with the fields ``changes`` sets (the same rule on both backends)."""
-    fields: dict[str, Any] = {
-        name: getattr(changes, name)
-        for name in (
-            "title",
-            "description",
-            "media_ids",
-            "media_urls",
-            "media_types",
-            "price",
-            "status",
-        )
-        if getattr(changes, name) is not None
-    }
-    if changes.set_stock or changes.stock is not None:
-        fields["stock"] = changes.stock
-    return msgspec.structs.replace(product, **fields, updated_at=changes.at)
-
-
 class SqliteProductStore:
     """:class:`actors.store.market.ProductStore` on ``products`` and ``products_fts``."""
 
@@ -135,7 +116,7 @@ class SqliteProductStore:
             product = _product(conn, product_id)
             if product is None or product.status == "deleted":
                 return None
-            edited = _edited(product, changes)
+            edited = apply_changes(product, changes)
             names = ProductRecord.__struct_fields__[1:]
             values = values_of(edited, _PRODUCT_LISTS)[1:]
             conn.execute(
