@@ -28,15 +28,6 @@ from tests.test_social import refused, social, uploaded
 __all__ = ["social"]  # the fixture, shared
 
 
-@pytest.fixture
-def market(social: Node) -> Node:
-    """``social``'s node on each backend, once that backend has the market
-    store (a backend without one is skipped, never stood in for)."""
-    if not hasattr(social.store, "products"):
-        pytest.skip(f"{type(social.store).__name__} has no market store yet (branch m-store)")
-    return social
-
-
 async def make(node: Node, seller: Caller, title: str = "Mug", **fields: Any) -> m.ProductView:
     fields.setdefault("client_key", f"k{next_id()}")
     fields.setdefault("price", 1500)
@@ -60,13 +51,13 @@ async def attached_to(node: Node, *media_ids: str) -> list[str | None]:
 # ------------------------------------------------------------------- create
 
 
-async def test_a_product_shows_its_seller_media_and_terms(market: Node) -> None:
-    ada, bob = await market.user("ada"), await market.user("bob")
-    await market.call(bob, accounts.BlockUser, user_id=ada.user())
-    await market.call(bob, accounts.UnblockUser, user_id=ada.user())
-    photo, clip = await uploaded(market, ada), await uploaded(market, ada, "video")
+async def test_a_product_shows_its_seller_media_and_terms(social: Node) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
+    await social.call(bob, accounts.BlockUser, user_id=ada.user())
+    await social.call(bob, accounts.UnblockUser, user_id=ada.user())
+    photo, clip = await uploaded(social, ada), await uploaded(social, ada, "video")
     view = await make(
-        market,
+        social,
         ada,
         "Print",
         description="A4, signed",
@@ -85,35 +76,35 @@ async def test_a_product_shows_its_seller_media_and_terms(market: Node) -> None:
     assert (view.stock, view.kind, view.status) == (3, "digital", "active")
     assert (view.media_urls, view.media_types) == ([photo.url, clip.url], ["image", "video"])
     assert view.seller.id == ada.user() and view.seller.username == "ada"
-    assert await attached_to(market, photo.id, clip.id) == [f"product:{view.id}"] * 2
-    got = await market.send(bob, m.GetProduct, product_id=view.id)
+    assert await attached_to(social, photo.id, clip.id) == [f"product:{view.id}"] * 2
+    got = await social.send(bob, m.GetProduct, product_id=view.id)
     assert got.id == view.id and got.seller.id == ada.user()
-    unlimited = await make(market, ada, "Sticker")
+    unlimited = await make(social, ada, "Sticker")
     assert (unlimited.stock, unlimited.kind, unlimited.media_urls) == (None, "physical", [])
 
 
-async def test_a_retried_create_returns_the_first_product(market: Node) -> None:
-    ada = await market.user("ada")
-    photo, other = await uploaded(market, ada), await uploaded(market, ada)
-    first = await make(market, ada, "Mug", client_key="same", media_ids=[photo.id])
-    again = await make(market, ada, "Mug, retried", client_key="same", media_ids=[photo.id])
-    fresh = await make(market, ada, "Mug, third", client_key="same", media_ids=[other.id])
-    plain = await make(market, ada, "Mug, fourth", client_key="same")
+async def test_a_retried_create_returns_the_first_product(social: Node) -> None:
+    ada = await social.user("ada")
+    photo, other = await uploaded(social, ada), await uploaded(social, ada)
+    first = await make(social, ada, "Mug", client_key="same", media_ids=[photo.id])
+    again = await make(social, ada, "Mug, retried", client_key="same", media_ids=[photo.id])
+    fresh = await make(social, ada, "Mug, third", client_key="same", media_ids=[other.id])
+    plain = await make(social, ada, "Mug, fourth", client_key="same")
     assert {again.id, fresh.id, plain.id} == {first.id}
     assert {again.title, fresh.title, plain.title} == {"Mug"}
     assert again.media_urls == [photo.url]
     # The retry's own media went back: nothing else holds them.
-    assert await attached_to(market, photo.id, other.id) == [f"product:{first.id}", None]
-    assert titles(await shop(market, ada, ada)) == ["Mug"]
+    assert await attached_to(social, photo.id, other.id) == [f"product:{first.id}", None]
+    assert titles(await shop(social, ada, ada)) == ["Mug"]
 
 
 # --------------------------------------------------------------------- edit
 
 
-async def test_the_seller_edits_each_field(market: Node) -> None:
-    ada, bob = await market.user("ada"), await market.user("bob")
-    old, kept, new = [await uploaded(market, ada) for _ in range(3)]
-    made = await make(market, ada, media_ids=[old.id, kept.id], stock=5)
+async def test_the_seller_edits_each_field(social: Node) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
+    old, kept, new = [await uploaded(social, ada) for _ in range(3)]
+    made = await make(social, ada, media_ids=[old.id, kept.id], stock=5)
     pid = made.id
     edits: list[tuple[dict[str, Any], Any]] = [
         ({"title": "Big mug"}, lambda v: v.title == "Big mug"),
@@ -127,10 +118,10 @@ async def test_the_seller_edits_each_field(market: Node) -> None:
         ({"media_ids": [kept.id, new.id]}, lambda v: v.media_urls == [kept.url, new.url]),
     ]
     for fields, check in edits:
-        view = await market.send(ada, m.EditProduct, product_id=pid, **fields)
+        view = await social.send(ada, m.EditProduct, product_id=pid, **fields)
         assert check(view), fields
-        assert check(await market.send(ada, m.GetProduct, product_id=pid)), fields  # stored
-    final = await market.send(bob, m.GetProduct, product_id=pid)
+        assert check(await social.send(ada, m.GetProduct, product_id=pid)), fields  # stored
+    final = await social.send(bob, m.GetProduct, product_id=pid)
     assert (final.title, final.description, final.price, final.stock) == (
         "Big mug",
         "500 ml",
@@ -139,135 +130,135 @@ async def test_the_seller_edits_each_field(market: Node) -> None:
     )
     assert final.updated_at >= made.updated_at and final.created_at == made.created_at
     # The dropped medium went back to the sweep; the kept and new ones are the product's.
-    assert await attached_to(market, old.id, kept.id, new.id) == [None] + [f"product:{pid}"] * 2
-    cleared = await market.send(ada, m.EditProduct, product_id=pid, media_ids=[])
+    assert await attached_to(social, old.id, kept.id, new.id) == [None] + [f"product:{pid}"] * 2
+    cleared = await social.send(ada, m.EditProduct, product_id=pid, media_ids=[])
     assert cleared.media_urls == []
-    assert await attached_to(market, kept.id, new.id) == [None, None]
+    assert await attached_to(social, kept.id, new.id) == [None, None]
     await refused(
         ErrorCode.INVALID_FIELD,
-        market.send(ada, m.EditProduct, product_id=pid, stock=3, unlimited=True),
+        social.send(ada, m.EditProduct, product_id=pid, stock=3, unlimited=True),
     )
 
 
 async def test_only_the_seller_edits_or_deletes_and_unknown_products_are_not_found(
-    market: Node,
+    social: Node,
 ) -> None:
-    ada, bob = await market.user("ada"), await market.user("bob")
-    pid = (await make(market, ada)).id
-    await refused(ErrorCode.FORBIDDEN, market.send(bob, m.EditProduct, product_id=pid, price=1))
-    await refused(ErrorCode.FORBIDDEN, market.send(bob, m.DeleteProduct, product_id=pid))
+    ada, bob = await social.user("ada"), await social.user("bob")
+    pid = (await make(social, ada)).id
+    await refused(ErrorCode.FORBIDDEN, social.send(bob, m.EditProduct, product_id=pid, price=1))
+    await refused(ErrorCode.FORBIDDEN, social.send(bob, m.DeleteProduct, product_id=pid))
     for request, fields in (
         (m.GetProduct, {}),
         (m.EditProduct, {"title": "x"}),
         (m.DeleteProduct, {}),
     ):
-        await refused(ErrorCode.NOT_FOUND, market.send(ada, request, product_id=new_id(), **fields))
-    assert (await market.send(ada, m.GetProduct, product_id=pid)).price == 1500
+        await refused(ErrorCode.NOT_FOUND, social.send(ada, request, product_id=new_id(), **fields))
+    assert (await social.send(ada, m.GetProduct, product_id=pid)).price == 1500
 
 
 # ------------------------------------------------------------ pause, delete
 
 
-async def test_a_paused_product_is_hidden_from_others_but_not_its_seller(market: Node) -> None:
-    ada, bob = await market.user("ada"), await market.user("bob")
-    mug, hat = await make(market, ada, "Mug"), await make(market, ada, "Hat")
-    await market.send(ada, m.EditProduct, product_id=mug.id, status="paused")
-    await refused(ErrorCode.NOT_FOUND, market.send(bob, m.GetProduct, product_id=mug.id))
-    await refused(ErrorCode.FORBIDDEN, market.send(bob, m.EditProduct, product_id=hat.id))
+async def test_a_paused_product_is_hidden_from_others_but_not_its_seller(social: Node) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
+    mug, hat = await make(social, ada, "Mug"), await make(social, ada, "Hat")
+    await social.send(ada, m.EditProduct, product_id=mug.id, status="paused")
+    await refused(ErrorCode.NOT_FOUND, social.send(bob, m.GetProduct, product_id=mug.id))
+    await refused(ErrorCode.FORBIDDEN, social.send(bob, m.EditProduct, product_id=hat.id))
     # Someone else's paused product is not revealed, not even by an edit.
     await refused(
-        ErrorCode.NOT_FOUND, market.send(bob, m.EditProduct, product_id=mug.id, title="x")
+        ErrorCode.NOT_FOUND, social.send(bob, m.EditProduct, product_id=mug.id, title="x")
     )
-    assert titles(await shop(market, bob, ada)) == ["Hat"]
-    assert titles(await shop(market, ada, ada)) == ["Hat", "Mug"]
-    assert (await market.send(ada, m.GetProduct, product_id=mug.id)).status == "paused"
-    await market.send(ada, m.EditProduct, product_id=mug.id, status="active")
-    assert titles(await shop(market, bob, ada)) == ["Hat", "Mug"]
+    assert titles(await shop(social, bob, ada)) == ["Hat"]
+    assert titles(await shop(social, ada, ada)) == ["Hat", "Mug"]
+    assert (await social.send(ada, m.GetProduct, product_id=mug.id)).status == "paused"
+    await social.send(ada, m.EditProduct, product_id=mug.id, status="active")
+    assert titles(await shop(social, bob, ada)) == ["Hat", "Mug"]
 
 
-async def test_a_deleted_product_is_gone_and_its_media_released(market: Node) -> None:
-    ada, bob = await market.user("ada"), await market.user("bob")
-    photo = await uploaded(market, ada)
-    mug = await make(market, ada, media_ids=[photo.id])
-    assert await market.send(ada, m.DeleteProduct, product_id=mug.id) == Empty()
+async def test_a_deleted_product_is_gone_and_its_media_released(social: Node) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
+    photo = await uploaded(social, ada)
+    mug = await make(social, ada, media_ids=[photo.id])
+    assert await social.send(ada, m.DeleteProduct, product_id=mug.id) == Empty()
     for caller in (ada, bob):
-        await refused(ErrorCode.NOT_FOUND, market.send(caller, m.GetProduct, product_id=mug.id))
-        assert titles(await shop(market, caller, ada)) == []
-    await refused(ErrorCode.NOT_FOUND, market.send(ada, m.DeleteProduct, product_id=mug.id))
+        await refused(ErrorCode.NOT_FOUND, social.send(caller, m.GetProduct, product_id=mug.id))
+        assert titles(await shop(social, caller, ada)) == []
+    await refused(ErrorCode.NOT_FOUND, social.send(ada, m.DeleteProduct, product_id=mug.id))
     await refused(
-        ErrorCode.NOT_FOUND, market.send(ada, m.EditProduct, product_id=mug.id, title="back")
+        ErrorCode.NOT_FOUND, social.send(ada, m.EditProduct, product_id=mug.id, title="back")
     )
-    assert await attached_to(market, photo.id) == [None]
-    stored = await market.store.products.get(mug.id)  # its orders still name it
+    assert await attached_to(social, photo.id) == [None]
+    stored = await social.store.products.get(mug.id)  # its orders still name it
     assert stored is not None and stored.status == "deleted"
 
 
 # -------------------------------------------------------------- shop pages
 
 
-async def test_a_shop_pages_newest_first_with_cursors_bound_to_it(market: Node) -> None:
-    ada, bob = await market.user("ada"), await market.user("bob")
+async def test_a_shop_pages_newest_first_with_cursors_bound_to_it(social: Node) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
     for i in range(5):
-        await make(market, ada, f"p{i}")
-    await make(market, bob, "theirs")
+        await make(social, ada, f"p{i}")
+    await make(social, bob, "theirs")
     seen: list[str] = []
     cursor = None
     for expected in (["p4", "p3"], ["p2", "p1"], ["p0"]):
-        page = await shop(market, bob, ada, limit=2, cursor=cursor)
+        page = await shop(social, bob, ada, limit=2, cursor=cursor)
         assert titles(page) == expected
         seen += titles(page)
         cursor = page.next_cursor
     assert cursor is None and len(set(seen)) == 5
-    first = await shop(market, bob, ada, limit=2)
+    first = await shop(social, bob, ada, limit=2)
     assert first.next_cursor is not None
     for wrong in (
-        shop(market, bob, bob, cursor=first.next_cursor),  # another shop
-        shop(market, ada, ada, cursor=first.next_cursor),  # the seller's own list
-        shop(market, bob, ada, cursor=base64.urlsafe_b64encode(b"forged" * 4).decode()),
+        shop(social, bob, bob, cursor=first.next_cursor),  # another shop
+        shop(social, ada, ada, cursor=first.next_cursor),  # the seller's own list
+        shop(social, bob, ada, cursor=base64.urlsafe_b64encode(b"forged" * 4).decode()),
     ):
         await refused(ErrorCode.INVALID_FIELD, wrong)
-    await refused(ErrorCode.NOT_FOUND, market.send(bob, m.ShopProducts, user_id=new_id()))
+    await refused(ErrorCode.NOT_FOUND, social.send(bob, m.ShopProducts, user_id=new_id()))
 
 
 # ------------------------------------------------------------------ blocks
 
 
-async def test_a_block_either_way_hides_the_shop_and_its_products(market: Node) -> None:
-    ada, bob, eve = [await market.user(x) for x in ("ada", "bob", "eve")]
-    mug = await make(market, ada, "Red mug")
-    theirs = await make(market, bob, "Red hat")
-    await market.call(ada, accounts.BlockUser, user_id=bob.user())
+async def test_a_block_either_way_hides_the_shop_and_its_products(social: Node) -> None:
+    ada, bob, eve = [await social.user(x) for x in ("ada", "bob", "eve")]
+    mug = await make(social, ada, "Red mug")
+    theirs = await make(social, bob, "Red hat")
+    await social.call(ada, accounts.BlockUser, user_id=bob.user())
     for viewer, seller, product in ((bob, ada, mug), (ada, bob, theirs)):
-        await refused(ErrorCode.NOT_FOUND, market.send(viewer, m.GetProduct, product_id=product.id))
-        await refused(ErrorCode.NOT_FOUND, shop(market, viewer, seller))
+        await refused(ErrorCode.NOT_FOUND, social.send(viewer, m.GetProduct, product_id=product.id))
+        await refused(ErrorCode.NOT_FOUND, shop(social, viewer, seller))
         await refused(
             ErrorCode.NOT_FOUND,
-            market.send(viewer, m.EditProduct, product_id=product.id, title="x"),
+            social.send(viewer, m.EditProduct, product_id=product.id, title="x"),
         )
-    assert titles(await shop(market, eve, ada)) == ["Red mug"]
-    if not isinstance(market.store, MongoStore) or MONGO_URL is not None:  # $text
-        found = await market.send(bob, m.SearchProducts, query="red")
+    assert titles(await shop(social, eve, ada)) == ["Red mug"]
+    if not isinstance(social.store, MongoStore) or MONGO_URL is not None:  # $text
+        found = await social.send(bob, m.SearchProducts, query="red")
         assert titles(found) == ["Red hat"]
-    await market.call(ada, accounts.UnblockUser, user_id=bob.user())
-    assert (await market.send(bob, m.GetProduct, product_id=mug.id)).title == "Red mug"
+    await social.call(ada, accounts.UnblockUser, user_id=bob.user())
+    assert (await social.send(bob, m.GetProduct, product_id=mug.id)).title == "Red mug"
 
 
 # ------------------------------------------------------------------ search
 
 
-async def test_search_finds_active_products_by_words_and_pages(market: Node) -> None:
-    skip_on_standin(market, STANDIN_NO_TEXT)
-    ada, bob = await market.user("ada"), await market.user("bob")
-    await make(market, ada, "Red mug", description="ceramic")
-    await make(market, ada, "Blue mug")
-    hat = await make(market, bob, "Red hat", description="wool")
-    paused = await make(market, bob, "Red scarf")
-    await market.send(bob, m.EditProduct, product_id=paused.id, status="paused")
-    gone = await make(market, bob, "Red gloves")
-    await market.send(bob, m.DeleteProduct, product_id=gone.id)
+async def test_search_finds_active_products_by_words_and_pages(social: Node) -> None:
+    skip_on_standin(social, STANDIN_NO_TEXT)
+    ada, bob = await social.user("ada"), await social.user("bob")
+    await make(social, ada, "Red mug", description="ceramic")
+    await make(social, ada, "Blue mug")
+    hat = await make(social, bob, "Red hat", description="wool")
+    paused = await make(social, bob, "Red scarf")
+    await social.send(bob, m.EditProduct, product_id=paused.id, status="paused")
+    gone = await make(social, bob, "Red gloves")
+    await social.send(bob, m.DeleteProduct, product_id=gone.id)
 
     async def find(**fields: Any) -> m.ProductPage:
-        return await market.send(ada, m.SearchProducts, **fields)  # type: ignore[no-any-return]
+        return await social.send(ada, m.SearchProducts, **fields)  # type: ignore[no-any-return]
 
     assert sorted(titles(await find(query="mug"))) == ["Blue mug", "Red mug"]
     assert sorted(titles(await find(query="red"))) == ["Red hat", "Red mug"]
@@ -331,21 +322,21 @@ async def test_bad_product_input_is_refused_at_decode_and_changes_nothing(
     )
 
 
-async def test_only_ones_own_unused_media_go_on_a_product(market: Node) -> None:
-    ada, bob = await market.user("ada"), await market.user("bob")
-    mine, theirs = await uploaded(market, ada), await uploaded(market, bob)
+async def test_only_ones_own_unused_media_go_on_a_product(social: Node) -> None:
+    ada, bob = await social.user("ada"), await social.user("bob")
+    mine, theirs = await uploaded(social, ada), await uploaded(social, bob)
     for ids in ([theirs.id], [mine.id, theirs.id], [new_id()]):
-        await refused(ErrorCode.FORBIDDEN, make(market, ada, media_ids=ids))
-    await refused(ErrorCode.INVALID_FIELD, make(market, ada, media_ids=[mine.id, mine.id]))
-    assert titles(await shop(market, ada, ada)) == []
-    assert await attached_to(market, mine.id, theirs.id) == [None, None]
-    mug = await make(market, ada, media_ids=[mine.id])
-    await refused(ErrorCode.FORBIDDEN, make(market, ada, "Copy", media_ids=[mine.id]))
+        await refused(ErrorCode.FORBIDDEN, make(social, ada, media_ids=ids))
+    await refused(ErrorCode.INVALID_FIELD, make(social, ada, media_ids=[mine.id, mine.id]))
+    assert titles(await shop(social, ada, ada)) == []
+    assert await attached_to(social, mine.id, theirs.id) == [None, None]
+    mug = await make(social, ada, media_ids=[mine.id])
+    await refused(ErrorCode.FORBIDDEN, make(social, ada, "Copy", media_ids=[mine.id]))
     await refused(
         ErrorCode.FORBIDDEN,
-        market.send(ada, m.EditProduct, product_id=mug.id, media_ids=[mine.id, theirs.id]),
+        social.send(ada, m.EditProduct, product_id=mug.id, media_ids=[mine.id, theirs.id]),
     )
-    after = await market.send(ada, m.GetProduct, product_id=mug.id)
+    after = await social.send(ada, m.GetProduct, product_id=mug.id)
     assert after.media_urls == [mine.url]
-    assert await attached_to(market, mine.id, theirs.id) == [f"product:{mug.id}", None]
-    assert titles(await shop(market, ada, ada)) == ["Mug"]
+    assert await attached_to(social, mine.id, theirs.id) == [f"product:{mug.id}", None]
+    assert titles(await shop(social, ada, ada)) == ["Mug"]
