@@ -207,7 +207,11 @@ async def check(world: World) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(steps=st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 10_000)), min_size=10, max_size=40))
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(OPS), st.integers(0, 10_000)), min_size=10, max_size=40
+    )
+)
 async def test_random_money_movements_keep_every_invariant(
     rig: Rig, steps: list[tuple[str, int]]
 ) -> None:
