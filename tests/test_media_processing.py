@@ -4,6 +4,7 @@ Pillow (and by hand, byte by byte, for the bomb and the movies)."""
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from pathlib import Path
@@ -225,7 +226,11 @@ def test_still_or_oversized_gif_becomes_a_webp(tmp_path: Path) -> None:
 
 
 def test_gif_with_a_broken_frame_is_rejected(tmp_path: Path) -> None:
-    noisy = [Image.effect_noise((64, 48), 80).convert("RGB") for _ in range(3)]
+    # Seeded noise: effect_noise is unseeded, and about one random GIF in ten
+    # cut at two thirds still decodes (see docs/decisions.md, media), which
+    # made this test fail now and then.
+    rng = random.Random(1)
+    noisy = [Image.frombytes("RGB", (64, 48), rng.randbytes(64 * 48 * 3)) for _ in range(3)]
     data = image_bytes(noisy[0], "GIF", save_all=True, append_images=noisy[1:])
     with pytest.raises(MediaRejected) as caught:
         process_image(write(tmp_path / "t.gif", data[: len(data) * 2 // 3]), tmp_path)
