@@ -54,8 +54,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         )
 
 
-def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Run ``grover db <command>``; the exit code."""
+def run(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run ``grover db <command>``, printing to ``out`` (stdout); the exit code."""
+    out = out or sys.stdout  # looked up now, not at import (tests swap it)
     if settings.mongo_url:
         print(MONGO_NOT_AVAILABLE, file=sys.stderr)
         return 2
@@ -79,7 +80,7 @@ def print_check(report: CheckReport, path: pathlib.Path, out: TextIO) -> None:
     print(f"Query plans on {_source(report, path)}:", file=out)
     print(f"{len(report.statements)} statements run by {len(ports)} port methods.\n", file=out)
     for statement in report.statements:
-        print(f"[{', '.join(statement.ports)}] ran {statement.runs}x", file=out)
+        print(f"[{', '.join(statement.ports)}] traced {statement.runs}x", file=out)
         print(f"  {statement.sql}", file=out)
         for line in statement.plan:
             print(f"    {line}", file=out)

@@ -35,6 +35,8 @@ async def _seed_unit(store: Store, a: UserRecord, b: UserRecord, now: float) -> 
         AuthSessionRecord(token_hash=new_id(), user_id=a.id, created_at=now, expires_at=now + 1e5)
     )
     await store.follows.follow(a.id, b.id, now)
+    await store.blocks.block(b.id, a.id, now)
+    await store.notifications.set_muted(a.id, ["like_post"])
     conversation = make_conversation(a.id, now)
     members = [
         MemberRecord(conversation_id=conversation.id, user_id=u, joined_at=now)
