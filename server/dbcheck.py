@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import pathlib
+import sqlite3
 import sys
 from typing import TextIO
 
+from actors.store import StoreError
 from server import config
 from server.config import Settings
 from server.storage import SQLITE_FILE_NAME
@@ -61,7 +63,11 @@ def run(settings: Settings, args: argparse.Namespace, out: TextIO | None = None)
         print(MONGO_NOT_AVAILABLE, file=sys.stderr)
         return 2
     path = settings.data_dir / SQLITE_FILE_NAME
-    report = asyncio.run(check_database(path, rows=max(int(args.rows), 2)))
+    try:
+        report = asyncio.run(check_database(path, rows=max(int(args.rows), 2)))
+    except (sqlite3.Error, StoreError) as exc:  # not a database, or a newer schema
+        print(f"grover db: cannot check {path}: {exc}", file=sys.stderr)
+        return 1
     if args.db_command == "stats":
         print_stats(report, path, out)
         return 0
@@ -129,6 +135,10 @@ def print_stats(report: CheckReport, path: pathlib.Path, out: TextIO) -> None:
         file = path.with_name(path.name + suffix)
         size = file.stat().st_size if file.exists() else None
         print(f"  {file.name}: {'absent' if size is None else _size(size)}", file=out)
+    count, size = report.pages
+    print(f"  {count} pages of {size} B: {_size(count * size)}", file=out)
+    if report.table_stats and report.table_stats[0].size is None:
+        print("  (per-table sizes need SQLite's dbstat table, not compiled in here)", file=out)
     print(f"Tables (of {_source(report, path)}):", file=out)
     for table in report.table_stats:
         print(f"  {table.name}: {table.rows} rows, {_size(table.size)}", file=out)

@@ -69,8 +69,9 @@ def test_check_passes_and_lists_the_plans_of_every_port(
     history = "\n".join(blocks["messages.history"])
     assert "FROM messages WHERE conversation_id = ?" in history
     assert "SEARCH messages USING PRIMARY KEY (conversation_id=?" in history
-    feed = "\n".join(blocks["posts.by_authors"])  # the home feed
-    assert "posts_recent" in feed
+    feed = "\n".join(blocks["posts.by_authors"])  # the home feed, both of its steps
+    assert "SEARCH posts USING COVERING INDEX posts_recent" in feed
+    assert "FROM posts WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?" in feed
     search = "\n".join(blocks["products.search"])
     assert "products_fts MATCH ?" in search
     assert "SCAN products_fts VIRTUAL TABLE" in search
@@ -176,6 +177,7 @@ def test_stats_prints_tables_indexes_and_use(
 
     out = capsys.readouterr().out
     assert f"  {SQLITE_FILE_NAME}: " in out
+    assert " pages of 4096 B: " in out
     assert f"  users: {ROWS + 0} rows, " in out
     assert f"  messages: {3 * ROWS} rows, " in out
     assert "    index members_user_id: " in out
@@ -190,6 +192,14 @@ def test_without_a_database_a_fresh_one_is_seeded(
     assert main(["db", "check", "--data-dir", str(tmp_path), "--rows", "50"]) == 0
     assert "a fresh database seeded with about 50 rows per table" in capsys.readouterr().out
     assert not (tmp_path / SQLITE_FILE_NAME).exists()  # nothing left in the data dir
+
+
+def test_a_file_that_is_no_database_is_an_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / SQLITE_FILE_NAME).write_bytes(b"not a database" * 100)
+    assert main(["db", "check", "--data-dir", str(tmp_path)]) == 1
+    assert "cannot check" in capsys.readouterr().err
 
 
 def test_mongo_says_it_did_not_check(capsys: pytest.CaptureFixture[str]) -> None:

@@ -212,27 +212,26 @@ def table_stats(conn: sqlite3.Connection) -> list[TableStats]:
         }
     except sqlite3.Error:  # not compiled in
         sizes = None
-    rows = conn.execute(
-        "SELECT type, name, tbl_name FROM sqlite_schema"
-        " WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-        " ORDER BY name"
-    ).fetchall()
+    names = [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+    ]
     found: list[TableStats] = []
-    for kind, name, _ in rows:
-        if kind != "table":
-            continue
+    for name in names:
         count = int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
         indexes = {
             str(index): None if sizes is None else sizes.get(str(index), 0)
-            for index_kind, index, table in conn.execute(
-                "SELECT type, name, tbl_name FROM sqlite_schema WHERE type = 'index'"
-                " AND tbl_name = ? ORDER BY name",
+            for (index,) in conn.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?"
+                " ORDER BY name",
                 (name,),
             )
-            if index_kind == "index"
         }
-        size = None if sizes is None else sizes.get(str(name), 0)
-        found.append(TableStats(str(name), count, size, indexes))
+        size = None if sizes is None else sizes.get(name, 0)
+        found.append(TableStats(name, count, size, indexes))
     return found
 
 
@@ -247,6 +246,8 @@ class CheckReport:
     tables: set[str]
     table_stats: list[TableStats]
     """Of the checked database before the workload ran (a copy: the user's)."""
+    pages: tuple[int, int]
+    """Its ``(page_count, page_size)``: the size when ``dbstat`` is missing."""
 
     @property
     def full_scans(self) -> list[Statement]:
@@ -370,6 +371,10 @@ async def check_database(
         conn = sqlite3.connect(f"{scratch.as_uri()}?mode=ro", uri=True)
         try:
             before = table_stats(conn)
+            pages = (
+                int(conn.execute("PRAGMA page_count").fetchone()[0]),
+                int(conn.execute("PRAGMA page_size").fetchone()[0]),
+            )
         finally:
             conn.close()
         tracer = _Tracer()
@@ -392,4 +397,4 @@ async def check_database(
                         statement.allowed[table] = "; ".join(sorted(r for r in reasons if r))
         finally:
             conn.close()
-    return CheckReport(statements, failures, seeded, indexes, tables, before)
+    return CheckReport(statements, failures, seeded, indexes, tables, before, pages)
