@@ -55,6 +55,8 @@ class World:
     conversation: str = ""
     post: PostRecord | None = None
     comment: str = ""
+    reply: str = ""
+    actor: str = ""
     stream: StreamRecord | None = None
     line: str = ""
     media: str = ""

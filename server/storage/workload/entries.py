@@ -76,10 +76,14 @@ entry(
 )
 entry("users.get_by_username", lambda s, w: s.users.get_by_username(w.ua.username))
 entry("users.get_by_email", lambda s, w: s.users.get_by_email(w.ua.email))
-entry(
-    "users.update_profile",
-    lambda s, w: s.users.update_profile(w.ua.id, ProfileUpdate(display_name="Query A", bio="b")),
-)
+
+
+async def _update_profile(s: Store, w: World) -> None:
+    await s.users.update_profile(w.ua.id, ProfileUpdate(display_name="Query A", bio="b"))
+    await s.users.update_profile(w.ua.id, ProfileUpdate())  # nothing to set: a read
+
+
+entry("users.update_profile", _update_profile)
 entry("users.search_prefix", lambda s, w: s.users.search_prefix("query", 20))
 entry("users.search_text", lambda s, w: s.users.search_text("query", 20))
 
@@ -136,6 +140,13 @@ async def _append(s: Store, w: World) -> None:
     await s.messages.append(w.conversation, entries, {w.ua.id: 5}, summary_of(entries))
     more = make_messages(w.conversation, w.ub.id, 6, 1, w.now)
     await s.messages.append(w.conversation, more, {}, None)
+    edits = make_messages(w.conversation, w.ua.id, 7, 2, w.now)  # an edit, then a delete
+    edits = [
+        msgspec.structs.replace(e, kind=kind, target_seq=1, client_key=None)
+        for e, kind in zip(edits, ("edit", "delete"), strict=True)
+    ]
+    no_message = msgspec.structs.replace(summary_of(edits), last_preview=None, last_sender_id=None)
+    await s.messages.append(w.conversation, edits, {}, no_message)
 
 
 async def _by_client_key(s: Store, w: World) -> None:
@@ -205,6 +216,7 @@ async def _comments_create(s: Store, w: World) -> None:
         created_at=w.now + 1,
     )  # fmt: skip
     await s.comments.create(reply)
+    w.reply = reply.id
 
 
 async def _like(s: Store, w: World) -> None:
@@ -276,8 +288,19 @@ entry(
 
 # -- discovery and search
 
-entry("trends.bump", lambda s, w: s.trends.bump(["plans", "indexes"], w.now, 1.0, posts=1))
-entry("trends.top", lambda s, w: s.trends.top(w.now - 86_400, per_bucket=20))
+
+async def _bump(s: Store, w: World) -> None:
+    await s.trends.bump(["plans", "indexes", "gone"], w.now, 2.0, posts=1)
+    await s.trends.bump(["gone"], w.now, -1.0, posts=-1)  # a deleted post takes back
+
+
+async def _top(s: Store, w: World) -> None:
+    for since in (w.now - 86_400, w.now):
+        await s.trends.top(since, per_bucket=20)
+
+
+entry("trends.bump", _bump)
+entry("trends.top", _top)
 entry("trends.prune", lambda s, w: s.trends.prune(w.now - 30 * 86_400))
 entry(
     "suggestions.followed_by_followees",
@@ -307,7 +330,8 @@ entry("post_search.tag_prefix", lambda s, w: s.post_search.tag_prefix("pla", 10)
 
 
 async def _notify(s: Store, w: World) -> None:
-    for actor in (w.ub.id, new_id()):  # opens a group, then joins it
+    w.actor = new_id()
+    for actor in (w.ub.id, w.actor):  # opens a group, then joins it
         await s.notifications.add(
             make_notification(w.ua.id, actor, _post_id(w), w.now), window=3600
         )
@@ -318,10 +342,14 @@ paged(
     "notifications.page", lambda s, w, c: s.notifications.page(w.ua.id, before=c, limit=20), _later
 )
 entry("notifications.unread_count", lambda s, w: s.notifications.unread_count(w.ua.id))
-entry(
-    "notifications.remove",
-    lambda s, w: s.notifications.remove(w.ua.id, f"like_post:{_post_id(w)}", w.ub.id),
-)
+
+
+async def _notification_remove(s: Store, w: World) -> None:
+    for actor in (w.ub.id, w.actor):  # the last one out removes the notification
+        await s.notifications.remove(w.ua.id, f"like_post:{_post_id(w)}", actor)
+
+
+entry("notifications.remove", _notification_remove)
 
 
 async def _mark_read(s: Store, w: World) -> None:
@@ -341,7 +369,7 @@ def _target(w: World) -> Target:
 
 
 async def _report(s: Store, w: World) -> None:
-    for reporter in (w.ub.id, new_id()):
+    for reporter in (w.ub.id, new_id(), w.ub.id):  # the third is a repeat
         report = ReportRecord(
             id=new_id(), reporter_id=reporter, target=_target(w), reason="spam", created_at=w.now
         )
@@ -596,9 +624,15 @@ entry("posts.by_authors", _feed)
 
 # -- deletions last: the rows above stay for the reads
 
-entry("posts.delete", lambda s, w: s.posts.delete(_post_id(w), w.ua.id))
-entry("comments.delete", lambda s, w: s.comments.delete(w.comment))
+
+async def _comments_delete(s: Store, w: World) -> None:
+    await s.comments.delete(w.comment)  # has a reply: a tombstone
+    await s.comments.delete(w.reply)  # a leaf: gone, its parent's count down
+
+
 entry("likes.unlike", lambda s, w: s.likes.unlike(w.ub.id, "post", _post_id(w)))
+entry("comments.delete", _comments_delete)
+entry("posts.delete", lambda s, w: s.posts.delete(_post_id(w), w.ua.id))
 entry("follows.unfollow", lambda s, w: s.follows.unfollow(w.ub.id, w.ua.id))
 
 REGISTERED = True
