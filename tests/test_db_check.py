@@ -207,3 +207,10 @@ def test_mongo_says_it_did_not_check(capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr().err
     assert "not available on the MongoDB backend" in err
     assert "Nothing was checked" in err
+
+
+def test_help_names_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["db", "check", "--help"])  # every setting's help, "10%" included
+    assert exited.value.code == 0
+    assert "--rows ROWS" in capsys.readouterr().out
