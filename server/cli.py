@@ -2,7 +2,8 @@
 ``grover admin grant|revoke USERNAME [--flag value ...]`` sets an account's
 role in the store that the same flags and ``GROVER_*`` variables select
 (embedded SQLite under ``--data-dir`` by default, MongoDB with
-``GROVER_MONGO_URL``)."""
+``GROVER_MONGO_URL``); ``grover db check|stats`` prints the store's query
+plans, or its sizes and index use (:mod:`server.dbcheck`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 import uvloop
 
 from actors.moderation import ADMIN, USER
-from server import config
+from server import config, dbcheck
 from server.app import Grover
 from server.config import Settings
 from server.observability import gcwatch, logs
@@ -33,11 +34,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin.add_argument("action", choices=("grant", "revoke"))
     admin.add_argument("username", help="the account's username (any case)")
     config.add_arguments(admin)
+    dbcheck.add_commands(commands)
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         settings = config.load(args)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.command == "db":
+        return dbcheck.run(settings, args)
     if args.command == "admin":
         return asyncio.run(set_role(settings, args.username, grant=args.action == "grant"))
     logs.configure(settings.log_level)

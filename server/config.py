@@ -286,7 +286,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             dest=field.name,
             default=None,
             metavar=env_name(field.name),
-            help=f"{field.metadata['help']} (default: {field.default})",
+            # argparse %-formats help: a literal "%" (the platform fee's) must be doubled.
+            help=f"{field.metadata['help']} (default: {field.default})".replace("%", "%%"),
         )
 
 
