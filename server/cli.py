@@ -66,7 +66,7 @@ async def set_role(settings: Settings, username: str, *, grant: bool) -> int:
 
 
 async def serve_forever(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run until SIGINT or SIGTERM, then drain and shut down gracefully."""
     grover = Grover(settings)
     await grover.start()
     # Handlers first: whoever reads the banner below may signal at once.
@@ -98,6 +98,10 @@ async def serve_forever(settings: Settings) -> None:
         flush=True,
     )
     await stop.wait()
+    # Not ready first, so load balancers route elsewhere; then stop. A second
+    # signal cuts the drain short.
+    stop.clear()
+    await grover.drain(interrupt=stop)
     gcwatch.uninstall()
     await grover.stop()
 
