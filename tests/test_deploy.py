@@ -113,7 +113,7 @@ def test_haproxy_accepts_the_configuration(which: str, tmp_path: Path) -> None:
     path = HAPROXY_CFG
     if which != "deploy/haproxy/haproxy.cfg":
         path = tmp_path / "haproxy.cfg"
-        path.write_text(haproxy_config(8765, tmp_path / "sock", []))
+        path.write_text(haproxy_config(8765, 8766, tmp_path / "sock", []))
     result = subprocess.run(
         [str(HAPROXY), "-c", "-f", str(path)],
         check=False,
@@ -146,7 +146,7 @@ def test_haproxy_balances_websockets_over_every_compose_node_by_readiness() -> N
         assert line in backend
     assert re.search(r"^\s*timeout tunnel 1h$", text, re.M)
     # The test runs the same shape (faster checks) in front of real nodes.
-    tested = haproxy_config(1, Path("sock"), [])
+    tested = haproxy_config(1, 2, Path("sock"), [])
     for line in ("balance leastconn", "option httpchk GET /readyz", "timeout tunnel 1h"):
         assert line in tested
 

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -35,7 +35,7 @@ HAPROXY = shutil.which("haproxy") or (
 CHECK_INTER_MS = 200
 CHECK_FALL = 2
 CHECK_RISE = 2
-DRAIN_SECONDS = 1.2
+DRAIN_SECONDS = 1.5
 """Longer than HAProxy needs to see a node down (inter x fall, plus a check
 in flight): the node must be out of rotation before it stops accepting."""
 CLIENTS = 30
@@ -88,12 +88,19 @@ async def test_a_drain_ends_early_when_interrupted(start_grover: StartGrover) ->
 # ------------------------------------------------------------ HAProxy
 
 
-def haproxy_config(port: int, stats_socket: Path, nodes: list[tuple[str, GroverProcess]]) -> str:
+def haproxy_config(
+    port: int, probe_port: int, stats_socket: Path, nodes: list[tuple[str, GroverProcess]]
+) -> str:
     """The shape of ``deploy/haproxy/haproxy.cfg`` on loopback ports, with the
-    fast checks a test can wait for."""
+    fast checks a test can wait for; and a ``probe`` backend that sends new
+    connections to every node in rotation in turn, whatever its load (unlike
+    leastconn, which would rarely pick a draining node, the busiest)."""
     servers = "\n".join(
         f"    server {name} 127.0.0.1:{node.port} check port {node.sidecar_port}"
         for name, node in nodes
+    )
+    tracked = "\n".join(
+        f"    server {name} 127.0.0.1:{node.port} track grover/{name}" for name, node in nodes
     )
     return f"""global
     maxconn 4096
@@ -116,6 +123,12 @@ backend grover
     http-check expect status 200
     default-server inter {CHECK_INTER_MS}ms fall {CHECK_FALL} rise {CHECK_RISE}
 {servers}
+frontend probe
+    bind 127.0.0.1:{probe_port}
+    default_backend probe
+backend probe
+    balance roundrobin
+{tracked}
 """
 
 
@@ -125,9 +138,10 @@ class HAProxy:
     def __init__(self, workdir: Path, nodes: list[tuple[str, GroverProcess]]) -> None:
         assert HAPROXY is not None
         self.port = free_port()
+        self.probe_port = free_port()
         self.socket = workdir / "haproxy.sock"
         self.config = workdir / "haproxy.cfg"
-        self.config.write_text(haproxy_config(self.port, self.socket, nodes))
+        self.config.write_text(haproxy_config(self.port, self.probe_port, self.socket, nodes))
         self.log = workdir / "haproxy.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -151,8 +165,8 @@ class HAProxy:
                 self.proc.kill()
                 self.proc.wait(5)
 
-    async def stat(self) -> dict[str, dict[str, str]]:
-        """``show stat`` of the backend's servers, by name."""
+    async def stat(self, backend: str = "grover") -> dict[str, dict[str, str]]:
+        """``show stat`` of a backend's servers, by name."""
         reader, writer = await asyncio.open_unix_connection(str(self.socket))
         try:
             writer.write(b"show stat\n")
@@ -164,7 +178,7 @@ class HAProxy:
         return {
             row["svname"]: row
             for row in rows
-            if row["pxname"] == "grover" and row["svname"] not in ("BACKEND", "FRONTEND")
+            if row["pxname"] == backend and row["svname"] not in ("BACKEND", "FRONTEND")
         }
 
     async def wait_status(self, name: str, prefix: str, timeout: float = 20.0) -> float:
@@ -251,17 +265,19 @@ class Restart:
     exited_s: float
     """From SIGTERM until the process exited."""
     routed_before_down: int
-    """New connections HAProxy gave it between SIGTERM and DOWN (some, as
-    the probes run all along: the zero below is not for want of traffic)."""
+    """New connections HAProxy gave it between SIGTERM and DOWN."""
     routed_after_down: int
     """New connections HAProxy gave the node after it was DOWN (must be 0)."""
+    probed_after_down: int
+    """Probe connections opened through HAProxy meanwhile (all elsewhere)."""
     moved: int = 0
     """Clients that re-synced because of this restart."""
+    resynced_s: tuple[float, float] = (0.0, 0.0)
+    """From SIGTERM until the first and the last of them had re-synced."""
     pause_s: float = 0.0
     """The slowest send to ack during the restart."""
     back_s: float = 0.0
     """From starting the process until HAProxy had it UP again."""
-    probes: list[str] = field(default_factory=list)
 
 
 async def probe(url: str, stop: asyncio.Event, opened: list[float]) -> None:
@@ -299,30 +315,38 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Rig, HAProxy]]:
         await rig.stop()
 
 
-async def restart(rig: Rig, proxy: HAProxy, index: int, chat: RollingChat) -> Restart:
+async def routed(proxy: HAProxy, name: str) -> int:
+    """New connections HAProxy has given server ``name`` in both backends."""
+    return sum([int((await proxy.stat(b))[name]["stot"]) for b in ("grover", "probe")])
+
+
+async def restart(
+    rig: Rig, proxy: HAProxy, index: int, chat: RollingChat, probes: list[float]
+) -> Restart:
     """SIGTERM node ``index``, watch HAProxy take it out, wait for the exit,
     start it again (same ports, a new node name as a new pod would have) and
     wait until HAProxy has it UP. HAProxy's name for it is ``s<index>``."""
     node = rig.nodes[index]
     name = f"s{index}"
     before = (await proxy.stat())[name]
-    total_at_signal = int(before["stot"])
+    total_at_signal = await routed(proxy, name)
     resyncs_before = sum(len(m.resyncs) for m in chat.members)
     assert node.proc is not None
-    signalled = time.monotonic()
+    signalled, signalled_wall = time.monotonic(), time.time()
     stopping = asyncio.get_running_loop().create_task(asyncio.to_thread(node.terminate))
     down_at = await proxy.wait_status(name, "DOWN", timeout=DRAIN_SECONDS + 5)
-    total_at_down = int((await proxy.stat())[name]["stot"])
+    total_at_down = await routed(proxy, name)
     # Still serving when HAProxy gave up on it: the drain outlasted the checks.
     assert not stopping.done(), "the node exited before HAProxy took it out"
     assert await stopping == 0
     exited_at = time.monotonic()
-    total_at_exit = int((await proxy.stat())[name]["stot"])
+    total_at_exit = await routed(proxy, name)
     started_at = time.monotonic()
     node.env["GROVER_NODE_ID"] = f"n{index}-again"
     await asyncio.to_thread(node.start)
     up_at = await proxy.wait_status(name, "UP")
     await rig.wait_members([rig.name(n) for n in rig.nodes])
+    resynced = [t - signalled_wall for m in chat.members for t in m.resyncs if t > signalled_wall]
     return Restart(
         server=name,
         connections=int(before["scur"]),
@@ -330,7 +354,9 @@ async def restart(rig: Rig, proxy: HAProxy, index: int, chat: RollingChat) -> Re
         exited_s=exited_at - signalled,
         routed_before_down=total_at_down - total_at_signal,
         routed_after_down=total_at_exit - total_at_down,
+        probed_after_down=sum(down_at < t < exited_at for t in probes),
         moved=sum(len(m.resyncs) for m in chat.members) - resyncs_before,
+        resynced_s=(min(resynced, default=0.0), max(resynced, default=0.0)),
         pause_s=chat.longest_send(signalled, up_at),
         back_s=up_at - started_at,
     )
@@ -350,11 +376,11 @@ async def test_rolling_restart_behind_haproxy_moves_every_client_and_loses_nothi
         assert all(spread.values()), f"leastconn spreads clients over every node: {spread}"
         loop = asyncio.get_running_loop()
         traffic = loop.create_task(chat.chat_until(stop, limit=400))
-        prober = loop.create_task(probe(proxy.url, stop, opened))
+        prober = loop.create_task(probe(f"ws://127.0.0.1:{proxy.probe_port}", stop, opened))
         await asyncio.sleep(1.0)
         restarts = []
         for index in range(len(rig.nodes)):
-            restarts.append(await restart(rig, proxy, index, chat))
+            restarts.append(await restart(rig, proxy, index, chat, opened))
             await asyncio.sleep(0.5)
         stop.set()
         await asyncio.gather(traffic, prober)
@@ -386,10 +412,11 @@ async def test_rolling_restart_behind_haproxy_moves_every_client_and_loses_nothi
         for r in restarts:
             print(
                 f"  {r.server}: {r.connections} connections at SIGTERM, {r.moved} clients"
-                f" re-synced elsewhere; DOWN in HAProxy {r.marked_down_s:.2f}s after SIGTERM,"
+                f" re-synced elsewhere {r.resynced_s[0]:.2f}-{r.resynced_s[1]:.2f}s after SIGTERM;"
+                f" DOWN in HAProxy {r.marked_down_s:.2f}s after SIGTERM,"
                 f" exited {r.exited_s:.2f}s after; new connections routed to it before DOWN"
-                f" {r.routed_before_down}, after DOWN"
-                f" {r.routed_after_down}; slowest send {r.pause_s:.2f}s;"
+                f" {r.routed_before_down}, after DOWN {r.routed_after_down} (of"
+                f" {r.probed_after_down} probes opened meanwhile); slowest send {r.pause_s:.2f}s;"
                 f" back UP {r.back_s:.2f}s after start"
             )
         print(
@@ -402,6 +429,7 @@ async def test_rolling_restart_behind_haproxy_moves_every_client_and_loses_nothi
         assert chat.holes() == []
         for r in restarts:
             assert r.routed_after_down == 0, f"{r.server} got connections while draining"
+            assert r.probed_after_down > 0, "no new connections to route during the drain"
             assert r.marked_down_s < DRAIN_SECONDS, f"{r.server} was still in rotation"
             # Its clients (a probe may have been connected too) moved.
             assert r.moved >= r.connections - 1
