@@ -183,8 +183,9 @@ class Grover:
         here before :meth:`stop` closes the listener and moves the clients."""
         self.draining = True
         log.info(
-            "draining: not ready, still serving",
-            extra={"node": self.settings.node, "seconds": self.settings.drain_seconds},
+            "draining: not ready for %g s, still serving",
+            self.settings.drain_seconds,
+            extra={"node": self.settings.node},
         )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.drain_seconds):

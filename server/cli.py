@@ -94,7 +94,7 @@ async def serve_forever(settings: Settings) -> None:
         f"  store:     {store}\n"
         f"  media:     {grover.media_storage.name}; live video: {live}\n"
         f"  payments:  {payments}\n"
-        "Press Ctrl-C to stop.",
+        f"Press Ctrl-C to stop ({settings.drain_seconds:g} s not ready first; again to skip).",
         flush=True,
     )
     await stop.wait()
