@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench fuzz soak docs redis-server clean
+.PHONY: run test lint typecheck unit bench fuzz soak docs redis-server haproxy clean
 
 run: $(VENV)/.installed
 	$(BIN)/grover serve
 
-test: $(VENV)/.installed-dev redis-server lint typecheck unit
+test: $(VENV)/.installed-dev redis-server haproxy lint typecheck unit
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -19,7 +19,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev redis-server
+unit: $(VENV)/.installed-dev redis-server haproxy
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev
@@ -57,6 +57,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 redis-server:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq redis-server; }
+
+# The rolling-restart test runs Debian's HAProxy in front of three nodes, and
+# the deploy tests check deploy/haproxy/haproxy.cfg with it (`haproxy -c`).
+haproxy:
+	@command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq haproxy; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

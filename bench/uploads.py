@@ -88,6 +88,7 @@ async def run(photos: int, clients: int, workdir: Path) -> dict[str, Any]:
         "serve",
         *("--port", str(port), "--sidecar-port", str(sidecar_port)),
         *("--data-dir", str(workdir / "data"), "--log-level", "WARNING"),
+        *("--drain-seconds", "0"),  # no load balancer in front: stop at once
         *("--rate-register", UNLIMITED, "--rate-request", UNLIMITED),
         *("--upload-rate", UNLIMITED, "--upload-daily-bytes", str(1 << 40)),
         *("--argon2-time-cost", "1", "--argon2-memory-kib", "64"),

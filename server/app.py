@@ -7,6 +7,7 @@ around a node (signals, the banner) is :mod:`server.cli`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -66,6 +67,8 @@ class Grover:
         self.uploads = MediaUploads(self.services, self.media_storage, settings.data_dir / "tmp")
         self.market = MarketWorker(self.services)
         self.accepting = False
+        self.draining = False
+        """Set by :meth:`drain`: still serving, but ``/readyz`` says 503."""
         self._purger: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._sidecar: web.AppRunner | None = None
@@ -77,13 +80,19 @@ class Grover:
         return self.settings.node
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """For ``/readyz``: accepting websockets, the store answers, and (in a
-        cluster) this node reaches Redis."""
+        """For ``/readyz``: accepting websockets, not draining, the store
+        answers, and (in a cluster) this node reaches Redis."""
         store_ok = await self.store.ping()
         cluster = self.cluster.status() if self.cluster is not None else None
-        ready = self.accepting and store_ok and (cluster is None or bool(cluster["healthy"]))
+        ready = (
+            self.accepting
+            and not self.draining
+            and store_ok
+            and (cluster is None or bool(cluster["healthy"]))
+        )
         return ready, {
             "accepting": self.accepting,
+            "draining": self.draining,
             "store": store_ok,
             "connections": len(self.gateway.connections),
             "sessions": len(self.sessions),
@@ -166,6 +175,21 @@ class Grover:
                     log.info("swept %d unattached media", removed)
             except Exception:
                 log.exception("sweeping unattached media failed")
+
+    async def drain(self, interrupt: asyncio.Event | None = None) -> None:
+        """The first step of a graceful stop: report not ready and keep
+        serving for ``drain_seconds`` (or until ``interrupt`` is set), so that
+        load balancers, which check ``/readyz``, stop routing new connections
+        here before :meth:`stop` closes the listener and moves the clients."""
+        self.draining = True
+        log.info(
+            "draining: not ready for %g s, still serving",
+            self.settings.drain_seconds,
+            extra={"node": self.settings.node},
+        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.drain_seconds):
+                await (interrupt or asyncio.Event()).wait()
 
     async def stop(self) -> None:
         self.accepting = False

@@ -70,7 +70,7 @@ async def set_role(settings: Settings, username: str, *, grant: bool) -> int:
 
 
 async def serve_forever(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run until SIGINT or SIGTERM, then drain and shut down gracefully."""
     grover = Grover(settings)
     await grover.start()
     # Handlers first: whoever reads the banner below may signal at once.
@@ -98,10 +98,14 @@ async def serve_forever(settings: Settings) -> None:
         f"  store:     {store}\n"
         f"  media:     {grover.media_storage.name}; live video: {live}\n"
         f"  payments:  {payments}\n"
-        "Press Ctrl-C to stop.",
+        f"Press Ctrl-C to stop ({settings.drain_seconds:g} s not ready first; again to skip).",
         flush=True,
     )
     await stop.wait()
+    # Not ready first, so load balancers route elsewhere; then stop. A second
+    # signal cuts the drain short.
+    stop.clear()
+    await grover.drain(interrupt=stop)
     gcwatch.uninstall()
     await grover.stop()
 

@@ -139,6 +139,11 @@ class Settings:
     resume_ttl: float = _field(300.0, "seconds a disconnected session stays resumable")
     max_inflight: int = _field(64, "requests handled concurrently per connection")
     shutdown_grace: float = _field(5.0, "seconds to drain outboxes on shutdown")
+    drain_seconds: float = _field(
+        5.0,
+        "seconds a stopping node stays up with /readyz at 503 before it stops accepting,"
+        " so load balancers send new connections elsewhere first",
+    )
 
     mailbox_size: int = _field(4096, "messages queued per actor")
     actor_idle_timeout: float = _field(300.0, "seconds before an idle actor is passivated")

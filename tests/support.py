@@ -24,6 +24,10 @@ FAST_HASH_ENV = {
 place to pay for production-strength hashing (nor to be limited in how many
 accounts they sign up from 127.0.0.1)."""
 
+QUICK_STOP_ENV = {"GROVER_DRAIN_SECONDS": "0"}
+"""No drain before a stop (nothing checks readiness in front of these nodes)
+unless a test asks for one, as the rolling restart does."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -97,7 +101,7 @@ class GroverProcess:
         self.data_dir = data_dir
         self.port = free_port()
         self.sidecar_port = free_port()
-        self.env = {**os.environ, **FAST_HASH_ENV, **env}
+        self.env = {**os.environ, **FAST_HASH_ENV, **QUICK_STOP_ENV, **env}
         self.log_path = data_dir / f"grover-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -290,6 +290,8 @@ class GroverTarget(Target):
             "--sidecar-port": str(sidecar_port),
             "--data-dir": str(workdir),
             "--log-level": "WARNING",
+            # No load balancer checks readiness here: stop without a drain.
+            "--drain-seconds": "0",
             "--rate-connect": _UNLIMITED,
             "--rate-request": _UNLIMITED,
             "--rate-register": _UNLIMITED,
