@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from actors.errors import ActorError
+from actors.logctx import task_var
 from actors.message import Message
 from actors.runtime import ActorSystem
 from actors.sessions import SessionDirectory, SessionRef
@@ -125,6 +126,7 @@ class FanOut:
             self._worker = None
 
     async def _run(self) -> None:
+        task_var.set("fanout")  # this task's lines and error reports
         while True:
             job = await self._queue.get()
             started = time.perf_counter()

@@ -15,6 +15,7 @@ import time
 
 import msgspec
 
+from actors.logctx import task_var
 from server.context import Services
 from server.market import events, orders, payouts
 
@@ -49,6 +50,7 @@ class MarketWorker:
         )
 
     async def _run(self) -> None:
+        task_var.set("market")  # this task's lines and error reports
         interval = self.services.settings.market_sweep_interval
         last_sweep = 0.0
         while True:
