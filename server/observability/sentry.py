@@ -130,6 +130,8 @@ _PATTERNS = (
         r"\1" + "'" + FILTERED + "'",
     ),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + FILTERED),
+    # key=value unquoted (a query string in a URL, a header in a message).
+    (re.compile(rf"(?i)(\b\w*(?:{_KEYS})=)[^\s&'\",;)]+"), r"\1" + FILTERED),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
     # A long unbroken run of token characters with letters and digits: login
     # tokens (43 url-safe characters), PayPal access tokens, signatures. Our
@@ -186,7 +188,7 @@ def _tags(event: dict[str, Any], default_node: str) -> None:
     info = request_var.get()
     if info is not None:
         tags["request_type"] = info.kind
-        tags["request"] = info.id
+        tags["request"] = str(info.id)
         if info.session is not None:
             tags["session"] = info.session
         if info.user is not None:
@@ -238,7 +240,8 @@ def init(settings: Settings) -> sentry_sdk.Client | None:
             DedupeIntegration(),
         ],
         include_local_variables=False,
-        send_default_pii=False,
+        # No user identity, request bodies or frame variables from any integration.
+        data_collection={"user_info": False, "http_bodies": [], "stack_frame_variables": False},
         max_request_body_size="never",
         send_client_reports=False,
         before_send=before_send,
