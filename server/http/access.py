@@ -3,7 +3,8 @@
 :class:`AccessLogger` writes one JSON line per answered request on the
 ``grover.access`` logger: method, path (never the query string, which may
 carry a token), status, duration in ms, bytes sent and the peer; never a
-header (an upload's ``Authorization`` stays out). aiohttp calls it once the
+header (an upload's ``Authorization`` stays out). ``bytes`` counts what
+was written, headers included (aiohttp's own count). aiohttp calls it once the
 response is written, so bytes and duration are what the client got.
 
 :func:`errors` answers an unhandled exception with a JSON 500 and logs it at
