@@ -15,7 +15,7 @@ from typing import Any
 import sentry_sdk
 from aiohttp import web
 
-from actors.logctx import node_var, task_var
+from actors.logctx import node_var
 from server.config import Settings
 from server.context import session_ended
 from server.gateway.server import Gateway
@@ -26,7 +26,7 @@ from server.http.access import ACCESS_LOGGER, AccessLogger
 from server.http.media import MediaUploads
 from server.market.worker import MarketWorker
 from server.media_sweep import sweep_unattached
-from server.observability import sentry
+from server.observability import logs, sentry
 from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
@@ -154,7 +154,7 @@ class Grover:
     async def _purge_expired_tokens(self) -> None:
         """Expired login rows are refused at hello anyway; this keeps the table
         from growing without end."""
-        task_var.set("token_purge")
+        logs.background_task("token_purge")
         while True:
             try:
                 removed = await self.store.auth_sessions.delete_expired(time.time())
@@ -172,7 +172,7 @@ class Grover:
 
     async def _sweep_media(self) -> None:
         """Uploads nothing took within a day are deleted, every few minutes."""
-        task_var.set("media_sweep")
+        logs.background_task("media_sweep")
         while True:
             await asyncio.sleep(self.settings.media_sweep_interval)
             try:

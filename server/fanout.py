@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from actors.errors import ActorError
-from actors.logctx import task_var
 from actors.message import Message
 from actors.runtime import ActorSystem
 from actors.sessions import SessionDirectory, SessionRef
 from actors.store import Store
 from actors.user import TimelinePush, user_key
+from server.observability import logs
 
 log = logging.getLogger("grover.fanout")
 
@@ -126,7 +126,7 @@ class FanOut:
             self._worker = None
 
     async def _run(self) -> None:
-        task_var.set("fanout")  # this task's lines and error reports
+        logs.background_task("fanout")  # started by the first post's request task
         while True:
             job = await self._queue.get()
             started = time.perf_counter()

@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 
 from actors.ids import ActorKey
-from actors.logctx import node_var, request_var
+from actors.logctx import RequestInfo, node_var, request_var
 from protocol.client import Client
 from server.app import Grover
+from server.observability import logs
 from server.observability.logs import JsonFormatter
 from tests.conftest import StartGrover, register, ws_url
 from tests.test_media_upload import jpeg_bytes, login, upload
@@ -154,3 +155,23 @@ def test_marketplace_fields_reach_the_line() -> None:
     assert entry["order_id"] == "o1" and entry["payout_id"] == "p1"
     assert entry["event_id"] == "e1" and entry["event_type"] == "PAYMENT.CAPTURE.COMPLETED"
     assert "secret_thing" not in entry
+
+
+async def test_a_background_task_started_by_a_request_drops_its_context() -> None:
+    """The fan-out worker starts in the first post's request task: its lines
+    must not name that request forever after."""
+
+    async def worker() -> dict[str, Any]:
+        logs.background_task("fanout")
+        record = logging.LogRecord("grover.fanout", logging.INFO, __file__, 1, "x", None, None)
+        parsed: dict[str, Any] = json.loads(JsonFormatter().format(record))
+        return parsed
+
+    async def request() -> dict[str, Any]:
+        request_var.set(RequestInfo(7, "post.create", "s1", "u1"))
+        logs.session_id_var.set("s1")
+        return await asyncio.get_running_loop().create_task(worker())
+
+    entry = await asyncio.get_running_loop().create_task(request())
+    assert entry["task"] == "fanout"
+    assert not {"request", "session", "user"} & set(entry)

@@ -15,9 +15,9 @@ import time
 
 import msgspec
 
-from actors.logctx import task_var
 from server.context import Services
 from server.market import events, orders, payouts
+from server.observability import logs
 
 log = logging.getLogger("grover.market")
 
@@ -50,7 +50,7 @@ class MarketWorker:
         )
 
     async def _run(self) -> None:
-        task_var.set("market")  # this task's lines and error reports
+        logs.background_task("market")
         interval = self.services.settings.market_sweep_interval
         last_sweep = 0.0
         while True:

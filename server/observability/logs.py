@@ -108,6 +108,16 @@ def begin_request(request: Any, session: str | None, user: str | None) -> None:
     request_var.set(RequestInfo(request.id, request_type(type(request)), session, user))
 
 
+def background_task(name: str) -> None:
+    """Name the current task a background task (``market``, ``fanout``...):
+    its lines and error reports say so, and none of the request whose task
+    happened to start it (a lazily started worker inherits that context)."""
+    task_var.set(name)
+    request_var.set(None)
+    session_id_var.set(None)
+    user_id_var.set(None)
+
+
 def configure(level: str) -> None:
     """Send every ``grover.*`` log line to stderr as JSON at ``level``."""
     handler = logging.StreamHandler(sys.stderr)
