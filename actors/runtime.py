@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -47,6 +46,7 @@ from actors.errors import (
     SystemStopped,
 )
 from actors.ids import ActorKey
+from actors.logctx import RequestInfo, actor_context, addressed, request_var
 from actors.message import Ask, Message
 from actors.placement import LocalPlacement, Placement
 from actors.replies import expire, forward, log_forward_failure, settle
@@ -133,6 +133,8 @@ ActorFactory = Callable[[ActorKey], Actor]
 class _Envelope(NamedTuple):
     message: Any
     reply: asyncio.Future[Any] | None
+    origin: RequestInfo | None = None
+    """The request being handled when it was queued (for log lines)."""
 
 
 _PASSIVATE = object()
@@ -218,13 +220,14 @@ class ActorSystem:
         """Queue ``message`` for ``key`` without waiting. Raises
         :class:`MailboxFull` when the mailbox is at capacity and
         :class:`SystemStopped` once :meth:`stop` has been called."""
+        addressed(key)
         if not self._placement.is_local(key):
             self._spawn_forward(key, message)
             return
         activation = self._activations.get(key)
         if self._idle(activation) and self._handled_now(activation, message):
             return
-        self._enqueue(key, _Envelope(message, None))
+        self._enqueue(key, _Envelope(message, None, request_var.get()))
 
     def _handled_now(
         self,
@@ -259,6 +262,7 @@ class ActorSystem:
         the message was handled).
         """
         limit = self._ask_timeout if timeout is None else timeout
+        addressed(key)
         if not self._placement.is_local(key):
             answer = await self._placement.forward(key, message, reply=True, timeout=limit)
             return cast(R, answer)
@@ -276,7 +280,7 @@ class ActorSystem:
                     return await self.reply(key, answer, timeout)
                 return answer
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(key, _Envelope(message, future))
+        self._enqueue(key, _Envelope(message, future, request_var.get()))
         return await self.reply(key, future, timeout)
 
     def _asked_now(self, activation: _Activation, message: Message) -> Any:
@@ -350,7 +354,7 @@ class ActorSystem:
         activation = self._activations.get(key)
         if self._idle(activation) and self._handled_now(activation, message, handled):
             return
-        self._enqueue(key, _Envelope(message, handled))
+        self._enqueue(key, _Envelope(message, handled, request_var.get()))
 
     def _spawn_forward(self, key: ActorKey, message: Message) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -383,7 +387,7 @@ class ActorSystem:
         activation.task = asyncio.get_running_loop().create_task(
             self._run(activation, factory, previous),
             name=f"actor {key}",
-            context=contextvars.Context(),
+            context=actor_context(key),
         )
         self.activation_count += 1
         if self._sweeper is None and self._idle_timeout > 0:
@@ -470,6 +474,10 @@ class ActorSystem:
         """Handle one message; ``False`` when the actor could not be rebuilt
         after a crash and the activation must end."""
         assert activation.actor is not None
+        # The request that queued it, for the lines logged while it is handled
+        # (set only when there is one: a set and reset cost ~0.2 us).
+        origin = env.origin
+        request = request_var.set(origin) if origin is not None else None
         try:
             result = await activation.actor.receive(env.message)
         except ProtocolError as exc:
@@ -485,6 +493,7 @@ class ActorSystem:
             settle(env.reply, ActorCrashed(f"{key} failed on {type(env.message).__name__}"))
             return await self._rebuild(activation, factory, activation.actor)
         else:
+            log.debug("%s handled %s", activation.key, type(env.message).__name__)
             reply = env.reply
             if reply is not None and not reply.done():
                 if isinstance(result, asyncio.Future):
@@ -493,6 +502,9 @@ class ActorSystem:
                     forward(result, reply)
                 else:
                     reply.set_result(result)
+        finally:
+            if request is not None:
+                request_var.reset(request)
         return True
 
     async def _rebuild(

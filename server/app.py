@@ -13,17 +13,21 @@ import logging
 import time
 from typing import Any
 
+import sentry_sdk
 from aiohttp import web
 
+from actors.logctx import node_var
 from server.config import Settings
 from server.context import session_ended
 from server.gateway.server import Gateway
 from server.gateway.sessions import SessionRegistry
 from server.handlers import HANDLERS
 from server.http import make_app
+from server.http.access import ACCESS_LOGGER, AccessLogger
 from server.http.media import MediaUploads
 from server.market.worker import MarketWorker
 from server.media_sweep import sweep_unattached
+from server.observability import logs, sentry
 from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
@@ -63,7 +67,9 @@ class Grover:
         )
         self.services = make_services(settings, self.store, self.actors, self.cluster, directory)
         self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
-        self.gateway = Gateway(self.services, self.sessions, HANDLERS)
+        # Transactions wrap each handler only when tracing is on (see sentry.traced).
+        handlers = HANDLERS if settings.sentry_traces_sample_rate <= 0 else sentry.traced(HANDLERS)
+        self.gateway = Gateway(self.services, self.sessions, handlers)
         self.uploads = MediaUploads(self.services, self.media_storage, settings.data_dir / "tmp")
         self.market = MarketWorker(self.services)
         self.accepting = False
@@ -72,6 +78,7 @@ class Grover:
         self._purger: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._sidecar: web.AppRunner | None = None
+        self._sentry: sentry_sdk.Client | None = None
         self.sidecar_port = settings.sidecar_port
         self._started = time.monotonic()
 
@@ -118,6 +125,10 @@ class Grover:
         }
 
     async def start(self) -> None:
+        # Every task started from here on (and the activations they start)
+        # names this node in its log lines; the caller's context gets it back.
+        node = node_var.set(self.settings.node)
+        self._sentry = sentry.init(self.settings)
         self._started = time.monotonic()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
@@ -136,7 +147,8 @@ class Grover:
                 uploads=self.uploads,
                 webhooks=(self.services, self.market.kick),
             ),
-            access_log=None,
+            access_log_class=AccessLogger,
+            access_log=ACCESS_LOGGER,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.sidecar_port)
@@ -146,10 +158,12 @@ class Grover:
         self.sidecar_port = int(runner.addresses[0][1])
         self.accepting = True
         log.info("grover ready", extra={"node": self.settings.node})
+        node_var.reset(node)
 
     async def _purge_expired_tokens(self) -> None:
         """Expired login rows are refused at hello anyway; this keeps the table
         from growing without end."""
+        logs.background_task("token_purge")
         while True:
             try:
                 removed = await self.store.auth_sessions.delete_expired(time.time())
@@ -167,6 +181,7 @@ class Grover:
 
     async def _sweep_media(self) -> None:
         """Uploads nothing took within a day are deleted, every few minutes."""
+        logs.background_task("media_sweep")
         while True:
             await asyncio.sleep(self.settings.media_sweep_interval)
             try:
@@ -210,3 +225,5 @@ class Grover:
         await self.services.payments.close()
         await self.store.close()
         log.info("grover stopped", extra={"node": self.settings.node})
+        await sentry.close(self._sentry)
+        self._sentry = None

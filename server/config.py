@@ -119,6 +119,15 @@ class Settings:
     stream_maxlen: int = _field(100_000, "approximate cap on each node's inbox stream")
     activation_log: str = _field("", "append actor activation records (JSON lines) here")
     log_level: str = _field("INFO", "DEBUG, INFO, WARNING or ERROR")
+    sentry_dsn: str | None = _field(
+        None, "report errors (and traces) to this Sentry DSN", env="SENTRY_DSN", secret=True
+    )
+    sentry_environment: str = _field(
+        "production", "Sentry environment of the reports", env="SENTRY_ENVIRONMENT"
+    )
+    sentry_traces_sample_rate: float = _field(
+        0.0, "share of requests traced as Sentry transactions (0 to 1)"
+    )
     public_url: str = _field("", "ws:// URL printed for clients (default: from host/port)")
     media_public_url: str = _field(
         "", "base URL of local media files (default: http://host:sidecar_port)"
@@ -232,6 +241,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "live_token_ttl": (1, 24 * 3600),  # Agora honours a privilege for 24 h at most
     "platform_fee_bps": (0, 5000),
     "payout_minimum": (1, limits.PRICE_MAX),
+    "sentry_traces_sample_rate": (0, 1),
 }
 """Inclusive bounds of numeric settings; any other number must be >= 0."""
 

@@ -37,6 +37,7 @@ from actors.runtime import ActorSystem
 from actors.sessions import SessionDirectory, SessionRef
 from actors.store import Store
 from actors.user import TimelinePush, user_key
+from server.observability import logs
 
 log = logging.getLogger("grover.fanout")
 
@@ -125,6 +126,7 @@ class FanOut:
             self._worker = None
 
     async def _run(self) -> None:
+        logs.background_task("fanout")  # started by the first post's request task
         while True:
             job = await self._queue.get()
             started = time.perf_counter()

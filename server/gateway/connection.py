@@ -401,6 +401,8 @@ class Connection:
 
     async def _run(self, request: Request) -> None:
         assert self.caller is not None, "requests run only after hello"
+        # This task's log lines and error reports name the request.
+        logs.begin_request(request, self.caller.session.id, self.caller.user_id)
         try:
             data = await self.handlers[type(request)](self.services, self.caller, request)
             reply = encode_reply(request.id, data)
@@ -427,6 +429,7 @@ class Connection:
             self.refuse(request.id, ErrorCode.INTERNAL, "internal error", strike=False)
         finally:
             self._inflight.release()
+            log.debug("request done")
 
     def _refuse_runtime(self, request_id: int, exc: Exception) -> None:
         """Refuse a request the actor runtime could not serve (busy, slow, or

@@ -1,7 +1,7 @@
 """The HTTP sidecar (aiohttp), in the same process as the gateway: one module
 per route area: ``health.py``, ``media.py`` (uploads), ``media_files.py``
-(serving local media), ``paypal.py`` (PayPal's webhooks); metrics join it
-as ``metrics.py``."""
+(serving local media), ``paypal.py`` (PayPal's webhooks), ``access.py`` (access lines,
+unhandled errors); metrics join it as ``metrics.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.context import Services
-from server.http import health, media, media_files, paypal
+from server.http import access, health, media, media_files, paypal
 
 
 def make_app(
@@ -25,7 +25,7 @@ def make_app(
     folder) adds ``GET /media/{id}/{file}``, ``uploads`` ``POST /v1/media``,
     ``webhooks`` (the services and what to call when an event is stored)
     ``POST /v1/webhooks/paypal``."""
-    app = web.Application()
+    app = web.Application(middlewares=[access.errors])
     health.add_routes(app, state)
     if media_root is not None:
         media_files.add_routes(app, media_root)

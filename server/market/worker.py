@@ -17,6 +17,7 @@ import msgspec
 
 from server.context import Services
 from server.market import events, orders, payouts
+from server.observability import logs
 
 log = logging.getLogger("grover.market")
 
@@ -49,6 +50,7 @@ class MarketWorker:
         )
 
     async def _run(self) -> None:
+        logs.background_task("market")
         interval = self.services.settings.market_sweep_interval
         last_sweep = 0.0
         while True:
