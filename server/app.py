@@ -23,6 +23,8 @@ from server.http import make_app
 from server.http.media import MediaUploads
 from server.market.worker import MarketWorker
 from server.media_sweep import sweep_unattached
+from server.observability.node_metrics import NodeCollector
+from server.observability.timing import instrument_handlers, instrument_store
 from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
@@ -30,6 +32,7 @@ from server.wiring import (
     make_directory,
     make_log_reader,
     make_media_storage,
+    make_metrics,
     make_services,
     make_store,
     media_root,
@@ -45,9 +48,13 @@ class Grover:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.metrics = make_metrics(settings)
         self.store = make_store(
             data_dir=settings.data_dir, mongo_url=settings.mongo_url, mongo_db=settings.mongo_db
         )
+        if self.metrics is not None:
+            backend = "sqlite" if isinstance(self.store, SqliteStore) else "mongo"
+            instrument_store(self.store, backend, self.metrics)
         self.sessions = SessionRegistry(
             settings.node,
             buffer_size=settings.resume_buffer,
@@ -60,9 +67,24 @@ class Grover:
         self.actors = make_actor_system(
             settings, self.store, self.sessions, self.cluster, directory
         )
-        self.services = make_services(settings, self.store, self.actors, self.cluster, directory)
+        self.actors.observer = self.metrics
+        self.services = make_services(
+            settings, self.store, self.actors, self.cluster, directory, metrics=self.metrics
+        )
         self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
-        self.gateway = Gateway(self.services, self.sessions, HANDLERS)
+        handlers = HANDLERS if self.metrics is None else instrument_handlers(HANDLERS, self.metrics)
+        self.gateway = Gateway(self.services, self.sessions, handlers)
+        self._levels = NodeCollector(
+            settings.node,
+            gateway=self.gateway,
+            sessions=self.sessions,
+            actors=self.actors,
+            fanout=self.services.fanout,
+            db=self.store.db if isinstance(self.store, SqliteStore) else None,
+            cluster=self.cluster,
+        )
+        if self.metrics is not None:
+            self.metrics.registry.register(self._levels)
         self.uploads = MediaUploads(self.services, self.media_storage, settings.data_dir / "tmp")
         self.market = MarketWorker(self.services)
         self.accepting = False
@@ -126,6 +148,9 @@ class Grover:
                 media_root=media_root(self.settings),
                 uploads=self.uploads,
                 webhooks=(self.services, self.market.kick),
+                prometheus=(
+                    None if self.metrics is None else (self.metrics.registry, self._levels.refresh)
+                ),
             ),
             access_log=None,
         )
