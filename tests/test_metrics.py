@@ -10,20 +10,23 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from pathlib import Path
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import connect as ws_connect
 
 from protocol.client import Client, GroverError
+from protocol.errors import CloseCode
 from server.app import Grover
 from server.config import RateRule
 from server.observability.logs import JsonFormatter
 from server.observability.timing import _TimedPort
 from tests.conftest import StartGrover, register, ws_url
 from tests.support import RedisServer
-from tests.test_gateway import wait_for
+from tests.test_gateway import _flood_until_slow, closed_with, raw_hello, wait_for
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "grover.json"
 SECRET_TEXT = "the-cat-sleeps-at-noon"
@@ -184,6 +187,31 @@ async def test_request_rate_limit_refusals_are_counted(start_grover: StartGrover
         await client.close()
 
 
+async def test_a_slow_consumer_close_is_counted(start_grover: StartGrover) -> None:
+    node = await start_grover(outbox_size=8, rate_request=RateRule(100_000, 100_000))
+    writer = Client()
+    await writer.connect(ws_url(node))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", node.gateway.port))
+    # A second session of the writer's user that reads nothing after its welcome.
+    slow = await ws_connect(
+        ws_url(node), sock=sock, max_queue=1, compression=None, max_size=None, ping_interval=None
+    )
+    try:
+        auth = await register(writer)
+        welcome = await raw_hello(slow, token=auth.token)
+        await _flood_until_slow(node, writer, welcome.session_id)
+        assert await closed_with(slow) == CloseCode.SLOW_CONSUMER
+        await wait_for(lambda: len(node.gateway.connections) == 1)
+        samples = await scrape(node)
+        assert value(samples, "grover_slow_consumer_closes_total") == 1
+        assert value(samples, "grover_connection_closes_total", code="4008") == 1
+    finally:
+        slow.transport.abort()
+        await writer.close()
+
+
 # ---------------------------------------------------------------- switched off
 
 
@@ -238,6 +266,11 @@ async def test_slow_operations_are_logged_with_their_shape_not_their_values(
         assert all(line["logger"] == "grover.slow" for line in lines)
         text = "\n".join(JsonFormatter().format(r) for r in records)
         assert SECRET_TEXT not in text
+        # Throttled per timing point: two sign-ups within a second, one line.
+        assert (
+            len(registered) == 1
+            and len([s for s in stores if s["operation"] == "users.create"]) == 1
+        )
         assert PASSWORD not in text
         assert "example.com" not in text  # no email either
     finally:

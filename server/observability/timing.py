@@ -5,7 +5,10 @@ longer than the ``slow_request_ms`` / ``slow_store_ms`` settings logs it on
 ``grover.slow`` with its *shape*: the request type or the store's
 ``port.method``, the duration, the outcome, and per field or argument only
 its type and length, never its value (a message's text or a password must
-never reach a log line).
+never reach a log line). Under overload every call is slow: at most one line
+per second per request type or store operation is written, and the next one
+says how many were left out (``suppressed``), so the log does not add to the
+load it reports.
 """
 
 from __future__ import annotations
@@ -26,8 +29,33 @@ from server.observability.metrics import Metrics
 
 slow_log = logging.getLogger("grover.slow")
 
+SLOW_LOG_INTERVAL = 1.0
+"""Seconds between two slow-operation lines for the same request type or operation."""
+
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 S = TypeVar("S")
+
+
+class _SlowLog:
+    """Throttled ``grover.slow`` lines for one timing point."""
+
+    __slots__ = ("last", "suppressed")
+
+    def __init__(self) -> None:
+        self.last = -SLOW_LOG_INTERVAL
+        self.suppressed = 0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < SLOW_LOG_INTERVAL:
+            self.suppressed += 1
+            return False
+        self.last = now
+        return True
+
+    def take_suppressed(self) -> int:
+        count, self.suppressed = self.suppressed, 0
+        return count
 
 
 def shape_of(value: object) -> str:
@@ -67,6 +95,7 @@ def _timed_handler(kind: type, handler: H, metrics: Metrics) -> H:
     counts = metrics.requests.values
     ok = (name, "ok")
     threshold = metrics.slow_request_s
+    throttle = _SlowLog()
 
     @functools.wraps(handler)
     async def timed(services: Any, caller: Any, request: Any) -> Any:
@@ -81,7 +110,7 @@ def _timed_handler(kind: type, handler: H, metrics: Metrics) -> H:
             took = time.perf_counter() - started
             hist.observe(took)
             counts[outcome] = counts.get(outcome, 0) + 1
-            if took >= threshold:
+            if took >= threshold and throttle.due():
                 slow_log.warning(
                     "slow request %s: %.1f ms",
                     name,
@@ -92,6 +121,7 @@ def _timed_handler(kind: type, handler: H, metrics: Metrics) -> H:
                             "duration_ms": round(took * 1000, 3),
                             "outcome": outcome[1],
                             "shape": request_shape(request),
+                            "suppressed": throttle.take_suppressed(),
                         }
                     },
                 )
@@ -125,6 +155,7 @@ def _timed_call(
 ) -> Callable[..., Awaitable[Any]]:
     hist = metrics.store_seconds.child(operation, backend)
     threshold = metrics.slow_store_s
+    throttle = _SlowLog()
 
     async def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -133,7 +164,7 @@ def _timed_call(
         finally:
             took = time.perf_counter() - started
             hist.observe(took)
-            if took >= threshold:
+            if took >= threshold and throttle.due():
                 slow_log.warning(
                     "slow store operation %s: %.1f ms",
                     operation,
@@ -145,6 +176,7 @@ def _timed_call(
                             "duration_ms": round(took * 1000, 3),
                             "args": [shape_of(a) for a in args],
                             "kwargs": {k: shape_of(v) for k, v in kwargs.items()},
+                            "suppressed": throttle.take_suppressed(),
                         }
                     },
                 )
