@@ -83,7 +83,10 @@ def counter(name: str, doc: str, counts: Counts) -> CounterMetricFamily:
 def histogram(name: str, doc: str, hists: HistFamily) -> HistogramMetricFamily:
     family = HistogramMetricFamily(name, doc, labels=list(hists.labelnames))
     for labels, hist in sorted(hists.children.items()):
-        add_hist(family, list(labels), hist)
+        # Children are bound ahead (one per request type): export only the
+        # ones used, or every scrape would carry ~100 empty series.
+        if hist.count:
+            add_hist(family, list(labels), hist)
     return family
 
 
