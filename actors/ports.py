@@ -255,3 +255,14 @@ class WebhookRejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class ActorObserver(Protocol):
+    """What the actor runtime tells about its activations (the node's metrics)."""
+
+    def activated(self, kind: str) -> None: ...
+
+    def passivated(self, kind: str) -> None: ...
+
+    def handled(self, kind: str, seconds: float) -> None:
+        """A mailbox message took ``seconds`` (inline fast paths aside)."""

@@ -49,6 +49,7 @@ from actors.ids import ActorKey
 from actors.logctx import RequestInfo, actor_context, addressed, request_var
 from actors.message import Ask, Message
 from actors.placement import LocalPlacement, Placement
+from actors.ports import ActorObserver
 from actors.replies import expire, forward, log_forward_failure, settle
 from protocol.errors import ProtocolError
 
@@ -213,6 +214,8 @@ class ActorSystem:
         self._outage_unlogged = 0
         self.activation_count = 0
         """Activations started since the system started (for tests and metrics)."""
+        self.observer: ActorObserver | None = None  # metrics: (de)activations, handler times
+        self.mailbox_high_water = 0  # the deepest any mailbox has been since start
 
     # ------------------------------------------------------------- messaging
 
@@ -372,6 +375,7 @@ class ActorSystem:
             activation.mailbox.put_nowait(envelope)
         except asyncio.QueueFull:
             raise MailboxFull(f"mailbox of {key} is full") from None
+        self.mailbox_high_water = max(self.mailbox_high_water, activation.mailbox.qsize())
 
     # ------------------------------------------------------------ activations
 
@@ -390,6 +394,8 @@ class ActorSystem:
             context=actor_context(key),
         )
         self.activation_count += 1
+        if self.observer is not None:
+            self.observer.activated(key.kind)
         if self._sweeper is None and self._idle_timeout > 0:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         return activation
@@ -438,11 +444,14 @@ class ActorSystem:
                     self._fail_queued(activation, lost)
                     break
                 activation.busy = True
+                started = time.perf_counter()
                 try:
                     handled = await self._handle(activation, factory, item)
                 finally:
                     activation.busy = False
                     activation.last_active = time.monotonic()
+                    if self.observer is not None:
+                        self.observer.handled(activation.key.kind, time.perf_counter() - started)
                 if not handled:
                     break
                 if self._stopping and self._may_end(activation):
@@ -613,6 +622,8 @@ class ActorSystem:
     async def _end(self, activation: _Activation) -> None:
         key = activation.key
         self._detach(activation)
+        if self.observer is not None:
+            self.observer.passivated(key.kind)
         try:
             if activation.actor is not None:
                 try:
@@ -663,6 +674,9 @@ class ActorSystem:
 
     def active_keys(self) -> list[ActorKey]:
         return list(self._activations)
+
+    def deepest_mailbox(self) -> int:  # now, for metrics at scrape time
+        return max((a.mailbox.qsize() for a in self._activations.values()), default=0)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Refuse new messages, let every activation handle what is already in

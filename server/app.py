@@ -28,6 +28,8 @@ from server.http.media import MediaUploads
 from server.market.worker import MarketWorker
 from server.media_sweep import sweep_unattached
 from server.observability import logs, sentry
+from server.observability.node_metrics import NodeCollector
+from server.observability.timing import instrument_handlers, instrument_store
 from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
@@ -35,6 +37,7 @@ from server.wiring import (
     make_directory,
     make_log_reader,
     make_media_storage,
+    make_metrics,
     make_services,
     make_store,
     media_root,
@@ -50,9 +53,13 @@ class Grover:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.metrics = make_metrics(settings)
         self.store = make_store(
             data_dir=settings.data_dir, mongo_url=settings.mongo_url, mongo_db=settings.mongo_db
         )
+        if self.metrics is not None:
+            backend = "sqlite" if isinstance(self.store, SqliteStore) else "mongo"
+            instrument_store(self.store, backend, self.metrics)
         self.sessions = SessionRegistry(
             settings.node,
             buffer_size=settings.resume_buffer,
@@ -65,11 +72,27 @@ class Grover:
         self.actors = make_actor_system(
             settings, self.store, self.sessions, self.cluster, directory
         )
-        self.services = make_services(settings, self.store, self.actors, self.cluster, directory)
+        self.actors.observer = self.metrics
+        self.services = make_services(
+            settings, self.store, self.actors, self.cluster, directory, metrics=self.metrics
+        )
         self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
+        handlers = HANDLERS if self.metrics is None else instrument_handlers(HANDLERS, self.metrics)
         # Transactions wrap each handler only when tracing is on (see sentry.traced).
-        handlers = HANDLERS if settings.sentry_traces_sample_rate <= 0 else sentry.traced(HANDLERS)
+        if settings.sentry_traces_sample_rate > 0:
+            handlers = sentry.traced(handlers)
         self.gateway = Gateway(self.services, self.sessions, handlers)
+        self._levels = NodeCollector(
+            settings.node,
+            gateway=self.gateway,
+            sessions=self.sessions,
+            actors=self.actors,
+            fanout=self.services.fanout,
+            db=self.store.db if isinstance(self.store, SqliteStore) else None,
+            cluster=self.cluster,
+        )
+        if self.metrics is not None:
+            self.metrics.registry.register(self._levels)
         self.uploads = MediaUploads(self.services, self.media_storage, settings.data_dir / "tmp")
         self.market = MarketWorker(self.services)
         self.accepting = False
@@ -146,6 +169,9 @@ class Grover:
                 media_root=media_root(self.settings),
                 uploads=self.uploads,
                 webhooks=(self.services, self.market.kick),
+                prometheus=(
+                    None if self.metrics is None else (self.metrics.registry, self._levels.refresh)
+                ),
             ),
             access_log_class=AccessLogger,
             access_log=ACCESS_LOGGER,

@@ -158,6 +158,10 @@ class Settings:
     actor_idle_timeout: float = _field(300.0, "seconds before an idle actor is passivated")
     ask_timeout: float = _field(10.0, "seconds to wait for an actor's reply")
 
+    metrics: bool = _field(True, "count and time for GET /metrics and the slow-operation log")
+    slow_request_ms: float = _field(250.0, "log requests slower than this (grover.slow)")
+    slow_store_ms: float = _field(100.0, "log store operations slower than this (grover.slow)")
+
     group_max_members: int = _field(100, "members a group may have (at most 256)")
     report_hide_threshold: int = _field(
         3, "distinct reporters that hide a post or comment pending review"
@@ -214,12 +218,19 @@ def _convert(field: dataclasses.Field[Any], text: str) -> Any:
         return float(text)
     if kind == "Path":
         return Path(text)
+    if kind == "bool":
+        if text.strip().lower() not in _BOOLS:
+            raise ValueError(f"{text!r} is not one of {', '.join(_BOOLS)}")
+        return _BOOLS[text.strip().lower()]
     if kind == "RateRule":
         return RateRule.parse(text)
     if kind == "str | None":
         return text or None
     return text
 
+
+_BOOLS = {"1": True, "true": True, "on": True, "yes": True}
+_BOOLS |= {"0": False, "false": False, "off": False, "no": False}
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

@@ -31,6 +31,7 @@ from server.cursors import Cursors
 from server.fanout import FanOut
 from server.gateway.sessions import Session
 from server.observability import logs
+from server.observability.metrics import Metrics
 from server.ratelimit import RateLimiter
 
 log = logging.getLogger("grover.gateway")
@@ -50,6 +51,8 @@ class Services:
     fanout: FanOut
     live_tokens: LiveTokenIssuer
     payments: PaymentGateway
+    metrics: Metrics | None = None
+    """The node's metrics; ``None`` with the ``metrics`` setting off."""
 
 
 class Caller:

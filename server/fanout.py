@@ -38,6 +38,7 @@ from actors.sessions import SessionDirectory, SessionRef
 from actors.store import Store
 from actors.user import TimelinePush, user_key
 from server.observability import logs
+from server.observability.instruments import SIZE_BUCKETS, Hist
 
 log = logging.getLogger("grover.fanout")
 
@@ -85,6 +86,8 @@ class FanOut:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(QUEUE_SIZE)
         self._worker: asyncio.Task[None] | None = None
         self.stats = FanOutStats()
+        self.sizes = Hist(SIZE_BUCKETS)
+        """Followers per completed fan-out (metrics)."""
 
     def publish(
         self,
@@ -144,9 +147,11 @@ class FanOut:
         if job.own is not None:
             self._tell(job.author_id, job.own)
         after: str | None = None
+        scanned = 0
         while True:
             ids = await self._store.follows.follower_ids(job.author_id, after=after, limit=BATCH)
             self.stats.followers_scanned += len(ids)
+            scanned += len(ids)
             if job.online is not None:
                 for user_id in await self._directory.online(ids) if ids else ():
                     self._tell(user_id, job.online)
@@ -157,6 +162,7 @@ class FanOut:
                 break
             after = ids[-1]
             await asyncio.sleep(0)  # let other work run between batches
+        self.sizes.observe(scanned)
         if job.post:
             self.stats.posts += 1
         else:

@@ -38,6 +38,7 @@ from server.live_tokens.agora import AgoraTokenIssuer
 from server.live_tokens.dev import DevTokenIssuer
 from server.media_storage.cloudinary import CloudinaryConfig, CloudinaryMediaStorage
 from server.media_storage.local import LocalMediaStorage
+from server.observability.metrics import Metrics
 from server.payments import make_payment_gateway
 from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.storage import make_store
@@ -49,6 +50,7 @@ __all__ = [
     "make_live_token_issuer",
     "make_log_reader",
     "make_media_storage",
+    "make_metrics",
     "make_payment_gateway",
     "make_services",
     "make_store",
@@ -128,6 +130,8 @@ def make_services(
     actors: ActorSystem,
     cluster: Cluster | None,
     directory: SessionDirectory,
+    *,
+    metrics: Metrics | None = None,
 ) -> Services:
     limiter: RateLimiter = MemoryRateLimiter() if cluster is None else cluster.limiter
     return Services(
@@ -143,6 +147,18 @@ def make_services(
         fanout=FanOut(store, actors, directory),
         live_tokens=make_live_token_issuer(settings),
         payments=make_payment_gateway(settings),
+        metrics=metrics,
+    )
+
+
+def make_metrics(settings: Settings) -> Metrics | None:
+    """The node's own metrics registry, or ``None`` with ``metrics`` off."""
+    if not settings.metrics:
+        return None
+    return Metrics(
+        settings.node,
+        slow_request_ms=settings.slow_request_ms,
+        slow_store_ms=settings.slow_store_ms,
     )
 
 

@@ -34,6 +34,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,14 @@ class Leases:
         self.calls = 0
         """Redis round trips: acquire attempts, renewals (one per 500 leases
         every third of the TTL), releases."""
+        self.renewed = 0
+        """Leases renewed since start (for metrics)."""
+        self.ended: Counter[str] = Counter()
+        """Leases fenced since start, by why (``lost``, ``lapsed``)."""
+
+    def held(self) -> int:
+        """Leases held and trusted now (for metrics)."""
+        return len(self._held) - len(self._gone)
 
     def holds(self, key: str) -> bool:
         until = self._held.get(key)
@@ -180,8 +189,10 @@ class Leases:
                     self._fence(key, "lost")
                 else:
                     self._held[key] = sent + self._ttl * TRUST
+                    self.renewed += 1
 
     def _fence(self, key: str, why: str) -> None:
+        self.ended[why] += 1
         self._held[key] = 0.0
         self._gone[key] = why
         if self.on_lapse is not None:

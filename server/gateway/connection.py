@@ -35,6 +35,7 @@ from protocol.version import negotiate
 from server.context import Caller, HandlerTable, Services
 from server.gateway.sessions import Session, SessionRegistry
 from server.observability import logs
+from server.observability.instruments import Traffic
 from server.ratelimit import TokenBucket, retry_after
 
 log = logging.getLogger("grover.gateway")
@@ -82,9 +83,10 @@ class _Backlog:
     idle or keeping-up connection holds none of it (a task, two events and a
     deque were a quarter of an idle connection's memory)."""
 
-    __slots__ = ("drained", "frames", "nbytes", "wake", "writer")
+    __slots__ = ("drained", "frames", "nbytes", "traffic", "wake", "writer")
 
-    def __init__(self, ws: ServerConnection) -> None:
+    def __init__(self, ws: ServerConnection, traffic: Traffic | None) -> None:
+        self.traffic = traffic
         self.frames: deque[bytes] = deque()
         self.nbytes = 0
         """Bytes of the frames in :attr:`frames`."""
@@ -113,6 +115,9 @@ class _Backlog:
                     frame = frames.popleft()
                     self.nbytes -= len(frame)
                     await ws.send(frame)
+                    if self.traffic is not None:
+                        self.traffic.frames_out += 1
+                        self.traffic.bytes_out += len(frame)
                 self.drained.set()
         except ConnectionClosed:
             pass
@@ -136,6 +141,7 @@ class Connection:
         "closing",
         "handlers",
         "last_request_id",
+        "metrics",
         "peer",
         "services",
         "session",
@@ -154,6 +160,7 @@ class Connection:
     ) -> None:
         self.ws = ws
         self.batcher = batcher
+        self.metrics = services.metrics
         self._corked: list[bytes] | None = None
         """Frames of this loop turn, written together when the batcher flushes."""
         self._corked_bytes = 0
@@ -215,7 +222,8 @@ class Connection:
                 self.batcher.add(self)
             return
         if backlog is None:
-            backlog = self._backlog = _Backlog(ws)
+            metrics = self.metrics
+            backlog = self._backlog = _Backlog(ws, metrics.traffic if metrics else None)
         # Bytes count as well as frames: 2048 frames of a page each used to
         # allow gigabytes per connection. What the transport holds counts too:
         # the writer hands it one frame at a time, but write-through may have
@@ -235,6 +243,8 @@ class Connection:
                     "queued_bytes": held,
                 },
             )
+            if self.metrics is not None:
+                self.metrics.slow_consumers += 1
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: outbox full", discard=True)
             return
         backlog.push(frame)
@@ -255,7 +265,11 @@ class Connection:
             # Frames only: an end-of-stream marker comes with a close, and
             # the state is OPEN (nothing awaits between the check and here).
             chunks = protocol.data_to_send()
-            ws.transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            ws.transport.write(data)
+            if self.metrics is not None:
+                self.metrics.traffic.frames_out += len(frames)
+                self.metrics.traffic.bytes_out += len(data)
         except Exception:
             # The transport broke under us; the read loop sees the close.
             log.debug("write-through failed", exc_info=True)
@@ -311,6 +325,8 @@ class Connection:
     ) -> None:
         """Answer with an error; repeated bad input ends in a 1008 close."""
         self.send(encode_error(request_id, code, message, retry_after))
+        if self.metrics is not None:
+            self.metrics.errors.inc(str(code))
         if strike and self._strikes.take() > 0:
             log.warning("closing abusive connection", extra={"peer": self.peer, "code": code})
             self.close_soon(CloseCode.POLICY_VIOLATION, "too many bad or rate-limited requests")
@@ -318,6 +334,9 @@ class Connection:
     # ------------------------------------------------------------- inbound
 
     async def on_frame(self, raw: bytes | str) -> None:
+        if self.metrics is not None:
+            self.metrics.traffic.frames_in += 1
+            self.metrics.traffic.bytes_in += len(raw)
         if self.closing:
             # Frames still arrive until the client answers the close; a
             # connection closed for abuse (or any reason) executes none of them.
@@ -390,6 +409,8 @@ class Connection:
         ignored = now < self._retry_at.get(kind, 0.0)
         delay = retry_after(wait)
         self._retry_at[kind] = now + delay
+        if self.metrics is not None:
+            self.metrics.rate_limited.inc("request")
         self.refuse(
             request.id,
             ErrorCode.RATE_LIMITED,
@@ -539,6 +560,8 @@ class Connection:
             if self.session is not None:
                 self.sessions.detach(self.session, self)
             log.info("connection closed", extra={"peer": self.peer, "code": self.ws.close_code})
+            if self.metrics is not None:
+                self.metrics.closes.inc(str(self.ws.close_code))
 
     async def _await_hello(self) -> None:
         """Read frames until a hello succeeds; give up after ``hello_timeout``."""

@@ -126,6 +126,7 @@ class Gateway:
                 open=self._open,
                 max_connections=self.max_connections,
             )
+            self._count_refusal("full")
             return _refusal(HTTPStatus.SERVICE_UNAVAILABLE, 1, b"server full\n")
         if self._open_per_ip[ip] >= settings.max_connections_per_ip:
             self._refusals.warning(
@@ -133,9 +134,11 @@ class Gateway:
                 peer=ip,
                 open=self._open_per_ip[ip],
             )
+            self._count_refusal("per_ip")
             return _refusal(HTTPStatus.TOO_MANY_REQUESTS, 1, b"too many connections\n")
         wait = await self.services.limiter.acquire(f"conn:{ip}", settings.rate_connect)
         if wait > 0:
+            self._count_refusal("rate")
             return _refusal(
                 HTTPStatus.TOO_MANY_REQUESTS, math.ceil(wait), b"too many connections\n"
             )
@@ -146,6 +149,13 @@ class Gateway:
         self._open_per_ip[ip] += 1
         ws.connection_lost_waiter.add_done_callback(lambda _: self._release(ip))
         return None
+
+    def _count_refusal(self, reason: str) -> None:
+        metrics = self.services.metrics
+        if metrics is not None:
+            metrics.connections_refused.inc(reason)
+            if reason == "rate":
+                metrics.rate_limited.inc("connect")
 
     def _release(self, ip: str) -> None:
         self._open -= 1

@@ -1,17 +1,18 @@
 """The HTTP sidecar (aiohttp), in the same process as the gateway: one module
 per route area: ``health.py``, ``media.py`` (uploads), ``media_files.py``
-(serving local media), ``paypal.py`` (PayPal's webhooks), ``access.py`` (access lines,
-unhandled errors); metrics join it as ``metrics.py``."""
+(serving local media), ``paypal.py`` (PayPal's webhooks), ``metrics.py``
+(Prometheus), ``access.py`` (access lines, unhandled errors)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client.registry import CollectorRegistry
 
 from server.context import Services
-from server.http import access, health, media, media_files, paypal
+from server.http import access, health, media, media_files, metrics, paypal
 
 
 def make_app(
@@ -20,11 +21,13 @@ def make_app(
     media_root: Path | None = None,
     uploads: media.MediaUploads | None = None,
     webhooks: tuple[Services, Callable[[], None]] | None = None,
+    prometheus: tuple[CollectorRegistry, Callable[[], Awaitable[None]]] | None = None,
 ) -> web.Application:
     """The sidecar's routes; ``media_root`` (the local media storage's
     folder) adds ``GET /media/{id}/{file}``, ``uploads`` ``POST /v1/media``,
     ``webhooks`` (the services and what to call when an event is stored)
-    ``POST /v1/webhooks/paypal``."""
+    ``POST /v1/webhooks/paypal``, ``prometheus`` (a registry and what to
+    refresh before rendering it) ``GET /metrics``."""
     app = web.Application(middlewares=[access.errors])
     health.add_routes(app, state)
     if media_root is not None:
@@ -33,4 +36,6 @@ def make_app(
         media.add_routes(app, uploads)
     if webhooks is not None:
         paypal.add_routes(app, *webhooks)
+    if prometheus is not None:
+        metrics.add_routes(app, *prometheus)
     return app

@@ -58,21 +58,29 @@ async def _read_capped(request: web.Request) -> bytes | None:
 def add_routes(app: web.Application, services: Services, applied: Callable[[], None]) -> None:
     """``applied`` is called once an event is stored (it wakes the worker)."""
 
+    def count(event_type: str, result: str) -> None:
+        if services.metrics is not None:
+            services.metrics.webhook(event_type, result)
+
     async def receive(request: web.Request) -> web.Response:
         body = await _read_capped(request)
         if body is None:
+            count("unknown", "too_large")
             return _error(413, "too_large", f"the body is over {MAX_BODY} bytes")
         try:
             notice = await services.payments.verify_webhook(dict(request.headers), body)
         except PaymentsNotConfigured:
+            count("unknown", "not_configured")
             return _error(503, "payments_not_configured", "payments are not configured")
         except WebhookRejected as exc:
             log.warning("webhook refused: %s", exc.reason)
+            count("unknown", "rejected")
             return _error(exc.status, "rejected", exc.reason)
         event = PaymentEventRecord(
             id=notice.event_id, event_type=notice.event_type, body=body, received_at=time.time()
         )
         new = await services.store.payment_events.record(event)
+        count(notice.event_type, "received" if new else "duplicate")
         if new:
             applied()
         log.info(

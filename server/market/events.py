@@ -35,7 +35,9 @@ async def apply_pending(services: Services, limit: int = 100) -> int:
     """Apply the stored events not applied yet, oldest first."""
     events = await services.store.payment_events.unapplied(limit)
     for event in events:
-        await apply_stored(services, event)
+        outcome = await apply_stored(services, event)
+        if services.metrics is not None:
+            services.metrics.webhook(event.event_type, outcome)
     return len(events)
 
 

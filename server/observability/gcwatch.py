@@ -15,6 +15,8 @@ import logging
 import time
 from typing import Any
 
+from server.observability.instruments import Hist
+
 log = logging.getLogger("grover.gc")
 
 THRESHOLDS = (10_000, 50, 100)
@@ -28,6 +30,9 @@ SLOW_PAUSE = 0.02
 """Seconds; a collection longer than this is logged as a warning."""
 
 _started: list[float] = []
+PAUSES = {generation: Hist((0.001, 0.005, 0.02, 0.05, 0.1, 0.5)) for generation in (0, 1, 2)}
+"""Every collection's pause by generation, process-wide (a node's metrics
+read it at scrape time); counted only while :func:`install` is in effect."""
 _unreported = [0]
 """Slow pauses that could not be logged when they happened (see below)."""
 
@@ -37,6 +42,9 @@ def _callback(phase: str, info: dict[str, Any]) -> None:
         _started.append(time.perf_counter())
     elif _started:
         pause = time.perf_counter() - _started.pop()
+        hist = PAUSES.get(info.get("generation", -1))
+        if hist is not None:
+            hist.observe(pause)
         if pause >= SLOW_PAUSE:
             try:
                 log.warning(

@@ -50,6 +50,7 @@ _CONTEXT_FIELDS = (
     "queued_bytes",
     "suppressed_since_last",
     "unreported",
+    "slow",
 )
 """Fields of ``extra={...}`` that reach the JSON line (others are dropped)."""
 

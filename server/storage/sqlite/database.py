@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from actors.store import StoreError
+from server.observability.instruments import SIZE_BUCKETS, Hist
 from server.storage.sqlite.migrations import SCHEMA_VERSION, migrate
 
 __all__ = ["SqliteDatabase", "WriteStats"]
@@ -225,6 +226,8 @@ class SqliteDatabase:
         self.max_batch = max_batch
         self.busy_timeout_ms = busy_timeout_ms
         self.stats = WriteStats()
+        self.batch_sizes = Hist(SIZE_BUCKETS)
+        """Jobs per transaction (metrics)."""
         # ``None`` in a queue tells the thread that takes it to exit; the jobs
         # queued before it are done first.
         # The writer's queue takes lists: every write of one event-loop turn
@@ -447,6 +450,7 @@ class SqliteDatabase:
         stats.jobs += len(batch)
         stats.failed_jobs += sum(1 for r in results if r is None or not r[0])
         stats.largest_batch = max(stats.largest_batch, len(batch))
+        self.batch_sizes.observe(len(batch))
         outcomes: list[tuple[asyncio.AbstractEventLoop, _Outcome]] = []
         for job, result in zip(batch, results, strict=True):
             assert result is not None
