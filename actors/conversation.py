@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from actors.actor import Actor
 from actors.errors import MailboxFull, SystemStopped
 from actors.ids import ActorKey, new_id
 from actors.message import Teller
@@ -57,7 +58,6 @@ from actors.messaging import (
     message_view,
 )
 from actors.pending import PendingEntry
-from actors.runtime import Actor
 from actors.sessions import Delivery, SessionRef
 from actors.store import Conflict, Store
 from actors.store.messaging import (

@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from actors.actor import Actor
 from actors.ids import ActorKey
 from actors.message import Teller
-from actors.runtime import Actor
 from actors.sessions import Delivery, SessionRef, SessionSink
 from actors.social import (
     COUNTS_INTERVAL,

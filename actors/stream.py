@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from actors.actor import Actor
 from actors.ids import ActorKey, new_id
 from actors.live import (
     CLIENT_KEYS_KEPT,
@@ -74,7 +75,6 @@ from actors.live import (
     stream_view,
 )
 from actors.message import Teller
-from actors.runtime import Actor
 from actors.sessions import Delivery, SessionRef, SessionSink
 from actors.store import Conflict, Store
 from actors.store.live import ChatLineRecord, StreamRecord

@@ -13,12 +13,12 @@ import time
 
 import msgspec
 
+from actors.actor import Actor
 from actors.feed import TIMELINE_SIZE, HomeTimeline, TimelineSlice
 from actors.ids import ActorKey
 from actors.inbox import MESSAGES as INBOX_MESSAGES
 from actors.inbox import Inbox, MarkRead, Notify, SetMuted, Unnotify
 from actors.message import Ask, Message
-from actors.runtime import Actor
 from actors.sessions import Delivery, SessionDirectory, SessionRef, SessionSink
 from actors.store import Store
 from actors.store.accounts import ProfileUpdate, UserRecord

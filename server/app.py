@@ -18,7 +18,7 @@ from aiohttp import web
 
 from actors.logctx import node_var
 from server.config import Settings
-from server.context import session_ended
+from server.context import HandlerTable, session_ended
 from server.gateway.server import Gateway
 from server.gateway.sessions import SessionRegistry
 from server.handlers import HANDLERS
@@ -77,7 +77,9 @@ class Grover:
             settings, self.store, self.actors, self.cluster, directory, metrics=self.metrics
         )
         self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
-        handlers = HANDLERS if self.metrics is None else instrument_handlers(HANDLERS, self.metrics)
+        handlers: HandlerTable = (
+            HANDLERS if self.metrics is None else instrument_handlers(HANDLERS, self.metrics)
+        )
         # Transactions wrap each handler only when tracing is on (see sentry.traced).
         if settings.sentry_traces_sample_rate > 0:
             handlers = sentry.traced(handlers)

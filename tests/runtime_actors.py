@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from actors.actor import Actor
 from actors.ids import ActorKey
 from actors.placement import LocalPlacement
-from actors.runtime import Actor, ActorSystem
+from actors.runtime import ActorSystem
 from protocol.errors import ProtocolError
 from server.storage.sqlite import SqliteStore
 
