@@ -92,6 +92,7 @@ class Grover:
             fanout=self.services.fanout,
             db=self.store.db if isinstance(self.store, SqliteStore) else None,
             cluster=self.cluster,
+            ready=self._takes_connections,
         )
         if self.metrics is not None:
             self.metrics.registry.register(self._levels)
@@ -110,6 +111,15 @@ class Grover:
     @property
     def node_id(self) -> str:
         return self.settings.node
+
+    def _takes_connections(self) -> bool:
+        """Readiness without the store's ping (the metrics gauge, read at
+        scrape time where nothing may await)."""
+        return (
+            self.accepting
+            and not self.draining
+            and (self.cluster is None or bool(self.cluster.status()["healthy"]))
+        )
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """For ``/readyz``: accepting websockets, not draining, the store

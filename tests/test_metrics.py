@@ -29,6 +29,7 @@ from tests.support import RedisServer
 from tests.test_gateway import _flood_until_slow, closed_with, raw_hello, wait_for
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "grover.json"
+ALERTS = DASHBOARD.parent.parent / "prometheus" / "alerts.yml"
 SECRET_TEXT = "the-cat-sleeps-at-noon"
 PASSWORD = "correct horse battery"
 
@@ -347,6 +348,11 @@ async def test_the_dashboard_asks_only_for_exported_metrics(
     used = {name for expr in exprs for name in re.findall(r"\bgrover_[a-z0-9_]+", expr)}
     assert used, exprs
     assert used <= exported, sorted(used - exported)
+    # The alert rules of deploy/prometheus/ too (the runbook explains each).
+    alerts = ALERTS.read_text()
+    alerted = set(re.findall(r"\bgrover_[a-z0-9_]+", alerts)) - {"grover_ws"}  # HAProxy's proxy
+    assert "grover_ready" in alerted
+    assert alerted <= exported, sorted(alerted - exported)
     titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])
     for topic in ("connections", "latency", "errors", "actors", "store", "cluster", "webhook"):
         assert topic in titles, topic

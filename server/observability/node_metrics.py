@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client.core import (
@@ -62,8 +62,10 @@ class NodeCollector(Collector):
         fanout: FanOut,
         db: SqliteDatabase | None,
         cluster: Cluster | None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.node = node
+        self.ready = ready
         self.gateway = gateway
         self.sessions = sessions
         self.actors = actors
@@ -97,6 +99,12 @@ class NodeCollector(Collector):
     def _families(self) -> Iterator[Metric]:
         node = [self.node]
         connections = list(self.gateway.connections)
+        yield self._gauge(
+            "grover_ready",
+            "1 while the node takes new connections (not draining, Redis reached);"
+            " /readyz also pings the store.",
+            int(self.ready()),
+        )
         yield self._gauge("grover_connections", "Websockets open now.", len(connections))
         yield self._gauge(
             "grover_sessions", "Sessions (resumable ones included).", len(self.sessions)
