@@ -613,3 +613,16 @@ def test_check_on_a_real_server() -> None:
 def test_a_bad_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "check", "--mongo-url", "mongodb://127.0.0.1:notaport"]) == 2
     assert "cannot use the MongoDB URL" in capsys.readouterr().err
+
+
+def test_printout_of_passing_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(plans.ALLOWED, ("a.x", "posts"), "an admin listing, bounded")
+    allowed, tiny = _shape(["a.x"]), _shape(["b.y"], "tags")
+    judge(allowed, COLLSCAN, documents=5000)
+    judge(tiny, COLLSCAN, documents=3)
+    out = io.StringIO()
+    print_mongo_check(MongoCheckReport([allowed, tiny], [], 200, "g_dbcheck_1"), "g", out)
+    text = out.getvalue()
+    assert "(COLLSCAN of posts allowed: an admin listing, bounded)" in text
+    assert "(COLLSCAN of tags passed: tiny, 3 documents)" in text
+    assert "!!" not in text and text.endswith("OK: no query scans a whole collection.\n")
