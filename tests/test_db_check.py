@@ -14,6 +14,7 @@ import pytest
 
 from server.cli import main
 from server.storage import SQLITE_FILE_NAME, SqliteStore, workload
+from server.storage.mongo import plans as mongo_plans
 from server.storage.sqlite import plans
 from server.storage.sqlite.plans import check_database, full_scans, normalise
 
@@ -202,10 +203,14 @@ def test_a_file_that_is_no_database_is_an_error(
     assert "cannot check" in capsys.readouterr().err
 
 
-def test_mongo_says_it_did_not_check(capsys: pytest.CaptureFixture[str]) -> None:
+def test_mongo_without_a_server_says_it_did_not_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MongoDB's own check is in ``test_db_check_mongo.py``."""
+    monkeypatch.setattr(mongo_plans, "CONNECT_TIMEOUT_MS", 300)
     assert main(["db", "check", "--mongo-url", "mongodb://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
-    assert "not available on the MongoDB backend" in err
+    assert "cannot reach the MongoDB server" in err
     assert "Nothing was checked" in err
 
 

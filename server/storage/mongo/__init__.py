@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import CommandListener
 
 from actors.store import StoreError
 from actors.store.accounts import AuthSessionStore, BlockStore, UserStore
@@ -91,7 +93,8 @@ class MongoStore:
     Built from a connection ``url`` (the store creates the client on
     :meth:`open` and closes it on :meth:`close`) or from an existing ``client``
     (the caller keeps ownership and closes it; this is how tests inject the
-    in-process stand-in).
+    in-process stand-in). ``event_listeners`` go to the client made from
+    ``url`` (``grover db check`` records the commands with one).
     """
 
     users: UserStore
@@ -129,15 +132,21 @@ class MongoStore:
         *,
         client: AsyncMongoClient[Document] | None = None,
         db_name: str = "grover",
+        event_listeners: Sequence[CommandListener] = (),
     ) -> None:
         if client is None:
             if url is None:
                 raise ValueError("give a url or a client")
             # Connects lazily, on the first operation.
-            client = AsyncMongoClient(url, tz_aware=True)
+            if event_listeners:
+                client = AsyncMongoClient(url, tz_aware=True, event_listeners=event_listeners)
+            else:
+                client = AsyncMongoClient(url, tz_aware=True)
             self._owns_client = True
         elif url is not None:
             raise ValueError("give a url or a client, not both")
+        elif event_listeners:
+            raise ValueError("event_listeners need a url (a given client has its own)")
         else:
             self._owns_client = False
         self._client = client
