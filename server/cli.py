@@ -85,6 +85,7 @@ async def serve_forever(settings: Settings) -> None:
     )
     websocket = settings.public_url or f"ws://{_display_host(settings.host)}:{grover.gateway.port}"
     live = "development tokens" if grover.services.live_tokens.name != "agora" else "Agora"
+    metrics = ", /metrics" if settings.metrics else ""
     payments = (
         f"PayPal ({settings.paypal_mode})"
         if grover.services.payments.configured
@@ -94,7 +95,8 @@ async def serve_forever(settings: Settings) -> None:
         f"Grover is running (node {settings.node}).\n"
         f"  websocket: {websocket}\n"
         f"  sidecar:   http://{_display_host(settings.host)}:{grover.sidecar_port}"
-        " (/healthz, /readyz, /stats, uploads at /v1/media, PayPal at /v1/webhooks/paypal)\n"
+        f" (/healthz, /readyz, /stats{metrics}, uploads at /v1/media,"
+        " PayPal at /v1/webhooks/paypal)\n"
         f"  store:     {store}\n"
         f"  media:     {grover.media_storage.name}; live video: {live}\n"
         f"  payments:  {payments}\n"
