@@ -29,7 +29,7 @@ from server.market.worker import MarketWorker
 from server.media_sweep import sweep_unattached
 from server.observability import logs, sentry
 from server.observability.node_metrics import NodeCollector
-from server.observability.timing import instrument_handlers, instrument_store
+from server.observability.timing import instrument_store
 from server.storage import SqliteStore
 from server.wiring import (
     make_actor_system,
@@ -77,9 +77,8 @@ class Grover:
             settings, self.store, self.actors, self.cluster, directory, metrics=self.metrics
         )
         self.media_storage = make_media_storage(settings, lambda: self.sidecar_port)
-        handlers: HandlerTable = (
-            HANDLERS if self.metrics is None else instrument_handlers(HANDLERS, self.metrics)
-        )
+        # Requests are timed by the gateway's request task (timing.request_finished).
+        handlers: HandlerTable = HANDLERS
         # Transactions wrap each handler only when tracing is on (see sentry.traced).
         if settings.sentry_traces_sample_rate > 0:
             handlers = sentry.traced(handlers)

@@ -36,6 +36,7 @@ from server.context import Caller, HandlerTable, Services
 from server.gateway.sessions import Session, SessionRegistry
 from server.observability import logs
 from server.observability.instruments import Traffic
+from server.observability.timing import request_finished
 from server.ratelimit import TokenBucket, retry_after
 
 log = logging.getLogger("grover.gateway")
@@ -424,6 +425,8 @@ class Connection:
         assert self.caller is not None, "requests run only after hello"
         # This task's log lines and error reports name the request.
         logs.begin_request(request, self.caller.session.id, self.caller.user_id)
+        started = time.perf_counter()
+        outcome: str = "ok"
         try:
             data = await self.handlers[type(request)](self.services, self.caller, request)
             reply = encode_reply(request.id, data)
@@ -436,33 +439,40 @@ class Connection:
                     len(reply),
                     extra={"peer": self.peer},
                 )
+                outcome = ErrorCode.INTERNAL
                 self.refuse(request.id, ErrorCode.INTERNAL, "internal error", strike=False)
                 return
             self.send(reply)
         except ProtocolError as exc:
+            outcome = exc.code
             self.refuse(
                 request.id, exc.code, exc.message, retry_after=exc.retry_after, strike=False
             )
         except RUNTIME_ERRORS as exc:
-            self._refuse_runtime(request.id, exc)
+            outcome = self._refuse_runtime(request.id, exc)
         except Exception:
+            outcome = ErrorCode.INTERNAL
             log.exception("request %s failed", type(request).__name__, extra={"peer": self.peer})
             self.refuse(request.id, ErrorCode.INTERNAL, "internal error", strike=False)
         finally:
             self._inflight.release()
+            if self.metrics is not None:
+                request_finished(self.metrics, request, time.perf_counter() - started, outcome)
             log.debug("request done")
 
-    def _refuse_runtime(self, request_id: int, exc: Exception) -> None:
+    def _refuse_runtime(self, request_id: int, exc: Exception) -> ErrorCode:
         """Refuse a request the actor runtime could not serve (busy, slow, or
-        an actor moving between nodes); the client may retry."""
+        an actor moving between nodes); the client may retry. Returns the code."""
         if isinstance(exc, MailboxFull):
             self.refuse(
                 request_id, ErrorCode.OVERLOADED, "busy; retry", retry_after=0.5, strike=False
             )
-        elif isinstance(exc, AskTimeout):
+            return ErrorCode.OVERLOADED
+        if isinstance(exc, AskTimeout):
             self.refuse(request_id, ErrorCode.TIMEOUT, "timed out", strike=False)
-        else:
-            self.refuse(request_id, ErrorCode.INTERNAL, "internal error", strike=False)
+            return ErrorCode.TIMEOUT
+        self.refuse(request_id, ErrorCode.INTERNAL, "internal error", strike=False)
+        return ErrorCode.INTERNAL
 
     async def _hello(self, hello: wire.Hello) -> None:
         services, sessions = self.services, self.sessions

@@ -18,6 +18,7 @@ With the ``metrics`` setting off a node has no :class:`Metrics` at all
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client.core import (
     CollectorRegistry,
@@ -40,6 +41,8 @@ class Metrics:
         self.slow_store_s = slow_store_ms / 1000.0
         self.traffic = Traffic()
         self.requests = Counts(("type", "outcome"))
+        self.request_points: dict[type, Any] = {}
+        """Per request type, its bound timing point (``timing.request_finished``)."""
         self.request_seconds = HistFamily(("type",))
         self.errors = Counts(("code",))
         self.closes = Counts(("code",))

@@ -1,5 +1,6 @@
-"""The timing points: request handlers and store port calls, wrapped once at
-wiring. Each wrapper reads the clock twice, feeds a cached histogram child
+"""The timing points: requests (timed by the gateway's request task, which
+calls :func:`request_finished`) and store port calls (wrapped once at
+wiring). Each reads the clock twice, feeds a cached histogram child
 (:class:`~server.observability.metrics.Metrics`), and when the call took
 longer than the ``slow_request_ms`` / ``slow_store_ms`` settings logs it on
 ``grover.slow`` with its *shape*: the request type or the store's
@@ -13,18 +14,15 @@ load it reports.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
 
-from actors.errors import AskTimeout, MailboxFull
 from actors.store import Store
-from protocol.errors import ErrorCode, ProtocolError
 from server.observability.metrics import Metrics
 
 slow_log = logging.getLogger("grover.slow")
@@ -32,7 +30,6 @@ slow_log = logging.getLogger("grover.slow")
 SLOW_LOG_INTERVAL = 1.0
 """Seconds between two slow-operation lines for the same request type or operation."""
 
-H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 S = TypeVar("S")
 
 
@@ -70,63 +67,47 @@ def request_shape(request: msgspec.Struct) -> dict[str, str]:
     return {field: shape_of(getattr(request, field)) for field in request.__struct_fields__}
 
 
-def outcome_of(exc: BaseException) -> str:
-    """The error code a failed handler's request is answered with (as
-    :meth:`server.gateway.connection.Connection._run` answers it)."""
-    if isinstance(exc, ProtocolError):
-        return str(exc.code)
-    if isinstance(exc, MailboxFull):
-        return str(ErrorCode.OVERLOADED)
-    if isinstance(exc, AskTimeout):
-        return str(ErrorCode.TIMEOUT)
-    return str(ErrorCode.INTERNAL)
+class _RequestPoint:
+    """The timing point of one request type: its histogram and counter keys,
+    bound once (the first time the type is seen), and its slow-log throttle."""
+
+    __slots__ = ("hist", "name", "ok", "throttle")
+
+    def __init__(self, kind: type, metrics: Metrics) -> None:
+        config = getattr(kind, "__struct_config__", None)
+        self.name = str(getattr(config, "tag", None) or kind.__name__)
+        self.hist = metrics.request_seconds.child(self.name)
+        self.ok = (self.name, "ok")
+        self.throttle = _SlowLog()
 
 
-def instrument_handlers(handlers: Mapping[type, H], metrics: Metrics) -> dict[type, H]:
-    """The handler table with every handler timed and counted by request
-    type and outcome; label children are bound here, once per type."""
-    return {kind: _timed_handler(kind, handler, metrics) for kind, handler in handlers.items()}
-
-
-def _timed_handler(kind: type, handler: H, metrics: Metrics) -> H:
-    config = getattr(kind, "__struct_config__", None)
-    name = str(getattr(config, "tag", None) or kind.__name__)
-    hist = metrics.request_seconds.child(name)
+def request_finished(metrics: Metrics, request: msgspec.Struct, took: float, outcome: str) -> None:
+    """Count and time a request the gateway answered (``outcome``: ``ok`` or
+    the error code it was answered with). Called from the connection's own
+    request task: no wrapper coroutine around the handler."""
+    points: dict[type, _RequestPoint] = metrics.request_points
+    point = points.get(type(request))
+    if point is None:
+        point = points[type(request)] = _RequestPoint(type(request), metrics)
+    point.hist.observe(took)
+    key = point.ok if outcome == "ok" else (point.name, outcome)
     counts = metrics.requests.values
-    ok = (name, "ok")
-    threshold = metrics.slow_request_s
-    throttle = _SlowLog()
-
-    @functools.wraps(handler)
-    async def timed(services: Any, caller: Any, request: Any) -> Any:
-        started = time.perf_counter()
-        outcome = ok
-        try:
-            return await handler(services, caller, request)
-        except BaseException as exc:
-            outcome = (name, outcome_of(exc))
-            raise
-        finally:
-            took = time.perf_counter() - started
-            hist.observe(took)
-            counts[outcome] = counts.get(outcome, 0) + 1
-            if took >= threshold and throttle.due():
-                slow_log.warning(
-                    "slow request %s: %.1f ms",
-                    name,
-                    took * 1000,
-                    extra={
-                        "slow": {
-                            "request_type": name,
-                            "duration_ms": round(took * 1000, 3),
-                            "outcome": outcome[1],
-                            "shape": request_shape(request),
-                            "suppressed": throttle.take_suppressed(),
-                        }
-                    },
-                )
-
-    return timed  # type: ignore[return-value]
+    counts[key] = counts.get(key, 0) + 1
+    if took >= metrics.slow_request_s and point.throttle.due():
+        slow_log.warning(
+            "slow request %s: %.1f ms",
+            point.name,
+            took * 1000,
+            extra={
+                "slow": {
+                    "request_type": point.name,
+                    "duration_ms": round(took * 1000, 3),
+                    "outcome": outcome,
+                    "shape": request_shape(request),
+                    "suppressed": point.throttle.take_suppressed(),
+                }
+            },
+        )
 
 
 class _TimedPort:
