@@ -36,6 +36,7 @@ CHECK_INTER_MS = 200
 CHECK_FALL = 2
 CHECK_RISE = 2
 DRAIN_SECONDS = 1.5
+TERMINATION_GRACE = 30.0
 """Longer than HAProxy needs to see a node down (inter x fall, plus a check
 in flight): the node must be out of rotation before it stops accepting."""
 CLIENTS = 30
@@ -333,7 +334,11 @@ async def restart(
     resyncs_before = sum(len(m.resyncs) for m in chat.members)
     assert node.proc is not None
     signalled, signalled_wall = time.monotonic(), time.time()
-    stopping = asyncio.get_running_loop().create_task(asyncio.to_thread(node.terminate))
+    # The bound a pod has in deploy/k8s (terminationGracePeriodSeconds: 30):
+    # past it the node is killed (-9) and the assertion below fails.
+    stopping = asyncio.get_running_loop().create_task(
+        asyncio.to_thread(node.terminate, TERMINATION_GRACE)
+    )
     down_at = await proxy.wait_status(name, "DOWN", timeout=DRAIN_SECONDS + 5)
     total_at_down = await routed(proxy, name)
     # Still serving when HAProxy gave up on it: the drain outlasted the checks.
