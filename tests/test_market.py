@@ -12,10 +12,10 @@ import pathlib
 import time
 
 from protocol.errors import ErrorCode
-from protocol.messages import accounts, social
+from protocol.messages import accounts, live, social
 from protocol.messages import market as m
 from protocol.messages import notifications as n
-from tests.harness import next_id, open_node
+from tests.harness import events, next_id, open_node
 from tests.market_rig import Rig, order_events, refused, rig, states
 
 __all__ = ["rig"]
@@ -394,3 +394,53 @@ async def test_held_earnings_become_available_after_the_hold(rig: Rig) -> None:
     balance = (await rig.balances(ada))["USD"]
     assert (balance.pending, balance.available) == (0, record.seller_share)
     assert (await rig.worker.sweep_once(now=time.time() + 10**7)).released == 0
+
+
+async def test_a_paid_tip_during_a_live_stream_is_a_highlighted_chat_line(rig: Rig) -> None:
+    """The whole way: checkout, PayPal, capture, then the line every viewer
+    of the live stream gets, and the creator's notification."""
+    node = rig.node
+    host, fan, banned = await node.user(), await node.user(), await node.user()
+    hosted = await node.send(host, live.StartStream, title="live")
+    stream_id = hosted.stream.id
+    await node.send(fan, live.JoinStream, stream_id=stream_id)
+    await node.send(banned, live.JoinStream, stream_id=stream_id)
+    await node.send(host, live.BanViewer, stream_id=stream_id, user_id=banned.user())
+    tip = await node.send(
+        fan,
+        m.CreateTip,
+        client_key="live-tip",
+        creator_id=host.user(),
+        amount=300,
+        currency="USD",
+        stream_id=stream_id,
+        message="love it",
+    )
+    await rig.pay(fan, tip)
+    await asyncio.sleep(0.4)  # the stream's next chat tick (150 ms)
+    lines = [
+        line
+        for e in events(fan)
+        if isinstance(e, live.ChatBatch)
+        for line in e.lines
+        if line.tip is not None
+    ]
+    assert [(x.text, x.tip.amount, x.tip.order_id) for x in lines if x.tip] == [
+        ("love it", 300, tip.id)
+    ]
+    await rig.settle()
+    inbox = await node.send(host, n.ListNotifications)
+    assert ("tip", tip.id) in [(x.kind, x.order_id) for x in inbox.notifications]
+    # A viewer the host banned cannot tip their way back into the chat.
+    await refused(
+        ErrorCode.FORBIDDEN,
+        node.send(
+            banned,
+            m.CreateTip,
+            client_key="banned-tip",
+            creator_id=host.user(),
+            amount=300,
+            currency="USD",
+            stream_id=stream_id,
+        ),
+    )

@@ -113,6 +113,9 @@ async def open_tip(services: Services, tipper: str, req: m.CreateTip) -> OrderRe
             raise not_found("stream")
         if stream.status != "live":
             raise ProtocolError(ErrorCode.INVALID_STATE, "the stream is not live")
+        if await services.store.stream_bans.is_banned(stream.id, tipper):
+            # Its paid line would put a banned viewer back in the chat.
+            raise ProtocolError(ErrorCode.FORBIDDEN, "banned from this stream")
     record = _new_order(
         services,
         tipper,
