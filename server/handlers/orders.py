@@ -47,7 +47,7 @@ async def create_tip(services: Services, caller: Caller, req: m.CreateTip) -> m.
 async def capture(services: Services, caller: Caller, req: m.CaptureOrder) -> m.OrderView:
     me = caller.user()
     order = await _own(services, me, req.order_id, "buyer")
-    order = await orders.capture(services, order, f"request:{me}")
+    order = await orders.capture(services, order)
     return await _view(services, order)
 
 

@@ -25,12 +25,9 @@ from protocol.messages import market as m
 from server.context import Caller, Handler, Services
 from server.handlers import attachments
 from server.handlers.social_views import Viewer, page_of, ranked_page
+from server.market.changes import not_found
 
 TARGET_PREFIX = attachments.product_target("")
-
-
-def _not_found() -> ProtocolError:
-    return ProtocolError(ErrorCode.NOT_FOUND, "no such product")
 
 
 def _shown_to(product: ProductRecord, me: str) -> bool:
@@ -60,7 +57,7 @@ async def _visible(viewer: Viewer, product_id: str) -> ProductRecord:
     """The product if ``viewer.me`` may see it, else ``not_found``."""
     product = await viewer.store.products.get(product_id)
     if product is None or not _shown_to(product, viewer.me):
-        raise _not_found()
+        raise not_found("product")
     await viewer.user(product.seller_id)  # a block either way, a suspended seller
     return product
 
@@ -69,7 +66,7 @@ async def _view(viewer: Viewer, product: ProductRecord) -> m.ProductView:
     sellers = await viewer.authors([product.seller_id])
     seller = sellers.get(product.seller_id)
     if seller is None:
-        raise _not_found()
+        raise not_found("product")
     return product_view(product, seller)
 
 
@@ -183,7 +180,7 @@ async def edit(services: Services, caller: Caller, req: m.EditProduct) -> m.Prod
         changes.media_types = [medium.kind for medium in media]
     edited = await services.store.products.edit(product.id, changes)
     if edited is None:  # deleted meanwhile (which released its media)
-        raise _not_found()
+        raise not_found("product")
     return await _view(viewer, edited)
 
 
@@ -194,7 +191,7 @@ async def delete(services: Services, caller: Caller, req: m.DeleteProduct) -> Em
         product.id, ProductChanges(status="deleted", at=time.time())
     )
     if deleted is None:
-        raise _not_found()
+        raise not_found("product")
     await attachments.release(services, attachments.product_target(product.id))
     return Empty()
 

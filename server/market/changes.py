@@ -13,8 +13,8 @@ racing the capture's webhook all end in one change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple, TypeVar
 
 import msgspec
 
@@ -52,6 +52,10 @@ class PayoutStep(NamedTuple):
     ledger: LedgerTransaction | None = None
 
 
+R = TypeVar("R")
+S = TypeVar("S")
+
+
 def _busy() -> ProtocolError:
     return ProtocolError(ErrorCode.OVERLOADED, "the order is changing too fast; retry")
 
@@ -66,32 +70,20 @@ async def change_order(
     """Apply ``step`` to the order until the write wins. Returns the order as
     it is now and, if this call changed it, the order as it was before."""
     orders = services.store.orders
-    for _ in range(MAX_TRIES):
-        order = await orders.get(order_id)
-        if order is None:
-            raise not_found("order")
-        result = step(order)
-        if result is None:
-            return order, None
-        version = order.version
-        try:
-            written = await orders.update(
-                result.order,
-                expected_version=version,
-                ledger=result.ledger,
-                release_stock=result.release_stock,
-            )
-        except DuplicateTransaction:
-            # The money moved in an earlier change of this order: nothing to do.
-            log.info("ledger transaction already posted", extra={"order_id": order_id})
-            current = await orders.get(order_id)
-            assert current is not None
-            return current, None
-        if written:
-            new = msgspec.structs.replace(result.order, version=version + 1)
-            await push_order(services, new)
-            return new, order
-    raise _busy()
+
+    async def write(order: OrderRecord, result: OrderStep) -> OrderRecord | None:
+        written = await orders.update(
+            result.order,
+            expected_version=order.version,
+            ledger=result.ledger,
+            release_stock=result.release_stock,
+        )
+        return msgspec.structs.replace(result.order, version=order.version + 1) if written else None
+
+    new, before = await _change("order", order_id, orders.get, step, write)
+    if before is not None:
+        await push_order(services, new)
+    return new, before
 
 
 async def change_payout(
@@ -99,26 +91,47 @@ async def change_payout(
 ) -> tuple[PayoutRecord, PayoutRecord | None]:
     """As :func:`change_order`, for a payout."""
     payouts = services.store.payouts
+
+    async def write(payout: PayoutRecord, result: PayoutStep) -> PayoutRecord | None:
+        written = await payouts.update(
+            result.payout, expected_version=payout.version, ledger=result.ledger
+        )
+        return (
+            msgspec.structs.replace(result.payout, version=payout.version + 1) if written else None
+        )
+
+    new, before = await _change("payout", payout_id, payouts.get, step, write)
+    if before is not None:
+        push(services, new.seller_id, m.PayoutUpdated(payout=payout_view(new)))
+    return new, before
+
+
+async def _change(
+    what: str,
+    record_id: str,
+    get: Callable[[str], Awaitable[R | None]],
+    step: Callable[[R], S | None],
+    write: Callable[[R, S], Awaitable[R | None]],
+) -> tuple[R, R | None]:
+    """The compare-and-set loop of both: ``write`` returns the record as
+    written, or ``None`` when another writer changed it first."""
     for _ in range(MAX_TRIES):
-        payout = await payouts.get(payout_id)
-        if payout is None:
-            raise not_found("payout")
-        result = step(payout)
+        record = await get(record_id)
+        if record is None:
+            raise not_found(what)
+        result = step(record)
         if result is None:
-            return payout, None
-        version = payout.version
+            return record, None
         try:
-            written = await payouts.update(
-                result.payout, expected_version=version, ledger=result.ledger
-            )
+            written = await write(record, result)
         except DuplicateTransaction:
-            current = await payouts.get(payout_id)
+            # The money moved in an earlier change of this record: nothing to do.
+            log.info("ledger transaction already posted", extra={f"{what}_id": record_id})
+            current = await get(record_id)
             assert current is not None
             return current, None
-        if written:
-            new = msgspec.structs.replace(result.payout, version=version + 1)
-            push(services, new.seller_id, m.PayoutUpdated(payout=payout_view(new)))
-            return new, payout
+        if written is not None:
+            return written, record
     raise _busy()
 
 

@@ -77,8 +77,8 @@ async def apply(services: Services, notice: PaymentNotice) -> str:
     match notice.kind:
         case "order_approved":
             if order.state == rules.CREATED:
-                await change_order(services, order.id, _approve(cause))
-            order = await orders.capture(services, order, cause)
+                order, _ = await change_order(services, order.id, _approve(cause))
+            order = await orders.capture(services, order)
         case "capture_completed":
             order = await orders.mark_paid(
                 services, order.id, notice.capture_id or "", notice.paypal_fee, cause
@@ -86,7 +86,7 @@ async def apply(services: Services, notice: PaymentNotice) -> str:
         case "capture_denied":
             order = await orders.mark_declined(services, order.id, cause)
         case "capture_pending":
-            await orders.mark_pending(services, order.id)
+            order = await orders.mark_pending(services, order.id)
         case "capture_refunded" | "capture_reversed":
             kind = "reversal" if notice.kind == "capture_reversed" else "refund"
             amount = notice.amount if notice.amount is not None else rules.refundable(order)
@@ -105,8 +105,8 @@ async def apply(services: Services, notice: PaymentNotice) -> str:
             )
         case _:
             return "ignored"
-    current = await services.store.orders.get(order.id)
-    return "applied" if current is not None and current.version != before else "no_change"
+    # Every branch above ends with the order as its last change left it.
+    return "applied" if order.version != before else "no_change"
 
 
 def _approve(cause: str) -> OrderStepFn:

@@ -209,7 +209,7 @@ async def ensure_checkout(services: Services, order: OrderRecord) -> OrderRecord
 # ------------------------------------------------------------------ capture
 
 
-async def capture(services: Services, order: OrderRecord, cause: str) -> OrderRecord:
+async def capture(services: Services, order: OrderRecord) -> OrderRecord:
     """Take the approved payment of an unpaid order (the buyer came back, or
     PayPal said it was approved)."""
     if order.state not in rules.UNPAID:
@@ -223,18 +223,18 @@ async def capture(services: Services, order: OrderRecord, cause: str) -> OrderRe
     except (PaymentError, PaymentsNotConfigured) as exc:
         log.warning("capture failed: %s", exc, extra={"order_id": order.id})
         raise payment_error(exc) from None
-    return await settle_capture(services, order.id, result, "capture")
+    return await settle_capture(services, order, result, "capture")
 
 
 async def settle_capture(
-    services: Services, order_id: str, result: Capture, cause: str
+    services: Services, order: OrderRecord, result: Capture, cause: str
 ) -> OrderRecord:
     """What a capture's outcome does to the order: paid, cancelled (declined),
     or kept waiting (pending). Raises ``payment_declined`` for a declined one
-    and ``internal`` for an amount that is not the order's (nothing changes)."""
-    order = await services.store.orders.get(order_id)
-    if order is None:
-        raise not_found("order")
+    and ``internal`` for an amount that is not the order's (nothing changes).
+    ``order`` may be stale: only its id, amount and currency (fixed at
+    creation) are read; each change reads the order again."""
+    order_id = order.id
     if result.status == "COMPLETED":
         if (result.amount, result.currency) != (order.amount, order.currency):
             log.error("captured amount differs from the order", extra={"order_id": order_id})
@@ -243,10 +243,7 @@ async def settle_capture(
     if result.status in ("DECLINED", "FAILED"):
         await mark_declined(services, order_id, cause)
         raise ProtocolError(ErrorCode.PAYMENT_DECLINED, "PayPal declined the payment")
-    await mark_pending(services, order_id)
-    current = await services.store.orders.get(order_id)
-    assert current is not None
-    return current
+    return await mark_pending(services, order_id)
 
 
 async def mark_paid(
@@ -305,14 +302,15 @@ async def mark_declined(services: Services, order_id: str, cause: str) -> OrderR
     return order
 
 
-async def mark_pending(services: Services, order_id: str) -> None:
+async def mark_pending(services: Services, order_id: str) -> OrderRecord:
     def step(o: OrderRecord) -> OrderStep | None:
         expires_at = time.time() + PENDING_HOLD
         if o.state not in rules.UNPAID or o.expires_at >= expires_at - 60:
             return None
         return OrderStep(msgspec.structs.replace(o, expires_at=expires_at))
 
-    await change_order(services, order_id, step)
+    order, _ = await change_order(services, order_id, step)
+    return order
 
 
 def _give_up(order: OrderRecord, state: str, cause: str) -> OrderStep:

@@ -6,19 +6,12 @@ from collections.abc import Sequence
 
 import msgspec
 
+from actors.inbox import profiles_of
 from actors.market import UNPAID, seller_account
 from actors.store import Store
 from actors.store.market import OrderRecord, PayoutRecord
-from actors.user import profile_view
 from protocol.messages import accounts
 from protocol.messages import market as m
-
-
-async def profiles(store: Store, ids: Sequence[str]) -> dict[str, accounts.UserProfile]:
-    """Plain profiles of buyers and sellers: an order names both parties
-    whatever came between them since (a block does not erase a purchase)."""
-    users = await store.users.get_many(sorted(set(ids)))
-    return {user_id: profile_view(user) for user_id, user in users.items()}
 
 
 def order_view(order: OrderRecord, people: dict[str, accounts.UserProfile]) -> m.OrderView:
@@ -47,7 +40,9 @@ def order_view(order: OrderRecord, people: dict[str, accounts.UserProfile]) -> m
 
 
 async def order_views(store: Store, orders: Sequence[OrderRecord]) -> list[m.OrderView]:
-    people = await profiles(store, [u for o in orders for u in (o.buyer_id, o.seller_id)])
+    # Plain profiles: an order names both parties whatever came between them
+    # since (a block does not erase a purchase).
+    people = await profiles_of(store, [u for o in orders for u in (o.buyer_id, o.seller_id)])
     # An account deleted since cannot be shown; its orders stay in the ledger.
     return [order_view(o, people) for o in orders if o.buyer_id in people and o.seller_id in people]
 
