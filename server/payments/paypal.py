@@ -25,6 +25,8 @@ import re
 from collections import OrderedDict
 from typing import Any
 
+import msgspec
+
 from actors.market import from_decimal, to_decimal
 from actors.ports import (
     Capture,
@@ -173,9 +175,9 @@ class PayPalGateway:
         amount_doc = _dict(reply, "amount")
         refunded, refunded_currency = amount, currency
         if amount_doc:
-            refunded, refunded_currency = _amount(amount_doc, "currency_code", "refund")
+            refunded, refunded_currency = _amount(amount_doc, "refund")
         breakdown = _dict(reply, "seller_payable_breakdown")
-        fee = _optional_amount(_dict(breakdown, "paypal_fee"), "currency_code", "refund")
+        fee = _optional_amount(_dict(breakdown, "paypal_fee"), "refund")
         return Refund(
             refund_id=refund_id,
             status=_str(reply, "status") or "PENDING",
@@ -295,8 +297,9 @@ def _link(doc: dict[str, Any], rel: str) -> str:
     return ""
 
 
-def _amount(doc: dict[str, Any], currency_key: str, what: str) -> tuple[int, str]:
-    currency, value = doc.get(currency_key), doc.get("value")
+def _amount(doc: dict[str, Any], what: str) -> tuple[int, str]:
+    """A v2 ``{currency_code, value}`` in minor units."""
+    currency, value = doc.get("currency_code"), doc.get("value")
     if not isinstance(currency, str) or not isinstance(value, str):
         raise _unexpected(what)
     try:
@@ -305,8 +308,8 @@ def _amount(doc: dict[str, Any], currency_key: str, what: str) -> tuple[int, str
         raise _unexpected(what) from None
 
 
-def _optional_amount(doc: dict[str, Any], currency_key: str, what: str) -> int:
-    return _amount(doc, currency_key, what)[0] if doc else 0
+def _optional_amount(doc: dict[str, Any], what: str) -> int:
+    return _amount(doc, what)[0] if doc else 0
 
 
 def _capture_of(order: dict[str, Any], what: str) -> Capture:
@@ -316,14 +319,14 @@ def _capture_of(order: dict[str, Any], what: str) -> Capture:
     capture_id = _str(capture, "id")
     if not capture_id:
         raise _unexpected(what)
-    amount, currency = _amount(_dict(capture, "amount"), "currency_code", what)
+    amount, currency = _amount(_dict(capture, "amount"), what)
     breakdown = _dict(capture, "seller_receivable_breakdown")
     return Capture(
         capture_id=capture_id,
         status=_str(capture, "status") or "PENDING",
         amount=amount,
         currency=currency,
-        paypal_fee=_optional_amount(_dict(breakdown, "paypal_fee"), "currency_code", what),
+        paypal_fee=_optional_amount(_dict(breakdown, "paypal_fee"), what),
         order_id=_str(capture, "custom_id") or _str(unit, "custom_id") or None,
     )
 
@@ -335,8 +338,8 @@ def _declined(order: dict[str, Any]) -> Capture:
     captures = _dict(unit, "payments").get("captures")
     if isinstance(captures, list) and captures:
         capture = _capture_of(order, "declined capture")
-        return Capture(**{**_fields(capture), "status": "DECLINED"})
-    amount, currency = _amount(_dict(unit, "amount"), "currency_code", "declined capture")
+        return msgspec.structs.replace(capture, status="DECLINED")
+    amount, currency = _amount(_dict(unit, "amount"), "declined capture")
     return Capture(
         capture_id="",
         status="DECLINED",
@@ -345,10 +348,6 @@ def _declined(order: dict[str, Any]) -> Capture:
         paypal_fee=0,
         order_id=_str(unit, "custom_id") or None,
     )
-
-
-def _fields(capture: Capture) -> dict[str, Any]:
-    return {name: getattr(capture, name) for name in capture.__struct_fields__}
 
 
 def _batch_of(reply: dict[str, Any]) -> PayoutBatch:

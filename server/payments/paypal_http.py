@@ -102,7 +102,6 @@ class PayPalHTTP:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.config = config
-        self.timeout = timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
         self._attempts = attempts
         self._backoff = backoff
@@ -197,17 +196,28 @@ class PayPalHTTP:
             data = orjson.dumps(body or {})
         if request_id:
             headers["PayPal-Request-Id"] = request_id
-        url = self.config.api_url + path
+        return await self._exchange(method, path, data=data, headers=headers, label="")
+
+    async def _exchange(
+        self, method: str, path: str, *, data: bytes | None, headers: dict[str, str], label: str
+    ) -> tuple[int, dict[str, Any] | None, float | None]:
+        """One HTTP exchange with the API host: status, JSON body, Retry-After.
+        A timeout or a network error is :class:`_Transient` (``label`` names
+        the request in its reason)."""
         try:
             async with self.session().request(
-                method, url, data=data, headers=headers, timeout=self._timeout
+                method,
+                self.config.api_url + path,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
             ) as response:
-                reply = await _json(response)
-                return response.status, reply, _retry_after(response)
+                return response.status, await _json(response), _retry_after(response)
         except TimeoutError:
-            raise _Transient("timed out") from None
+            raise _Transient(f"{label} timed out" if label else "timed out") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise _Transient(f"network error ({type(exc).__name__})") from None
+            reason = f"network error ({type(exc).__name__})"
+            raise _Transient(f"{label}: {reason}" if label else reason) from None
 
     # ------------------------------------------------------------ token
 
@@ -235,27 +245,20 @@ class PayPalHTTP:
         }
         self.token_fetches += 1
         started = self._clock()
-        try:
-            async with self.session().post(
-                config.api_url + "/v1/oauth2/token",
-                data=b"grant_type=client_credentials",
-                headers=headers,
-                timeout=self._timeout,
-            ) as response:
-                status = response.status
-                reply = await _json(response)
-                retry_after = _retry_after(response)
-        except TimeoutError:
-            raise _Transient("token request timed out") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise _Transient(f"token request: network error ({type(exc).__name__})") from None
+        status, reply, retry_after = await self._exchange(
+            "POST",
+            "/v1/oauth2/token",
+            data=b"grant_type=client_credentials",
+            headers=headers,
+            label="token request",
+        )
         if status >= 500 or status == 429:
             raise _Transient(f"token request: HTTP {status}", retry_after)
-        token = (reply or {}).get("access_token")
-        expires_in = (reply or {}).get("expires_in")
+        doc = reply or {}
+        token, expires_in = doc.get("access_token"), doc.get("expires_in")
         if status != 200 or not isinstance(token, str) or not token:
             # OAuth's {"error": "invalid_client", ...}: credentials refused.
-            issue = str((reply or {}).get("error") or f"HTTP_{status}")[:100]
+            issue = str(doc.get("error") or f"HTTP_{status}")[:100]
             raise PaymentError(
                 f"PayPal refused the app's credentials (HTTP {status}, {issue})",
                 retryable=False,

@@ -251,9 +251,7 @@ class WebhookVerifier:
             ) as response:
                 status = response.status
                 data = await response.content.read(self.max_cert_bytes + 1)
-        except TimeoutError:
-            raise WebhookRejected("the certificate could not be fetched", 503) from None
-        except (aiohttp.ClientError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             raise WebhookRejected("the certificate could not be fetched", 503) from None
         if status >= 500 or status == 429:
             raise WebhookRejected("the certificate could not be fetched", 503)
