@@ -175,7 +175,7 @@ async def test_denied_refunded_and_reversed_captures(shop: Shop) -> None:
     part = await shop.until(paid.id, "partially_refunded")
     assert part.refunded == 2500 and part.history[-1].cause == "paypal:WH-REF"
     await shop.deliver("PAYMENT.CAPTURE.REFUNDED", refund, event_id="WH-REF-2")
-    assert await shop.applied("WH-REF-2") in ("no_change", "amount_mismatch")
+    assert await shop.applied("WH-REF-2") == "no_change"  # the same refund id, counted once
     assert (await shop.record(paid.id)).refunded == 2500
     reversal = refund_resource(paypal_id(), capture["id"], paid.id, 7500, None)
     await shop.deliver("PAYMENT.CAPTURE.REVERSED", reversal, event_id="WH-REV")
