@@ -184,9 +184,18 @@ class LedgerWriter:
 
     async def post(self, tx: LedgerTransaction) -> None:
         check_balanced(tx.postings)
-        doc = tx_document(tx)
-        await self.insert(doc, replay=False)
+        await self.insert(tx_document(tx), replay=False)
         await self.apply(tx.id)
+
+    async def pending_tx(self, tx: LedgerTransaction) -> Document:
+        """``tx``'s step-1 document for a compare-and-set's ``pending``, once
+        its postings balance and its id is new (else
+        :class:`DuplicateTransaction`, before anything is written: a pending
+        transaction is inserted as a replay, which would accept a known id)."""
+        check_balanced(tx.postings)
+        if await self.exists(tx.id):
+            raise DuplicateTransaction(tx.id)
+        return tx_document(tx)
 
     async def balance(self, account: str, currency: str) -> int:
         doc = await self.balances.find_one({"_id": balance_id(account, currency)}, {"balance": 1})
@@ -205,18 +214,20 @@ class LedgerWriter:
 
 async def cas_write(
     records: AsyncCollection[Document],
-    record_id: str,
+    record: msgspec.Struct,
     *,
     expected_version: int,
-    fields: Document,
     pending: Document | None,
     finish: Callable[[Document], Awaitable[None]],
 ) -> bool:
-    """A compare-and-set on ``version`` that also records ``pending`` (the
+    """A compare-and-set on ``version`` of ``record``'s document (its fields
+    as :func:`deep_document` makes them) that also records ``pending`` (the
     writes that go with it), then runs ``finish`` on the written document
     (which sets ``pending`` back to ``None`` as its last step). A document
     left with a ``pending`` at the expected version by a crashed writer is
     finished first, then the set is tried again."""
+    fields = deep_document(record)
+    record_id = fields.pop("_id")
     for attempt in range(2):
         written = await records.update_one(
             {"_id": record_id, "version": expected_version, "pending": None},
@@ -378,17 +389,11 @@ class MongoPayoutStore:
         """A known transaction id is refused before the payout is written."""
         pending: Document | None = None
         if ledger is not None:
-            check_balanced(ledger.postings)
-            if await self._writer.exists(ledger.id):
-                raise DuplicateTransaction(ledger.id)
-            pending = {"tx": tx_document(ledger), "since": time.time()}
-        fields = deep_document(payout)
-        del fields["_id"]
+            pending = {"tx": await self._writer.pending_tx(ledger), "since": time.time()}
         return await cas_write(
             self._payouts,
-            payout.id,
+            payout,
             expected_version=expected_version,
-            fields=fields,
             pending=pending,
             finish=self._settle,
         )

@@ -46,10 +46,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from actors.market import check_balanced
 from actors.store import Conflict
 from actors.store.market import (
-    DuplicateTransaction,
     LedgerTransaction,
     OrderRecord,
     OutOfStock,
@@ -61,7 +59,7 @@ from actors.store.market import (
 from actors.store.search import query_words
 from actors.store.social import PageKey
 from server.storage.mongo.documents import Document, keyset, to_record
-from server.storage.mongo.ledger import LedgerWriter, cas_write, deep_document, tx_document
+from server.storage.mongo.ledger import LedgerWriter, cas_write, deep_document
 
 __all__ = ["MongoOrderStore", "MongoProductStore"]
 
@@ -268,24 +266,18 @@ class MongoOrderStore:
     ) -> bool:
         """Steps (0) to (5) of the module docstring."""
         pending: Document | None = None
-        if ledger is not None:
-            check_balanced(ledger.postings)
-            if await self._writer.exists(ledger.id):
-                raise DuplicateTransaction(ledger.id)
-        if ledger is not None or (release_stock > 0 and order.product_id is not None):
+        tx = None if ledger is None else await self._writer.pending_tx(ledger)
+        if tx is not None or (release_stock > 0 and order.product_id is not None):
             pending = {
-                "tx": None if ledger is None else tx_document(ledger),
+                "tx": tx,
                 "release": release_stock,
                 "product_id": order.product_id,
                 "since": time.time(),
             }
-        fields = deep_document(order)
-        del fields["_id"]
         return await cas_write(
             self._orders,
-            order.id,
+            order,
             expected_version=expected_version,
-            fields=fields,
             pending=pending,
             finish=self._finish,
         )
@@ -309,6 +301,18 @@ class MongoOrderStore:
         )
         if release > 0 and product_id is not None:
             await self._products.update_one({"_id": product_id}, {"$pull": {"released": token}})
+
+    async def _settle_hold(self, product_id: str, hold: Document) -> None:
+        """A stale hold: its items go back if its order was never inserted;
+        either way the hold is pulled."""
+        pull = {"$pull": {"holds": {"order": hold["order"]}}}
+        if await self._orders.find_one({"_id": hold["order"]}, {"_id": 1}) is None:
+            await self._products.update_one(
+                {"_id": product_id, "holds.order": hold["order"]},
+                {"$inc": {"stock": hold["n"]}, **pull},
+            )
+        else:
+            await self._products.update_one({"_id": product_id}, pull)
 
     async def list_by(
         self, user_id: str, role: str, *, before: PageKey | None, limit: int
@@ -352,21 +356,9 @@ class MongoOrderStore:
         products = self._products.find({"holds.at": {"$lt": before}}, {"holds": 1})
         async for product in products:
             for hold in product["holds"]:
-                if hold["at"] >= before:
-                    continue
-                touched += 1
-                if await self._orders.find_one({"_id": hold["order"]}, {"_id": 1}) is None:
-                    await self._products.update_one(
-                        {"_id": product["_id"], "holds.order": hold["order"]},
-                        {
-                            "$inc": {"stock": hold["n"]},
-                            "$pull": {"holds": {"order": hold["order"]}},
-                        },
-                    )
-                else:
-                    await self._products.update_one(
-                        {"_id": product["_id"]}, {"$pull": {"holds": {"order": hold["order"]}}}
-                    )
+                if hold["at"] < before:
+                    touched += 1
+                    await self._settle_hold(product["_id"], hold)
         async for product in self._products.find({"released": {"$type": "string"}}):
             for token in product["released"]:
                 order_id, _, version = token.rpartition(":")

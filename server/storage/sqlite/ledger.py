@@ -35,8 +35,10 @@ __all__ = [
     "SqliteLedgerStore",
     "SqlitePaymentEventStore",
     "SqlitePayoutStore",
+    "assignments_of",
     "columns_of",
     "from_row",
+    "placeholders_of",
     "post_transaction",
     "values_of",
 ]
@@ -47,6 +49,17 @@ _RecordT = TypeVar("_RecordT", bound=msgspec.Struct)
 def columns_of(cls: type[msgspec.Struct]) -> str:
     """Every field of ``cls`` as a column list (the tables name them alike)."""
     return ", ".join(cls.__struct_fields__)
+
+
+def placeholders_of(cls: type[msgspec.Struct]) -> str:
+    """One ``?`` per column of :func:`columns_of`, for an ``INSERT``."""
+    return ", ".join("?" for _ in cls.__struct_fields__)
+
+
+def assignments_of(cls: type[msgspec.Struct]) -> str:
+    """``name = ?`` for every column but ``id`` (the first), for an ``UPDATE``
+    by id with ``values_of(...)[1:]``."""
+    return ", ".join(f"{name} = ?" for name in cls.__struct_fields__ if name != "id")
 
 
 def values_of(record: msgspec.Struct, json_fields: tuple[str, ...] = ()) -> list[Any]:
@@ -185,10 +198,8 @@ class SqliteLedgerStore:
 # ------------------------------------------------------------------ payouts
 
 PAYOUT_COLUMNS: Final = columns_of(PayoutRecord)
-_PAYOUT_PLACEHOLDERS: Final = ", ".join("?" for _ in PayoutRecord.__struct_fields__)
-_PAYOUT_ASSIGNMENTS: Final = ", ".join(
-    f"{name} = ?" for name in PayoutRecord.__struct_fields__ if name != "id"
-)
+_PAYOUT_PLACEHOLDERS: Final = placeholders_of(PayoutRecord)
+_PAYOUT_ASSIGNMENTS: Final = assignments_of(PayoutRecord)
 
 
 def _to_payout(row: sqlite3.Row) -> PayoutRecord:

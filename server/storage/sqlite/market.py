@@ -35,13 +35,21 @@ from actors.store.market import (
 from actors.store.social import PageKey
 from server.storage.sqlite.accounts import fts_query
 from server.storage.sqlite.database import SqliteDatabase
-from server.storage.sqlite.ledger import columns_of, from_row, post_transaction, values_of
+from server.storage.sqlite.ledger import (
+    assignments_of,
+    columns_of,
+    from_row,
+    placeholders_of,
+    post_transaction,
+    values_of,
+)
 from server.storage.sqlite.rows import conflicts, keyset, prefixed
 
 __all__ = ["PRODUCT_SEARCH_SQL", "SqliteOrderStore", "SqliteProductStore"]
 
 PRODUCT_COLUMNS: Final = columns_of(ProductRecord)
-_PRODUCT_PLACEHOLDERS: Final = ", ".join("?" for _ in ProductRecord.__struct_fields__)
+_PRODUCT_PLACEHOLDERS: Final = placeholders_of(ProductRecord)
+_PRODUCT_ASSIGNMENTS: Final = assignments_of(ProductRecord)
 _PRODUCT_LISTS: Final = ("media_ids", "media_urls", "media_types")
 
 #: Active matches, best (bm25: lower is better) first, ties newest first;
@@ -54,10 +62,8 @@ PRODUCT_SEARCH_SQL: Final = (
 )
 
 ORDER_COLUMNS: Final = columns_of(OrderRecord)
-_ORDER_PLACEHOLDERS: Final = ", ".join("?" for _ in OrderRecord.__struct_fields__)
-_ORDER_ASSIGNMENTS: Final = ", ".join(
-    f"{name} = ?" for name in OrderRecord.__struct_fields__ if name != "id"
-)
+_ORDER_PLACEHOLDERS: Final = placeholders_of(OrderRecord)
+_ORDER_ASSIGNMENTS: Final = assignments_of(OrderRecord)
 _ORDER_LISTS: Final = ("refund_ids", "history")
 #: ``list_by``'s index per role.
 _ROLE_COLUMN: Final = {"buyer": "buyer_id", "seller": "seller_id"}
@@ -117,11 +123,9 @@ class SqliteProductStore:
             if product is None or product.status == "deleted":
                 return None
             edited = apply_changes(product, changes)
-            names = ProductRecord.__struct_fields__[1:]
-            values = values_of(edited, _PRODUCT_LISTS)[1:]
             conn.execute(
-                f"UPDATE products SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
-                [*values, product_id],
+                f"UPDATE products SET {_PRODUCT_ASSIGNMENTS} WHERE id = ?",
+                [*values_of(edited, _PRODUCT_LISTS)[1:], product_id],
             )
             return edited
 
