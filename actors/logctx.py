@@ -52,11 +52,14 @@ task_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("grover_ta
 """The background task a line comes from (``market``, ``media_sweep``, ...)."""
 
 
-def addressed(key: ActorKey) -> None:
-    """Note that the current request (if any) addressed ``key``; the first one counts."""
+def addressed(key: ActorKey) -> RequestInfo | None:
+    """Note that the current request (if any) addressed ``key``; the first one
+    counts. Returns that request (what a queued message carries), so the
+    runtime reads the variable once per message."""
     info = request_var.get()
     if info is not None and info.actor is None:
         info.actor = str(key)
+    return info
 
 
 def actor_context(key: ActorKey) -> contextvars.Context:

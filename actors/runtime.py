@@ -157,14 +157,14 @@ class ActorSystem:
         """Queue ``message`` for ``key`` without waiting. Raises
         :class:`MailboxFull` when the mailbox is at capacity and
         :class:`SystemStopped` once :meth:`stop` has been called."""
-        addressed(key)
+        origin = addressed(key)
         if not self._placement.is_local(key):
             self._spawn_forward(key, message)
             return
         activation = self._activations.get(key)
         if self._idle(activation) and self._handled_now(activation, message):
             return
-        self._enqueue(key, _Envelope(message, None, request_var.get()))
+        self._enqueue(key, _Envelope(message, None, origin))
 
     def _handled_now(
         self,
@@ -378,14 +378,15 @@ class ActorSystem:
                     self._fail_queued(activation, lost)
                     break
                 activation.busy = True
-                started = time.perf_counter()
+                observer = self.observer
+                started = time.perf_counter() if observer is not None else 0.0
                 try:
                     handled = await self._handle(activation, factory, item)
                 finally:
                     activation.busy = False
                     activation.last_active = time.monotonic()
-                    if self.observer is not None:
-                        self.observer.handled(activation.key.kind, time.perf_counter() - started)
+                    if observer is not None:
+                        observer.handled(activation.key.kind, time.perf_counter() - started)
                 if not handled:
                     break
                 if self._stopping and self._may_end(activation):

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from actors.store import Store
+from server.observability.logs import request_type
 from server.observability.metrics import Metrics
 
 slow_log = logging.getLogger("grover.slow")
@@ -74,8 +75,7 @@ class _RequestPoint:
     __slots__ = ("hist", "name", "ok", "throttle")
 
     def __init__(self, kind: type, metrics: Metrics) -> None:
-        config = getattr(kind, "__struct_config__", None)
-        self.name = str(getattr(config, "tag", None) or kind.__name__)
+        self.name = request_type(kind)
         self.hist = metrics.request_seconds.child(self.name)
         self.ok = (self.name, "ok")
         self.throttle = _SlowLog()
