@@ -19,8 +19,15 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# The gateway's suites again on the picows transport (GROVER_TRANSPORT is
+# read by the tests' settings and by the nodes they start as subprocesses).
+PICOWS_SUITES := tests/test_transport.py tests/test_gateway.py tests/test_resume.py \
+	tests/test_fair_limits.py tests/test_delivery.py tests/test_messaging.py \
+	tests/test_login_changes.py tests/test_metrics.py tests/test_smoke.py tests/test_cluster.py
+
 unit: $(VENV)/.installed-dev redis-server haproxy
 	$(BIN)/pytest
+	GROVER_TRANSPORT=picows $(BIN)/pytest $(PICOWS_SUITES)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench --suite standard

@@ -38,6 +38,7 @@ from bench.procs import CHILDREN, REPO_ROOT, child_env
 
 PARTS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("websockets (frames, handshake)", lambda f: "websockets/" in f),
+    ("picows (frames)", lambda f: "picows" in f),
     ("redis-py", lambda f: "redis/" in f),
     ("cluster transport", lambda f: "server/cluster/" in f),
     ("codec (msgpack)", lambda f: "protocol/codec" in f),
@@ -188,7 +189,9 @@ def report(args: argparse.Namespace, window: Window, raw: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("case", help="a case of the suite (python -m bench --list)")
-    parser.add_argument("--target", choices=("grover", "grover-cluster"), default="grover")
+    parser.add_argument(
+        "--target", choices=("grover", "grover-picows", "grover-cluster"), default="grover"
+    )
     parser.add_argument("--suite", default="standard")
     parser.add_argument("--seconds", type=int, default=10, help="sampled seconds (bounded)")
     parser.add_argument("--raw", help="keep py-spy's folded stacks in this file")

@@ -29,6 +29,8 @@ RATIO_PAIRS = (
     ("grover-cluster", "grover"),
     ("grover-cluster", "bare"),
     ("grover-cluster", "socketio"),
+    ("grover-picows", "bare"),
+    ("grover-picows", "grover"),
 )
 """Ratios of the headline metric computed for every case; the tables show
 those whose two targets took part in the run."""
@@ -534,6 +536,7 @@ def write_plot(document: dict[str, Any], path: Path) -> None:
         "socketio": "#C44E52",
         "grover": "#55A868",
         "grover-cluster": "#8172B2",
+        "grover-picows": "#DD8452",
     }
     # The object API renders with Agg directly: no pyplot state, no backend switch.
     fig = Figure(figsize=(max(8.0, 1.3 * len(names) + 3), 8.5))

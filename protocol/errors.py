@@ -84,6 +84,11 @@ class CloseCode(enum.IntEnum):
     than 20 at once, or more than one a second sustained)."""
     MESSAGE_TOO_BIG = 1009
     """A frame over ``MAX_FRAME_BYTES``."""
+    TRY_AGAIN_LATER = 1013
+    """Refused right after the upgrade (the picows transport only: too many
+    connections from this IP, or opened too fast); the reason says which.
+    Reconnect later, with backoff. The default transport refuses these
+    before the upgrade, with HTTP 429."""
     HELLO_TIMEOUT = 4001
     """No ``hello`` within the handshake timeout."""
     UNSUPPORTED_VERSION = 4002

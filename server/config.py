@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import limits
+from server.gateway.transport import TRANSPORTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +134,9 @@ class Settings:
         "", "base URL of local media files (default: http://host:sidecar_port)"
     )
 
+    transport: str = _field(
+        "websockets", "websocket library behind the gateway: websockets or picows"
+    )
     heartbeat_interval: float = _field(20.0, "seconds between websocket pings")
     hello_timeout: float = _field(10.0, "seconds a new connection has to send hello")
     outbox_size: int = _field(2048, "frames queued per connection before it is a slow consumer")
@@ -286,6 +290,10 @@ def _check(name: str, value: Any) -> None:
     if name == "log_level":
         if str(value).upper() not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return
+    if name == "transport":
+        if value not in TRANSPORTS:
+            raise ValueError(f"{value!r} is not one of {', '.join(TRANSPORTS)}")
         return
     if name == "paypal_mode":
         if value not in ("sandbox", "live"):

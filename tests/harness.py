@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         # Tests sign up many accounts from 127.0.0.1; the sign-up limit has
         # tests of its own, which set it.
         "rate_register": RateRule(1000, 1000),
+        # `GROVER_TRANSPORT=picows pytest ...` runs a suite on the other
+        # transport (the Makefile does, for the gateway's suites).
+        "transport": os.environ.get("GROVER_TRANSPORT", "websockets"),
     }
     values.update(overrides)
     return Settings(**values)

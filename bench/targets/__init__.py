@@ -1,19 +1,20 @@
 """The targets a run compares: the two baselines, Grover, and Grover as a
-cluster of nodes over Redis; and, on request, the bare relay on picows."""
+cluster of nodes over Redis; and, on request, the bare relay and Grover on
+picows."""
 
 from __future__ import annotations
 
 from bench.spec import KINDS
 from bench.targets.bare import BarePicowsTarget, BareTarget
 from bench.targets.base import Deployment, Dialect, Room, Target
-from bench.targets.grover import GroverTarget
+from bench.targets.grover import GroverPicowsTarget, GroverTarget
 from bench.targets.grover_cluster import DEFAULT_KINDS, DEFAULT_NODES, GroverClusterTarget
 from bench.targets.socketio import SocketioTarget
 
 TARGET_NAMES = ("bare", "socketio", "grover", "grover-cluster")
 """What ``make bench`` compares."""
-EXTRA_TARGET_NAMES = ("bare-picows",)
-"""Run only when asked (``--targets bare,bare-picows``)."""
+EXTRA_TARGET_NAMES = ("bare-picows", "grover-picows")
+"""Run only when asked (``--targets bare,bare-picows,grover,grover-picows``)."""
 
 
 def get_target(
@@ -33,6 +34,8 @@ def get_target(
         return SocketioTarget()
     if name == "grover":
         return GroverTarget()
+    if name == "grover-picows":
+        return GroverPicowsTarget()
     if name == "grover-cluster":
         unknown = sorted(set(cluster_kinds) - set(KINDS))
         if unknown:

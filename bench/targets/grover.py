@@ -357,3 +357,14 @@ class GroverTarget(Target):
             f"(--group-max-members {GROUP_LIMIT})",
             "argon2": "time cost 1, 64 KiB (setup only: bench accounts)",
         }
+
+
+class GroverPicowsTarget(GroverTarget):
+    """Grover with the picows transport behind its gateway
+    (``--transport picows``): everything else as the ``grover`` target."""
+
+    name = "grover-picows"
+    label = "Grover on picows"
+
+    def node_command(self, port: int, sidecar_port: int, workdir: Path, *extra: str) -> list[str]:
+        return super().node_command(port, sidecar_port, workdir, "--transport", "picows", *extra)

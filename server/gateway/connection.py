@@ -19,10 +19,6 @@ import logging
 import time
 from collections import deque
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
-
 from actors.errors import ActivationFailed, ActorCrashed, AskTimeout, MailboxFull, SystemStopped
 from actors.moderation import SUSPENDED_MESSAGE, refuse_if_suspended
 from actors.user import Attach, GetUser, me_view, user_key
@@ -34,6 +30,7 @@ from protocol.messages import session as wire
 from protocol.version import negotiate
 from server.context import Caller, HandlerTable, Services
 from server.gateway.sessions import Session, SessionRegistry
+from server.gateway.transport import Socket, SocketClosed
 from server.observability import logs
 from server.observability.instruments import Traffic
 from server.observability.timing import request_finished
@@ -86,7 +83,7 @@ class _Backlog:
 
     __slots__ = ("drained", "frames", "nbytes", "traffic", "wake", "writer")
 
-    def __init__(self, ws: ServerConnection, traffic: Traffic | None) -> None:
+    def __init__(self, socket: Socket, traffic: Traffic | None) -> None:
         self.traffic = traffic
         self.frames: deque[bytes] = deque()
         self.nbytes = 0
@@ -94,7 +91,7 @@ class _Backlog:
         self.wake = asyncio.Event()
         self.drained = asyncio.Event()
         self.drained.set()
-        self.writer = asyncio.get_running_loop().create_task(self._write(ws))
+        self.writer = asyncio.get_running_loop().create_task(self._write(socket))
 
     def push(self, frame: bytes) -> None:
         self.frames.append(frame)
@@ -106,7 +103,7 @@ class _Backlog:
         self.frames.clear()
         self.nbytes = 0
 
-    async def _write(self, ws: ServerConnection) -> None:
+    async def _write(self, socket: Socket) -> None:
         frames = self.frames
         try:
             while True:
@@ -115,12 +112,12 @@ class _Backlog:
                 while frames:
                     frame = frames.popleft()
                     self.nbytes -= len(frame)
-                    await ws.send(frame)
+                    await socket.send(frame)
                     if self.traffic is not None:
                         self.traffic.frames_out += 1
                         self.traffic.bytes_out += len(frame)
                 self.drained.set()
-        except ConnectionClosed:
+        except SocketClosed:
             pass
         finally:
             self.drained.set()
@@ -148,18 +145,18 @@ class Connection:
         "session",
         "sessions",
         "settings",
-        "ws",
+        "socket",
     )
 
     def __init__(
         self,
-        ws: ServerConnection,
+        socket: Socket,
         services: Services,
         sessions: SessionRegistry,
         handlers: HandlerTable,
         batcher: WriteBatcher,
     ) -> None:
-        self.ws = ws
+        self.socket = socket
         self.batcher = batcher
         self.metrics = services.metrics
         self._corked: list[bytes] | None = None
@@ -170,7 +167,7 @@ class Connection:
         self.settings = services.settings
         self.sessions = sessions
         self.handlers = handlers
-        self.peer = peer_ip(ws)
+        self.peer = socket.peer
         self.session: Session | None = None
         self.caller: Caller | None = None
         self.last_request_id = -1
@@ -214,22 +211,24 @@ class Connection:
             if self._corked_bytes >= CORK_BYTES:
                 self.uncork()
             return
-        ws = self.ws
+        socket = self.socket
         backlog = self._backlog
-        if (backlog is None or not backlog.frames) and not ws.paused:
-            if ws.protocol.state is State.OPEN:
+        if backlog is None or not backlog.frames:
+            if socket.is_writable():
                 self._corked = [frame]
                 self._corked_bytes = len(frame)
                 self.batcher.add(self)
-            return
+                return
+            if not socket.is_open():
+                return  # closing: the read loop sees it end
         if backlog is None:
             metrics = self.metrics
-            backlog = self._backlog = _Backlog(ws, metrics.traffic if metrics else None)
+            backlog = self._backlog = _Backlog(socket, metrics.traffic if metrics else None)
         # Bytes count as well as frames: 2048 frames of a page each used to
         # allow gigabytes per connection. What the transport holds counts too:
         # the writer hands it one frame at a time, but write-through may have
         # left up to a turn's frames above its high-water mark.
-        held = backlog.nbytes + len(frame) + ws.transport.get_write_buffer_size()
+        held = backlog.nbytes + len(frame) + socket.write_buffer_size()
         if len(backlog.frames) >= self.settings.outbox_size or held > self.settings.outbox_bytes:
             # Called from whichever task pushed (an actor's, usually), so the
             # context variables are not this connection's: name it explicitly.
@@ -251,26 +250,19 @@ class Connection:
         backlog.push(frame)
 
     def uncork(self) -> None:
-        """Write the frames of this turn now, in one ``transport.write``."""
+        """Write the frames of this turn now, in one system call."""
         frames = self._corked
         if frames is None:
             return
         self._corked = None
-        ws = self.ws
-        if ws.protocol.state is not State.OPEN:
+        socket = self.socket
+        if not socket.is_open():
             return  # closing: the read loop sees it end
         try:
-            protocol = ws.protocol
-            for frame in frames:
-                protocol.send_binary(frame)
-            # Frames only: an end-of-stream marker comes with a close, and
-            # the state is OPEN (nothing awaits between the check and here).
-            chunks = protocol.data_to_send()
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            ws.transport.write(data)
+            written = socket.write_frames(frames)
             if self.metrics is not None:
                 self.metrics.traffic.frames_out += len(frames)
-                self.metrics.traffic.bytes_out += len(data)
+                self.metrics.traffic.bytes_out += written
         except Exception:
             # The transport broke under us; the read loop sees the close.
             log.debug("write-through failed", exc_info=True)
@@ -309,11 +301,11 @@ class Connection:
             await self.drain(FLUSH_TIMEOUT)
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT):
-                await self.ws.close(code, reason)
+                await self.socket.close(code, reason)
         except TimeoutError:
             # A client that reads nothing leaves no room even for the close
             # frame, and websockets would wait for room without limit.
-            self.ws.transport.abort()
+            self.socket.abort()
 
     def refuse(
         self,
@@ -557,9 +549,10 @@ class Connection:
     async def serve(self) -> None:
         try:
             await self._await_hello()
-            async for raw in self.ws:
-                await self.on_frame(raw)
-        except ConnectionClosed:
+            recv, on_frame = self.socket.recv, self.on_frame
+            while True:
+                await on_frame(await recv())
+        except SocketClosed:
             pass
         finally:
             if self._backlog is not None:
@@ -569,20 +562,16 @@ class Connection:
                     await asyncio.wait([task], timeout=self.settings.ask_timeout)
             if self.session is not None:
                 self.sessions.detach(self.session, self)
-            log.info("connection closed", extra={"peer": self.peer, "code": self.ws.close_code})
+            code = self.socket.close_code
+            log.info("connection closed", extra={"peer": self.peer, "code": code})
             if self.metrics is not None:
-                self.metrics.closes.inc(str(self.ws.close_code))
+                self.metrics.closes.inc(str(code))
 
     async def _await_hello(self) -> None:
         """Read frames until a hello succeeds; give up after ``hello_timeout``."""
         try:
             async with asyncio.timeout(self.settings.hello_timeout):
                 while self.session is None and not self.closing:
-                    await self.on_frame(await self.ws.recv())
+                    await self.on_frame(await self.socket.recv())
         except TimeoutError:
             self.close_soon(CloseCode.HELLO_TIMEOUT, "no hello in time")
-
-
-def peer_ip(ws: ServerConnection) -> str:
-    address = ws.remote_address
-    return str(address[0]) if address else "unknown"

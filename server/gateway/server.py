@@ -19,6 +19,13 @@ import time
 from collections import Counter
 from http import HTTPStatus
 
+from picows import (
+    WSListener,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request as HttpRequest
@@ -27,10 +34,19 @@ from websockets.http11 import Response as HttpResponse
 from protocol import limits
 from protocol.errors import CloseCode
 from server.context import HandlerTable, Services
-from server.gateway.connection import Connection, WriteBatcher, peer_ip
+from server.gateway.connection import Connection, WriteBatcher
 from server.gateway.sessions import SessionRegistry
+from server.gateway.transport import Socket
+from server.gateway.transport.picows_socket import PicowsSocket
+from server.gateway.transport.websockets_socket import WebsocketsSocket, peer_ip
 
 log = logging.getLogger("grover.gateway")
+
+MAX_QUEUE = 64
+"""Messages read from a socket and not yet handled above which reading stops."""
+
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds from TCP accept to a complete websocket upgrade."""
 
 FD_RESERVE = 128
 """File descriptors kept free of websockets: the listening sockets, the
@@ -83,7 +99,9 @@ class Gateway:
         self._open_per_ip: Counter[str] = Counter()
         self._refusals = _Throttled()
         self._batcher = WriteBatcher()
-        self._server: Server | None = None
+        self._server: Server | asyncio.Server | None = None
+        self._admissions: set[asyncio.Task[None]] = set()
+        """picows sockets being admitted and served (their tasks, held here)."""
 
     async def start(self) -> None:
         settings = self.services.settings
@@ -94,18 +112,87 @@ class Gateway:
                 self.max_connections,
                 FD_RESERVE,
             )
+        if settings.transport == "picows":
+            self._server = await self._serve_picows()
+            return
         self._server = await serve(
             self._handle,
             settings.host,
             settings.port,
             compression=None,
             max_size=limits.MAX_FRAME_BYTES,
-            max_queue=64,
+            max_queue=MAX_QUEUE,
+            open_timeout=HANDSHAKE_TIMEOUT,
             ping_interval=settings.heartbeat_interval,
             ping_timeout=settings.heartbeat_interval,
             close_timeout=2,
             process_request=self._admit,
         )
+
+    async def _serve_picows(self) -> asyncio.Server:
+        settings = self.services.settings
+        # picows logs every accepted connection at INFO; the gateway logs its
+        # own line per connection, with the session. An adapter, not the
+        # logger itself, or picows makes a child logger per connection.
+        picows_log = logging.getLogger("grover.picows")
+        picows_log.setLevel(logging.WARNING)
+        server: asyncio.Server = await ws_create_server(
+            self._picows_upgrade,
+            settings.host,
+            settings.port,
+            websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
+            logger_name=logging.LoggerAdapter(picows_log),
+            enable_auto_ping=True,
+            auto_ping_idle_timeout=settings.heartbeat_interval,
+            auto_ping_reply_timeout=settings.heartbeat_interval,
+            max_frame_size=limits.MAX_FRAME_BYTES,
+            # Grows when a bigger frame comes; 16 KiB (picows' default) per
+            # idle connection would be most of its memory.
+            read_buffer_init_size=2048,
+            backlog=4096,
+        )
+        return server
+
+    def _picows_upgrade(
+        self, request: WSUpgradeRequest
+    ) -> WSUpgradeResponseWithListener | WSListener:
+        """picows' upgrade callback: synchronous and without the peer's
+        address, so only the node-wide cap can answer here (HTTP 503); the
+        per-IP checks run once the socket is open (:meth:`_admit_picows`)."""
+        if self._open >= self.max_connections:
+            self._refuse_full("unknown")
+            response = WSUpgradeResponse.create_error_response(
+                HTTPStatus.SERVICE_UNAVAILABLE, b"server full\n", {"Retry-After": "1"}
+            )
+            return WSUpgradeResponseWithListener(response, None)
+        return PicowsSocket(self._open_picows, MAX_QUEUE)
+
+    def _open_picows(self, socket: PicowsSocket) -> None:
+        # picows calls this in the same callback as the upgrade function
+        # (when the request proved a valid upgrade): counted before any other
+        # handshake can pass the check. Released when the task ends.
+        self._open += 1
+        task = asyncio.get_running_loop().create_task(self._admit_picows(socket))
+        self._admissions.add(task)
+        task.add_done_callback(self._admissions.discard)
+
+    async def _admit_picows(self, socket: PicowsSocket) -> None:
+        ip = socket.peer
+        self._open_per_ip[ip] += 1
+        try:
+            refusal = await self._refusal(ip, per_ip_only=True)
+            if refusal is not None:
+                _, retry, body = refusal
+                reason = f"{body.decode().strip()}; retry after {retry} s"
+                try:
+                    async with asyncio.timeout(2):
+                        await socket.close(CloseCode.TRY_AGAIN_LATER, reason)
+                except TimeoutError:
+                    socket.abort()
+                return
+            await self._handle_socket(socket)
+        finally:
+            self._release(ip)
 
     @property
     def port(self) -> int:
@@ -117,37 +204,48 @@ class Gateway:
         """Answer before the upgrade: 503 when the node is full, 429 when the
         IP has too many connections open or opens them too fast; otherwise
         count the socket in until it is gone."""
-        settings = self.services.settings
         ip = peer_ip(ws)
         if self._open >= self.max_connections:
-            self._refusals.warning(
-                "connection refused: node full",
-                peer=ip,
-                open=self._open,
-                max_connections=self.max_connections,
-            )
-            self._count_refusal("full")
+            self._refuse_full(ip)
             return _refusal(HTTPStatus.SERVICE_UNAVAILABLE, 1, b"server full\n")
-        if self._open_per_ip[ip] >= settings.max_connections_per_ip:
-            self._refusals.warning(
-                "connection refused: too many open from this IP",
-                peer=ip,
-                open=self._open_per_ip[ip],
-            )
-            self._count_refusal("per_ip")
-            return _refusal(HTTPStatus.TOO_MANY_REQUESTS, 1, b"too many connections\n")
-        wait = await self.services.limiter.acquire(f"conn:{ip}", settings.rate_connect)
-        if wait > 0:
-            self._count_refusal("rate")
-            return _refusal(
-                HTTPStatus.TOO_MANY_REQUESTS, math.ceil(wait), b"too many connections\n"
-            )
+        refusal = await self._refusal(ip, per_ip_only=False)
+        if refusal is not None:
+            return _refusal(*refusal)
         # Counted from here, not from the handler: concurrent handshakes would
         # otherwise all pass the check. Released when the socket is gone,
         # however the handshake or the connection ends.
         self._open += 1
         self._open_per_ip[ip] += 1
         ws.connection_lost_waiter.add_done_callback(lambda _: self._release(ip))
+        return None
+
+    def _refuse_full(self, ip: str) -> None:
+        self._refusals.warning(
+            "connection refused: node full",
+            peer=ip,
+            open=self._open,
+            max_connections=self.max_connections,
+        )
+        self._count_refusal("full")
+
+    async def _refusal(self, ip: str, *, per_ip_only: bool) -> tuple[HTTPStatus, int, bytes] | None:
+        """Why a new socket from ``ip`` is refused (status, seconds to retry
+        after, body), or None. ``per_ip_only``: the socket is counted in
+        already (picows counts it at the upgrade)."""
+        settings = self.services.settings
+        already = 1 if per_ip_only else 0
+        if self._open_per_ip[ip] - already >= settings.max_connections_per_ip:
+            self._refusals.warning(
+                "connection refused: too many open from this IP",
+                peer=ip,
+                open=self._open_per_ip[ip] - already,
+            )
+            self._count_refusal("per_ip")
+            return HTTPStatus.TOO_MANY_REQUESTS, 1, b"too many connections\n"
+        wait = await self.services.limiter.acquire(f"conn:{ip}", settings.rate_connect)
+        if wait > 0:
+            self._count_refusal("rate")
+            return HTTPStatus.TOO_MANY_REQUESTS, math.ceil(wait), b"too many connections\n"
         return None
 
     def _count_refusal(self, reason: str) -> None:
@@ -164,7 +262,10 @@ class Gateway:
             del self._open_per_ip[ip]
 
     async def _handle(self, ws: ServerConnection) -> None:
-        connection = Connection(ws, self.services, self.sessions, self.handlers, self._batcher)
+        await self._handle_socket(WebsocketsSocket(ws))
+
+    async def _handle_socket(self, socket: Socket) -> None:
+        connection = Connection(socket, self.services, self.sessions, self.handlers, self._batcher)
         self.connections.add(connection)
         try:
             await connection.serve()
@@ -175,7 +276,10 @@ class Gateway:
         """Stop accepting, let outboxes drain (bounded), then close with 1001."""
         if self._server is None:
             return
-        self._server.close(close_connections=False)
+        if isinstance(self._server, Server):
+            self._server.close(close_connections=False)
+        else:
+            self._server.close()
         connections = list(self.connections)
         if connections:
             await asyncio.gather(*(c.drain(grace) for c in connections))
