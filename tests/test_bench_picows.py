@@ -39,3 +39,28 @@ async def test_the_picows_relay_echoes_fans_out_and_relays_chat(tmp_path: Path) 
             assert primary > 100, result["metrics"]
     finally:
         await server.stop()
+
+
+async def test_grover_on_picows_runs_the_chat_cases_and_skips_the_social_ones(
+    tmp_path: Path,
+) -> None:
+    assert "grover-picows" in TARGET_NAMES  # compared in make bench
+    target = get_target("grover-picows")
+    social = CaseSpec("post_fanout_10", "post_fanout", "social", {"followers": 10}, TIMING)
+    assert target.skip(social) is not None
+    deployment = await target.start(tmp_path, None)
+    try:
+        url = deployment.urls[0]
+        cases = [
+            CaseSpec("echo_8", "echo", "echo", {"conns": 8, "inflight": 2}, TIMING),
+            CaseSpec("chat_direct_4", "chat_direct", "chat", {"pairs": 4, "inflight": 1}, TIMING),
+        ]
+        for spec in cases:
+            async with asyncio.timeout(30):
+                result = await run_case(
+                    spec, "grover-picows", url, server_pid=deployment.node_pids[0]
+                )
+            assert result["ok"] and result["errors_total"] == 0, result
+            assert result["metrics"]["acks_per_s"] > 100, result["metrics"]
+    finally:
+        await deployment.stop()

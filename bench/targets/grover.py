@@ -366,5 +366,12 @@ class GroverPicowsTarget(GroverTarget):
     name = "grover-picows"
     label = "Grover on picows"
 
+    def skip(self, spec: CaseSpec) -> str | None:
+        if spec.kind in SOCIAL_KINDS:
+            # Their cost is the store and the actors, the same on both
+            # transports; leaving them out keeps `make bench` short.
+            return "not run: the picows target runs the relay-comparable cases only"
+        return super().skip(spec)
+
     def node_command(self, port: int, sidecar_port: int, workdir: Path, *extra: str) -> list[str]:
         return super().node_command(port, sidecar_port, workdir, "--transport", "picows", *extra)
