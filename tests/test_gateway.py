@@ -576,6 +576,41 @@ async def _never_reading(
     return slow, await raw_hello(slow, token=token)
 
 
+async def test_at_most_max_inflight_requests_run_at_once_and_the_rest_wait(
+    start_grover: StartGrover, raw_connect: RawConnect
+) -> None:
+    """Reading stops while ``max_inflight`` handlers run; every request is
+    still answered, in the order their handlers finish. The handler is a
+    stand-in for a slow one (a ping that waits for the test), not a mock of
+    the gateway: what is checked is how many the gateway runs at once."""
+    node = await start_grover(max_inflight=2)
+    release = asyncio.Event()
+    running = 0
+    most = 0
+
+    async def slow_ping(services: Any, caller: Any, req: wire_session.Ping) -> Any:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+        return wire_session.Pong(server_time=time.time())
+
+    node.gateway.handlers = {**node.gateway.handlers, wire_session.Ping: slow_ping}
+    ws = await raw_connect(node)
+    await raw_hello(ws)
+    for request_id in range(2, 8):
+        await ws.send(codec.encode_request(wire_session.Ping(id=request_id)))
+    await wait_for(lambda: running == 2)
+    await asyncio.sleep(0.2)  # the other four stay unread while two run
+    assert running == 2
+    release.set()
+    replies = [await recv_frame(ws) for _ in range(6)]
+    assert sorted(r.id for r in replies) == list(range(2, 8))
+    assert all(isinstance(r, ReplyFrame) for r in replies)
+    assert most == 2
+
+
 async def test_slow_consumer_is_closed_4008_and_others_are_not_delayed(
     start_grover: StartGrover, raw_connect: RawConnect
 ) -> None:

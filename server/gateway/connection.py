@@ -130,8 +130,8 @@ class Connection:
         "_backlog",
         "_corked",
         "_corked_bytes",
-        "_inflight",
         "_retry_at",
+        "_slot_freed",
         "_strikes",
         "_tasks",
         "batcher",
@@ -172,7 +172,9 @@ class Connection:
         self.caller: Caller | None = None
         self.last_request_id = -1
         self.closing = False
-        self._inflight = asyncio.Semaphore(self.settings.max_inflight)
+        self._slot_freed: asyncio.Future[None] | None = None
+        """Set while reading waits for one of ``max_inflight`` handlers to end
+        (a future only then: a semaphore per idle connection cost ~0.3 KB)."""
         self._strikes = TokenBucket(self.settings.abuse_strikes)
         self._retry_at: dict[str, float] | None = None
         """Per request type, when the ``retry_after`` last announced for it
@@ -294,7 +296,13 @@ class Connection:
                 self._backlog.clear()
         task = asyncio.get_running_loop().create_task(self._close(code, reason, flush=not discard))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        freed = self._slot_freed
+        if freed is not None and not freed.done():
+            freed.set_result(None)
 
     async def _close(self, code: int, reason: str, *, flush: bool) -> None:
         if flush:
@@ -374,10 +382,13 @@ class Connection:
             return
         if not await self._within_rate(request):
             return
-        await self._inflight.acquire()
-        task = asyncio.get_running_loop().create_task(self._run(request))
+        loop = asyncio.get_running_loop()
+        while len(self._tasks) >= self.settings.max_inflight:
+            self._slot_freed = loop.create_future()
+            await self._slot_freed
+        task = loop.create_task(self._run(request))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         if request.changes_login:
             # Reading waits for it, so later requests start under the new login
             # (and one that needs a login finds out it has none).
@@ -447,7 +458,6 @@ class Connection:
             log.exception("request %s failed", type(request).__name__, extra={"peer": self.peer})
             self.refuse(request.id, ErrorCode.INTERNAL, "internal error", strike=False)
         finally:
-            self._inflight.release()
             if self.metrics is not None:
                 request_finished(self.metrics, request, time.perf_counter() - started, outcome)
             log.debug("request done")
@@ -549,10 +559,9 @@ class Connection:
     async def serve(self) -> None:
         try:
             await self._await_hello()
-            recv, on_frame = self.socket.recv, self.on_frame
             while True:
-                await on_frame(await recv())
-        except SocketClosed:
+                await self.on_frame(await self.socket.recv())
+        except self.socket.closed_errors:
             pass
         finally:
             if self._backlog is not None:

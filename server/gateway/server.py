@@ -146,9 +146,9 @@ class Gateway:
             auto_ping_idle_timeout=settings.heartbeat_interval,
             auto_ping_reply_timeout=settings.heartbeat_interval,
             max_frame_size=limits.MAX_FRAME_BYTES,
-            # Grows when a bigger frame comes; 16 KiB (picows' default) per
-            # idle connection would be most of its memory.
-            read_buffer_init_size=2048,
+            # Grows when more data comes at once; 16 KiB (picows' default)
+            # per idle connection would be most of its memory.
+            read_buffer_init_size=1024,
             backlog=4096,
         )
         return server
@@ -190,7 +190,11 @@ class Gateway:
                 except TimeoutError:
                     socket.abort()
                 return
-            await self._handle_socket(socket)
+            connection = self._connection(socket)
+            try:
+                await connection.serve()
+            finally:
+                self.connections.discard(connection)
         finally:
             self._release(ip)
 
@@ -262,15 +266,18 @@ class Gateway:
             del self._open_per_ip[ip]
 
     async def _handle(self, ws: ServerConnection) -> None:
-        await self._handle_socket(WebsocketsSocket(ws))
-
-    async def _handle_socket(self, socket: Socket) -> None:
-        connection = Connection(socket, self.services, self.sessions, self.handlers, self._batcher)
-        self.connections.add(connection)
+        # No coroutine in between: an idle connection keeps this frame alive,
+        # and each one is memory per connection.
+        connection = self._connection(WebsocketsSocket(ws))
         try:
             await connection.serve()
         finally:
             self.connections.discard(connection)
+
+    def _connection(self, socket: Socket) -> Connection:
+        connection = Connection(socket, self.services, self.sessions, self.handlers, self._batcher)
+        self.connections.add(connection)
+        return connection
 
     async def stop(self, grace: float) -> None:
         """Stop accepting, let outboxes drain (bounded), then close with 1001."""

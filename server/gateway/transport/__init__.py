@@ -64,9 +64,17 @@ class Socket(Protocol):
         ...
 
     async def recv(self) -> bytes | str:
-        """The next message (``str`` for a text message). Raises
-        :class:`SocketClosed` once the socket is closed and every message
+        """The next message (``str`` for a text message). Raises one of
+        :attr:`closed_errors` once the socket is closed and every message
         received before the close has been read."""
+        ...
+
+    @property
+    def closed_errors(self) -> tuple[type[Exception], ...]:
+        """What :meth:`recv` raises for a closed socket: :class:`SocketClosed`
+        and the library's own exceptions, let through rather than translated
+        by a wrapper coroutine, whose frame every idle connection would hold
+        while it waits."""
         ...
 
     async def close(self, code: int, reason: str) -> None:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any
+
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
@@ -17,6 +20,8 @@ class WebsocketsSocket:
     written to the transport in one write, with no per-send lock or drain."""
 
     __slots__ = ("peer", "ws")
+
+    closed_errors = (SocketClosed, ConnectionClosed)
 
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
@@ -52,11 +57,10 @@ class WebsocketsSocket:
         except ConnectionClosed as exc:
             raise SocketClosed from exc
 
-    async def recv(self) -> bytes | str:
-        try:
-            return await self.ws.recv()
-        except ConnectionClosed as exc:
-            raise SocketClosed from exc
+    def recv(self) -> Coroutine[Any, Any, bytes | str]:
+        # websockets' coroutine itself (it raises ConnectionClosed, one of
+        # closed_errors): no wrapper frame held by every idle connection.
+        return self.ws.recv()
 
     async def close(self, code: int, reason: str) -> None:
         await self.ws.close(code, reason)
