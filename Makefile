@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench fuzz soak docs redis-server haproxy clean
+.PHONY: run test lint typecheck unit bench fuzz soak docs types redis-server haproxy clean
 
 run: $(VENV)/.installed
 	$(BIN)/grover serve
@@ -47,6 +47,10 @@ soak: $(VENV)/.installed-dev
 
 docs: $(VENV)/.installed
 	$(BIN)/python -m protocol.docs > docs/protocol.md
+
+# The app's TypeScript types, generated from protocol/ (a test fails when stale).
+types: $(VENV)/.installed
+	$(BIN)/python -m protocol.typescript > frontend/src/protocol/types.ts
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
