@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench fuzz soak docs types redis-server haproxy clean
+.PHONY: run test lint typecheck unit frontend bench fuzz soak docs types redis-server haproxy clean
 
 run: $(VENV)/.installed
 	$(BIN)/grover serve
 
-test: $(VENV)/.installed-dev redis-server haproxy lint typecheck unit
+test: $(VENV)/.installed-dev redis-server haproxy lint typecheck unit frontend
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -47,6 +47,13 @@ soak: $(VENV)/.installed-dev
 
 docs: $(VENV)/.installed
 	$(BIN)/python -m protocol.docs > docs/protocol.md
+
+# The app's protocol client: its types must compile, and its tests run against
+# a real Grover they start with this virtualenv's Python (frontend/test/grover.ts).
+frontend: $(VENV)/.installed-dev
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	cd frontend && npx tsc --noEmit
+	cd frontend && GROVER_PYTHON=$(abspath $(BIN))/python npx vitest run
 
 # The app's TypeScript types, generated from protocol/ (a test fails when stale).
 types: $(VENV)/.installed

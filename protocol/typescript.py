@@ -101,7 +101,9 @@ def _ts_type(info: mi.Type) -> str:
     if isinstance(info, mi.NoneType):
         return "null"
     if isinstance(info, mi.RawType):
-        return "Uint8Array"
+        # Raw msgpack is spliced into the frame, not wrapped in bytes: a
+        # msgpack decoder returns it decoded (its shape: ReplyOf, ServerEvent).
+        return "unknown"
     if isinstance(info, mi.ListType):
         item = _ts_type(info.item_type)
         return f"({item})[]" if "|" in item else f"{item}[]"

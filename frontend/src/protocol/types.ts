@@ -1455,7 +1455,7 @@ export interface PayoutUpdated {
 export interface ReplyFrame {
   type: "reply";
   id: number;
-  data: Uint8Array;
+  data: unknown;
 }
 
 export interface ErrorFrame {
@@ -1469,7 +1469,7 @@ export interface ErrorFrame {
 export interface EventFrame {
   type: "event";
   seq: number;
-  event: Uint8Array;
+  event: unknown;
 }
 
 export type Request =
