@@ -5,36 +5,12 @@
  * sends again with the same client_key, and request timeouts.
  */
 import { randomUUID } from "node:crypto";
-import { inject, describe, expect, test } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
+import { describe, expect, test } from "vitest";
+import { WebSocketServer } from "ws";
 
-import {
-  ConnectionLost,
-  GroverClient,
-  GroverError,
-  RequestTimeout,
-  type SocketLike,
-} from "./client";
-import type { AuthOk, MessageView, ServerEvent } from "./types";
-
-const url = inject("groverUrl");
-const socket = (address: string) => new WebSocket(address) as unknown as SocketLike;
-
-function client(token: string | null = null): GroverClient {
-  return new GroverClient({ url, token, socket, backoffMs: [20, 200], requestTimeoutMs: 5_000 });
-}
-
-async function signedUp(): Promise<{ c: GroverClient; auth: AuthOk }> {
-  const c = client();
-  await c.connect();
-  const name = `u${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const auth = await c.request("auth.register", {
-    username: name,
-    email: `${name}@example.com`,
-    password: "correct horse battery",
-  });
-  return { c, auth };
-}
+import { client, signedUp, socket, until } from "../../test/helpers";
+import { ConnectionLost, GroverClient, GroverError, RequestTimeout } from "./client";
+import type { MessageView, ServerEvent } from "./types";
 
 function messages(c: GroverClient): MessageView[] {
   const seen: MessageView[] = [];
@@ -42,14 +18,6 @@ function messages(c: GroverClient): MessageView[] {
     if (event.type === "message.new") seen.push(event.message);
   });
   return seen;
-}
-
-async function until(check: () => boolean, limitMs = 5_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function pair(): Promise<{ a: GroverClient; b: GroverClient; conversation: string }> {

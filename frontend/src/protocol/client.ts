@@ -149,12 +149,11 @@ export class GroverClient {
     )) as Welcome;
     this.sessionId = welcome.session_id;
     this.attempt = 0;
-    if (welcome.resync) {
-      this.lastSeq = 0;
-      for (const listener of this.resyncListeners) listener();
-    }
+    if (welcome.resync) this.lastSeq = 0;
     this.setState("open");
     this.flushOutbox();
+    // Open first: resync listeners fetch again with requests of their own.
+    if (welcome.resync) for (const listener of this.resyncListeners) listener();
     return welcome;
   }
 
