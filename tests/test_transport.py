@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import struct
 
 import msgspec
+import pytest
 
 from protocol import codec, limits
 from protocol.errors import CloseCode, ErrorCode
@@ -85,6 +87,20 @@ async def test_fragments_over_the_message_limit_close_1009(
     ws.transport.write(client_frame(OP_CONTINUATION, half, fin=True))
     assert await closed_with(ws) == CloseCode.MESSAGE_TOO_BIG
     assert await snapshot(grover) == before
+
+
+async def test_a_frame_over_the_limit_is_not_an_error_in_the_servers_log(
+    raw_connect: RawConnect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client broke the rules and got its 1009; a line at ERROR per such
+    frame would let any client fill the error log (the fuzzer checks it)."""
+    ws = await raw_connect()
+    await raw_hello(ws)
+    with caplog.at_level(logging.DEBUG):
+        ws.transport.write(client_frame(OP_BINARY, b"\xc1" * (limits.MAX_FRAME_BYTES + 100)))
+        assert await closed_with(ws) == CloseCode.MESSAGE_TOO_BIG
+        await asyncio.sleep(0.1)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_a_text_message_gets_bad_frame_and_the_socket_stays(

@@ -37,7 +37,7 @@ from server.context import HandlerTable, Services
 from server.gateway.connection import Connection, WriteBatcher
 from server.gateway.sessions import SessionRegistry
 from server.gateway.transport import Socket
-from server.gateway.transport.picows_socket import PicowsSocket
+from server.gateway.transport.picows_socket import PicowsLog, PicowsSocket
 from server.gateway.transport.websockets_socket import WebsocketsSocket, peer_ip
 
 log = logging.getLogger("grover.gateway")
@@ -132,8 +132,7 @@ class Gateway:
     async def _serve_picows(self) -> asyncio.Server:
         settings = self.services.settings
         # picows logs every accepted connection at INFO; the gateway logs its
-        # own line per connection, with the session. An adapter, not the
-        # logger itself, or picows makes a child logger per connection.
+        # own line per connection, with the session.
         picows_log = logging.getLogger("grover.picows")
         picows_log.setLevel(logging.WARNING)
         server: asyncio.Server = await ws_create_server(
@@ -141,7 +140,7 @@ class Gateway:
             settings.host,
             settings.port,
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
-            logger_name=logging.LoggerAdapter(picows_log),
+            logger_name=PicowsLog(picows_log),
             enable_auto_ping=True,
             auto_ping_idle_timeout=settings.heartbeat_interval,
             auto_ping_reply_timeout=settings.heartbeat_interval,

@@ -39,6 +39,22 @@ _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
 
 
+class PicowsLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The logger picows writes to (``grover.picows``, WARNING and up).
+
+    picows logs a frame that breaks the protocol (too big, bad opcode...) at
+    ERROR before it closes with the RFC's code: that is the client's fault,
+    answered as it should be, and one line each would let any client write
+    error lines at will. Those go to DEBUG, as websockets has them; anything
+    else picows reports (a failure of its own) keeps its level. An adapter,
+    not a logger: picows makes a child logger per connection of a Logger."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: object) -> None:
+        if isinstance(msg, str) and msg.startswith("WS parser error"):
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)  # type: ignore[arg-type]
+
+
 class PicowsSocket(WSListener):
     """One websocket accepted by picows: its listener and its :class:`Socket`.
 
