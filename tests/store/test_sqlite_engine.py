@@ -141,6 +141,24 @@ async def test_group_commit_rolls_back_partial_work_of_a_failing_job(
     assert await db.read(rows) == [(1, "x"), (2, "x")]
 
 
+async def test_a_failing_job_alone_in_its_transaction_leaves_nothing(db: SqliteDatabase) -> None:
+    """A batch of one (the usual case at low load): its failure undoes all
+    it did, and the next job finds a clean transaction. (Experiment 22 ran
+    such batches without a savepoint; kept or not, this must hold.)"""
+    before = db.stats.batches
+
+    def half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (k, v) VALUES (60, 'partial')")
+        raise ValueError("alone and broken")
+
+    with pytest.raises(ValueError, match="alone and broken"):
+        await db.write(half_done)
+    assert await db.write(insert(61)) == 61
+    assert db.stats.batches == before + 2  # each was a batch of its own
+    assert db.stats.largest_batch >= 1
+    assert await db.read(all_keys) == [61]
+
+
 async def test_job_that_fills_the_disk_fails_with_the_jobs_sharing_its_transaction(
     db: SqliteDatabase,
 ) -> None:
