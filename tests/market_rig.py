@@ -23,6 +23,18 @@ from tests.test_notifications import settle
 
 
 @dataclass
+class Placed:
+    """A seller's product and a buyer's order of it, waiting to be paid."""
+
+    seller: Caller
+    buyer: Caller
+    product: m.ProductView
+    order: m.OrderView
+    record: OrderRecord
+    paypal_order_id: str
+
+
+@dataclass
 class Rig:
     node: Node
     paypal: FakePayPal
@@ -45,6 +57,15 @@ class Rig:
         record = await self.node.store.orders.get(order_id)
         assert record is not None
         return record
+
+    async def placed(self, stock: int = 1) -> Placed:
+        """Two new users, a product of the first, an order of it by the second."""
+        seller, buyer = await self.node.user(), await self.node.user()
+        product = await self.product(seller, stock=stock)
+        order = await self.order(buyer, product.id)
+        record = await self.record(order.id)
+        assert record.paypal_order_id is not None
+        return Placed(seller, buyer, product, order, record, record.paypal_order_id)
 
     async def pay(self, buyer: Caller, order: m.OrderView) -> m.OrderView:
         """The buyer approves on PayPal and comes back: the app captures."""

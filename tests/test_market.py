@@ -127,12 +127,9 @@ async def test_fifty_buyers_race_for_ten_items_and_exactly_ten_win(rig: Rig) -> 
 
 async def test_a_declined_payment_cancels_the_order_and_releases_the_stock(rig: Rig) -> None:
     node = rig.node
-    ada, bob = await node.user(), await node.user()
-    product = await rig.product(ada, stock=1)
-    order = await rig.order(bob, product.id)
-    record = await rig.record(order.id)
-    assert record.paypal_order_id is not None
-    rig.paypal.decline(record.paypal_order_id)
+    placed = await rig.placed(stock=1)
+    ada, bob, product, order = placed.seller, placed.buyer, placed.product, placed.order
+    rig.paypal.decline(placed.paypal_order_id)
     await refused(ErrorCode.PAYMENT_DECLINED, rig.pay(bob, order))
     after = await node.send(bob, m.GetOrder, order_id=order.id)
     assert after.state == "cancelled"

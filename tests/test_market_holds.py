@@ -25,14 +25,10 @@ async def deliver(rig: Rig, event_type: str, resource: dict[str, object]) -> str
 
 
 async def test_a_pending_capture_keeps_the_stock_for_the_hold(rig: Rig) -> None:
-    node = rig.node
-    ada, bob = await node.user(), await node.user()
-    product = await rig.product(ada, stock=1)
-    order = await rig.order(bob, product.id)
-    record = await rig.record(order.id)
-    assert record.paypal_order_id is not None
+    placed = await rig.placed(stock=1)
+    order, record = placed.order, placed.record
     pending = capture_resource(
-        paypal_id(), record.paypal_order_id, record.id, record.amount, None, status="PENDING"
+        paypal_id(), placed.paypal_order_id, record.id, record.amount, None, status="PENDING"
     )
     await deliver(rig, "PAYMENT.CAPTURE.PENDING", pending)
     held = await rig.record(order.id)
@@ -44,17 +40,15 @@ async def test_a_pending_capture_keeps_the_stock_for_the_hold(rig: Rig) -> None:
 
 async def test_an_approved_order_outlives_its_expiry_by_the_grace(rig: Rig) -> None:
     node = rig.node
-    ada, bob = await node.user(), await node.user()
-    order = await rig.order(bob, (await rig.product(ada, stock=1)).id)
-    record = await rig.record(order.id)
-    assert record.paypal_order_id is not None
+    placed = await rig.placed(stock=1)
+    order, record = placed.order, placed.record
     # Approved at PayPal, but PayPal's capture keeps failing: the order
     # stays approved, waiting for a capture that may still come.
-    rig.paypal.approve(record.paypal_order_id)
+    rig.paypal.approve(placed.paypal_order_id)
     rig.paypal.fail_next("capture", 100, status=503)
     approval = event(
         "CHECKOUT.ORDER.APPROVED",
-        order_resource(record.paypal_order_id, record.id, record.amount),
+        order_resource(placed.paypal_order_id, record.id, record.amount),
     )
     stored = PaymentEventRecord(
         id=approval["id"],

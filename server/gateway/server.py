@@ -18,14 +18,8 @@ import sys
 import time
 from collections import Counter
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-from picows import (
-    WSListener,
-    WSUpgradeRequest,
-    WSUpgradeResponse,
-    WSUpgradeResponseWithListener,
-    ws_create_server,
-)
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request as HttpRequest
@@ -37,8 +31,10 @@ from server.context import HandlerTable, Services
 from server.gateway.connection import Connection, WriteBatcher
 from server.gateway.sessions import SessionRegistry
 from server.gateway.transport import Socket
-from server.gateway.transport.picows_socket import PicowsLog, PicowsSocket
 from server.gateway.transport.websockets_socket import WebsocketsSocket, peer_ip
+
+if TYPE_CHECKING:
+    from server.gateway.transport.picows_socket import PicowsSocket
 
 log = logging.getLogger("grover.gateway")
 
@@ -130,13 +126,40 @@ class Gateway:
         )
 
     async def _serve_picows(self) -> asyncio.Server:
+        # Imported here: a node on the default transport never loads picows
+        # (~20 ms of every start: `python -X importtime -c "import server.app"`).
+        from picows import (  # noqa: PLC0415 (only on this transport)
+            WSListener,
+            WSUpgradeRequest,
+            WSUpgradeResponse,
+            WSUpgradeResponseWithListener,
+            ws_create_server,
+        )
+
+        from server.gateway.transport.picows_socket import (  # noqa: PLC0415
+            PicowsLog,
+            PicowsSocket,
+        )
+
+        def upgrade(request: WSUpgradeRequest) -> WSUpgradeResponseWithListener | WSListener:
+            """picows' upgrade callback: synchronous and without the peer's
+            address, so only the node-wide cap can answer here (HTTP 503);
+            the per-IP checks run once the socket is open (:meth:`_admit_picows`)."""
+            if self._open >= self.max_connections:
+                self._refuse_full("unknown")
+                response = WSUpgradeResponse.create_error_response(
+                    HTTPStatus.SERVICE_UNAVAILABLE, b"server full\n", {"Retry-After": "1"}
+                )
+                return WSUpgradeResponseWithListener(response, None)
+            return PicowsSocket(self._open_picows, MAX_QUEUE)
+
         settings = self.services.settings
         # picows logs every accepted connection at INFO; the gateway logs its
         # own line per connection, with the session.
         picows_log = logging.getLogger("grover.picows")
         picows_log.setLevel(logging.WARNING)
         server: asyncio.Server = await ws_create_server(
-            self._picows_upgrade,
+            upgrade,
             settings.host,
             settings.port,
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
@@ -152,20 +175,6 @@ class Gateway:
         )
         return server
 
-    def _picows_upgrade(
-        self, request: WSUpgradeRequest
-    ) -> WSUpgradeResponseWithListener | WSListener:
-        """picows' upgrade callback: synchronous and without the peer's
-        address, so only the node-wide cap can answer here (HTTP 503); the
-        per-IP checks run once the socket is open (:meth:`_admit_picows`)."""
-        if self._open >= self.max_connections:
-            self._refuse_full("unknown")
-            response = WSUpgradeResponse.create_error_response(
-                HTTPStatus.SERVICE_UNAVAILABLE, b"server full\n", {"Retry-After": "1"}
-            )
-            return WSUpgradeResponseWithListener(response, None)
-        return PicowsSocket(self._open_picows, MAX_QUEUE)
-
     def _open_picows(self, socket: PicowsSocket) -> None:
         # picows calls this in the same callback as the upgrade function
         # (when the request proved a valid upgrade): counted before any other
@@ -179,7 +188,7 @@ class Gateway:
         ip = socket.peer
         self._open_per_ip[ip] += 1
         try:
-            refusal = await self._refusal(ip, per_ip_only=True)
+            refusal = await self._refusal(ip, counted=True)
             if refusal is not None:
                 _, retry, body = refusal
                 reason = f"{body.decode().strip()}; retry after {retry} s"
@@ -211,7 +220,7 @@ class Gateway:
         if self._open >= self.max_connections:
             self._refuse_full(ip)
             return _refusal(HTTPStatus.SERVICE_UNAVAILABLE, 1, b"server full\n")
-        refusal = await self._refusal(ip, per_ip_only=False)
+        refusal = await self._refusal(ip, counted=False)
         if refusal is not None:
             return _refusal(*refusal)
         # Counted from here, not from the handler: concurrent handshakes would
@@ -231,12 +240,12 @@ class Gateway:
         )
         self._count_refusal("full")
 
-    async def _refusal(self, ip: str, *, per_ip_only: bool) -> tuple[HTTPStatus, int, bytes] | None:
+    async def _refusal(self, ip: str, *, counted: bool) -> tuple[HTTPStatus, int, bytes] | None:
         """Why a new socket from ``ip`` is refused (status, seconds to retry
-        after, body), or None. ``per_ip_only``: the socket is counted in
-        already (picows counts it at the upgrade)."""
+        after, body), or None. ``counted``: the socket is among the IP's
+        open ones already (picows counts it when it opens)."""
         settings = self.services.settings
-        already = 1 if per_ip_only else 0
+        already = 1 if counted else 0
         if self._open_per_ip[ip] - already >= settings.max_connections_per_ip:
             self._refusals.warning(
                 "connection refused: too many open from this IP",

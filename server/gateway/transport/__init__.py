@@ -92,6 +92,11 @@ _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
 
 
+def header_size(payload_size: int) -> int:
+    """Bytes of a server frame's header for a payload of this size (no mask)."""
+    return 2 if payload_size < 126 else 4 if payload_size < 65536 else 10
+
+
 def binary_frames(payloads: list[bytes]) -> bytes:
     """Server-to-client websocket frames (RFC 6455 §5.2: FIN, binary, not
     masked) holding ``payloads``, one message each, joined into one buffer."""

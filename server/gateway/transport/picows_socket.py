@@ -23,7 +23,7 @@ from typing import cast
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from protocol import limits
-from server.gateway.transport import SocketClosed, binary_frames
+from server.gateway.transport import SocketClosed, binary_frames, header_size
 
 log = logging.getLogger("grover.gateway")
 
@@ -121,9 +121,7 @@ class PicowsSocket(WSListener):
         elif kind is _CLOSE:
             # An int, not the enum, for codes picows does not name (4000+).
             self._close_code = int(cast(int, frame.get_close_code())) or NO_STATUS
-            if not transport.is_close_frame_sent:
-                transport.send_close(frame.get_close_code())
-            transport.disconnect()
+            self._close_now(frame.get_close_code())
         elif kind is _BINARY or kind is _TEXT:
             if self._fragments is not None:
                 self._fail(WSCloseCode.PROTOCOL_ERROR, "expected a continuation frame")
@@ -194,12 +192,18 @@ class PicowsSocket(WSListener):
     def _fail(self, code: WSCloseCode, reason: str) -> None:
         """Close for a protocol violation by the client (picows checks the
         frames themselves; these are the message-level rules)."""
-        transport = self.transport
-        assert transport is not None
         log.debug("websocket protocol error: %s", reason, extra={"peer": self.peer})
         self._fragments = None
+        self._close_now(code, reason.encode())
+
+    def _close_now(self, code: WSCloseCode, reason: bytes | None = None) -> None:
+        """Send a close frame (unless one went already) and end the TCP
+        connection once it is written: an answer to the client's close, or
+        the end of a client that broke the rules."""
+        transport = self.transport
+        assert transport is not None
         if not transport.is_close_frame_sent:
-            transport.send_close(code, reason.encode())
+            transport.send_close(code, reason)
         transport.disconnect()
 
     # ----------------------------------------------------------- the Socket
@@ -224,9 +228,8 @@ class PicowsSocket(WSListener):
         assert self.transport is not None and self._raw is not None
         if len(frames) == 1:
             frame = frames[0]
-            self.transport.send(_BINARY, frame)
-            size = len(frame)
-            return size + (2 if size < 126 else 4 if size < 65536 else 10)
+            self.transport.send(_BINARY, frame)  # picows frames it, in C
+            return len(frame) + header_size(len(frame))
         data = binary_frames(frames)
         self._raw.write(data)
         return len(data)
