@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit frontend bench fuzz soak docs types redis-server haproxy clean
+.PHONY: run test lint typecheck unit frontend app screenshots chromium bench fuzz soak docs types redis-server haproxy clean
 
-run: $(VENV)/.installed
-	$(BIN)/grover serve
+run: $(VENV)/.installed app
+	$(BIN)/grover serve --app-dir frontend/dist
 
 test: $(VENV)/.installed-dev redis-server haproxy lint typecheck unit frontend
 
@@ -48,12 +48,36 @@ soak: $(VENV)/.installed-dev
 docs: $(VENV)/.installed
 	$(BIN)/python -m protocol.docs > docs/protocol.md
 
-# The app's protocol client: its types must compile, and its tests run against
-# a real Grover they start with this virtualenv's Python (frontend/test/grover.ts).
-frontend: $(VENV)/.installed-dev
+# Every Expo command runs offline and quiet (see frontend/README.md).
+EXPO_ENV := EXPO_NO_TELEMETRY=1 CI=1 EXPO_OFFLINE=1 EXPO_UNSTABLE_HEADLESS=1
+FRONTEND_PYTHON := GROVER_PYTHON=$(abspath $(BIN))/python
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The app's web export (frontend/dist), which `make run` serves at the sidecar.
+app: frontend/node_modules/.installed
+	cd frontend && $(EXPO_ENV) npx expo export --platform web --output-dir dist
+
+# Debian's Chromium for the browser tests (they never download a browser).
+chromium:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null)
+
+# The app: types, unit tests against a real Grover, the native bundles
+# (Hermes, iOS and Android) and the browser tests in Chromium against a real
+# Grover and the fake PayPal (frontend/e2e).
+frontend: $(VENV)/.installed-dev app chromium
 	cd frontend && npx tsc --noEmit
-	cd frontend && GROVER_PYTHON=$(abspath $(BIN))/python npx vitest run
+	cd frontend && $(FRONTEND_PYTHON) npx vitest run
+	cd frontend && $(EXPO_ENV) npx expo export --platform android --platform ios \
+		--output-dir build/native
+	cd frontend && $(FRONTEND_PYTHON) npx playwright test
+
+# The README's screenshots, taken by the browser tests.
+screenshots: $(VENV)/.installed-dev app chromium
+	cd frontend && SCREENSHOT_DIR=$(abspath docs/screenshots) $(FRONTEND_PYTHON) npx playwright test
 
 # The app's TypeScript types, generated from protocol/ (a test fails when stale).
 types: $(VENV)/.installed

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import sentry_sdk
@@ -24,6 +25,7 @@ from server.gateway.sessions import SessionRegistry
 from server.handlers import HANDLERS
 from server.http import make_app
 from server.http.access import ACCESS_LOGGER, AccessLogger
+from server.http.app_files import AppSite
 from server.http.media import MediaUploads
 from server.market.worker import MarketWorker
 from server.media_sweep import sweep_unattached
@@ -182,6 +184,13 @@ class Grover:
                 webhooks=(self.services, self.market.kick),
                 prometheus=(
                     None if self.metrics is None else (self.metrics.registry, self._levels.refresh)
+                ),
+                app_site=AppSite(
+                    root=Path(self.settings.app_dir) if self.settings.app_dir else None,
+                    gateway_port=lambda: self.gateway.port,
+                    public_url=self.settings.public_url,
+                    payments=self.services.payments.configured,
+                    live_video=self.services.live_tokens.name == "agora",
                 ),
             ),
             access_log_class=AccessLogger,

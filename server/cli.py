@@ -91,10 +91,17 @@ async def serve_forever(settings: Settings) -> None:
         if grover.services.payments.configured
         else "off (set PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET, PAYPAL_WEBHOOK_ID)"
     )
+    sidecar = f"http://{_display_host(settings.host)}:{grover.sidecar_port}"
+    app = (
+        f"{sidecar}/ (open it in a browser)"
+        if settings.app_dir
+        else "not served (make run builds and serves it)"
+    )
     print(
         f"Grover is running (node {settings.node}).\n"
+        f"  app:       {app}\n"
         f"  websocket: {websocket}\n"
-        f"  sidecar:   http://{_display_host(settings.host)}:{grover.sidecar_port}"
+        f"  sidecar:   {sidecar}"
         f" (/healthz, /readyz, /stats{metrics}, uploads at /v1/media,"
         " PayPal at /v1/webhooks/paypal)\n"
         f"  store:     {store}\n"

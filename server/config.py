@@ -130,6 +130,9 @@ class Settings:
         0.0, "share of requests traced as Sentry transactions (0 to 1)"
     )
     public_url: str = _field("", "ws:// URL printed for clients (default: from host/port)")
+    app_dir: str | None = _field(
+        None, "folder of the app's web export served at / (make run: frontend/dist)"
+    )
     media_public_url: str = _field(
         "", "base URL of local media files (default: http://host:sidecar_port)"
     )

@@ -37,7 +37,7 @@ import re
 import secrets
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -90,6 +90,7 @@ class FakePayPal:
         fee_bps: int = 290,
         fee_fixed: int = 30,
         fresh_keys: bool = False,
+        approval_pages: bool = False,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -120,6 +121,9 @@ class FakePayPal:
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.approval_pages = approval_pages
+        """Approval links point at this fake's own page (``/checkoutnow``), a
+        buyer's browser can approve there (the app's browser tests)."""
         # RSA key generation takes ~0.2 s: one set per test run unless asked.
         self.certs = make_chains() if fresh_keys else shared_chains()
         self.leaf = self.certs.leaf
@@ -169,8 +173,9 @@ class FakePayPal:
     def calls_to(self, endpoint: str) -> list[Call]:
         return [call for call in self.calls if call.endpoint == endpoint]
 
-    async def start(self) -> FakePayPal:
+    async def start(self, extra_routes: Sequence[web.RouteDef] = ()) -> FakePayPal:
         app = web.Application(middlewares=[self._middleware])
+        app.add_routes(extra_routes)
         route = app.router
         route.add_post("/v1/oauth2/token", self._token)
         route.add_post("/v2/checkout/orders", self._create_order)
@@ -180,6 +185,8 @@ class FakePayPal:
         route.add_post("/v1/payments/payouts", self._payout)
         route.add_get("/v1/payments/payouts/{id}", self._get_payout)
         route.add_get("/v1/notifications/certs/{name}", self._cert)
+        route.add_get("/checkoutnow", self._approval_page)
+        route.add_post("/checkoutnow", self._approval_given)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -337,12 +344,52 @@ class FakePayPal:
             "create_time": order["create_time"],
             "links": [
                 {"href": f"{self.base_url}/v2/checkout/orders/{order_id}", "rel": "self"},
-                {
-                    "href": f"https://www.sandbox.paypal.com/checkoutnow?token={order_id}",
-                    "rel": rel,
-                },
+                {"href": f"{self._approval_host}/checkoutnow?token={order_id}", "rel": rel},
             ],
         }
+
+    @property
+    def _approval_host(self) -> str:
+        return self.base_url if self.approval_pages else "https://www.sandbox.paypal.com"
+
+    # ------------------------------------------------------------- buyer's page
+
+    def _approval_order(self, request: web.Request) -> dict[str, Any]:
+        order = self.orders.get(request.query.get("token", ""))
+        if order is None or order["status"] not in ("CREATED", "PAYER_ACTION_REQUIRED"):
+            raise web.HTTPNotFound(text="no order waiting for approval")
+        return order
+
+    async def _approval_page(self, request: web.Request) -> web.Response:
+        """PayPal's page where the buyer looks at the amount and approves."""
+        order = self._approval_order(request)
+        amount = order["unit"]["amount"]
+        page = (
+            "<!doctype html><title>PayPal (test)</title><h1>Pay with PayPal</h1>"
+            f"<p id=amount>{amount['value']} {amount['currency_code']}</p>"
+            f"<form method=post><input type=hidden name=token value={order['id']}>"
+            "<button id=approve name=decision value=approve>Approve</button> "
+            "<button id=cancel name=decision value=cancel>Cancel</button></form>"
+        )
+        return web.Response(text=page, content_type="text/html")
+
+    async def _approval_given(self, request: web.Request) -> web.Response:
+        """The buyer's decision: back to the app's return (or cancel) URL with
+        ``token`` and ``PayerID`` as PayPal adds them."""
+        form = await request.post()
+        order = self.orders.get(str(form.get("token", "")))
+        if order is None:
+            raise web.HTTPNotFound(text="no such order")
+        context = order["experience"] or {}
+        if form.get("decision") == "approve":
+            self.approve(order["id"])
+            target = str(context.get("return_url", ""))
+        else:
+            target = str(context.get("cancel_url", ""))
+        if not target:
+            return web.Response(text="done: the order had no return URL")
+        joiner = "&" if "?" in target else "?"
+        raise web.HTTPFound(f"{target}{joiner}token={order['id']}&PayerID=TESTBUYER01")
 
     async def _create_order(self, request: web.Request) -> web.Response:
         body = await self._body(request, "create_order")

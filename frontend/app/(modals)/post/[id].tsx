@@ -1,0 +1,9 @@
+import { EmptyState, Screen } from "../../../src/ui/kit";
+
+export default function Placeholder() {
+  return (
+    <Screen>
+      <EmptyState title="Post" hint="Coming soon." />
+    </Screen>
+  );
+}
