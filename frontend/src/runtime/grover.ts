@@ -69,6 +69,7 @@ async function boot(): Promise<Grover> {
   const response = await fetch(new URL("/app/config.json", sidecarBase()).toString());
   if (!response.ok) throw new Error(`config: HTTP ${response.status}`);
   const grover = new Grover((await response.json()) as AppConfig);
+  watchForSignOut(grover);
   await grover.session.getState().start();
   return grover;
 }
@@ -95,6 +96,20 @@ export const useRuntime = create<RuntimeState>((set, get) => ({
     await get().start();
   },
 }));
+
+/** Logged out elsewhere (4003) or suspended (4004): forget the token and start over. */
+const SIGNED_OUT = new Set([4003, 4004]);
+
+function watchForSignOut(grover: Grover): void {
+  grover.client.onState((state) => {
+    if (state !== "closed" || !SIGNED_OUT.has(grover.client.closeCode ?? 0)) return;
+    if (useRuntime.getState().grover !== grover) return;
+    void tokenStorage.set(null).then(() => {
+      useRuntime.setState({ grover: null, status: "idle" });
+      return useRuntime.getState().start();
+    });
+  });
+}
 
 /** The current Grover; screens render only once it is ready. */
 export function useGrover(): Grover {
