@@ -191,6 +191,7 @@ class Grover:
                     public_url=self.settings.public_url,
                     payments=self.services.payments.configured,
                     live_video=self.services.live_tokens.name == "agora",
+                    checkout_return_url=self.settings.checkout_return_url,
                 ),
             ),
             access_log_class=AccessLogger,

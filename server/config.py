@@ -100,7 +100,9 @@ class Settings:
         10.0, "seconds each call to PayPal may take before it is retried (4 attempts in all)"
     )
     checkout_return_url: str = _field(
-        "grover://checkout", "where PayPal sends the buyer back after approving (the app's link)"
+        "grover://paypal/return",
+        "where PayPal sends the buyer back after approving: the app's link"
+        " (for the web app: <app URL>/paypal/return)",
     )
     platform_fee_bps: int = _field(1000, "platform fee in basis points of each payment (1000: 10%)")
     payout_minimum: int = _field(100, "smallest payout, minor units")

@@ -48,6 +48,7 @@ async def test_config_names_the_gateway(start_grover: StartGrover) -> None:
         "sidecar_url": sidecar(grover),
         "payments": False,
         "live_video": False,
+        "checkout_return_url": "grover://paypal/return",
     }
     # An app in development (another port) may read it.
     assert headers["Access-Control-Allow-Origin"] == "*"

@@ -28,6 +28,8 @@ class AppSite:
     host the page was asked from, on the gateway's port."""
     payments: bool
     live_video: bool
+    checkout_return_url: str
+    """Where PayPal sends the buyer back (the native app opens its session on it)."""
 
     def config(self, request: web.Request) -> dict[str, object]:
         host = request.url.host or "127.0.0.1"
@@ -39,6 +41,7 @@ class AppSite:
             "sidecar_url": f"{request.scheme}://{request.host}",
             "payments": self.payments,
             "live_video": self.live_video,
+            "checkout_return_url": self.checkout_return_url,
         }
 
 

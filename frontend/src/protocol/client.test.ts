@@ -6,9 +6,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import { WebSocketServer } from "ws";
+import { WebSocket as NodeSocket, WebSocketServer } from "ws";
 
-import { client, signedUp, socket, until } from "../../test/helpers";
+import { client, signedUp, socket, until, url } from "../../test/helpers";
 import { ConnectionLost, GroverClient, GroverError, RequestTimeout } from "./client";
 import type { MessageView, ServerEvent } from "./types";
 
@@ -51,6 +51,42 @@ describe("requests", () => {
     await expect(c.connect()).rejects.toBeInstanceOf(RequestTimeout);
     c.close();
     await new Promise((r) => silent.close(r));
+  });
+
+  test("a socket closed before its hello is answered leads to one new attempt, not two", async () => {
+    // The first connection is passed through to Grover; every later one is
+    // closed as soon as its hello arrives (a flapping network).
+    let open = 0;
+    let most = 0;
+    let attempts = 0;
+    const proxy = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await new Promise((r) => proxy.once("listening", r));
+    proxy.on("connection", (downstream) => {
+      attempts += 1;
+      open += 1;
+      most = Math.max(most, open);
+      downstream.on("close", () => (open -= 1));
+      if (attempts > 1) {
+        downstream.once("message", () => downstream.terminate());
+        return;
+      }
+      const upstream = new NodeSocket(url);
+      upstream.on("message", (data, binary) => downstream.send(data, { binary }));
+      downstream.on("message", (data, binary) => {
+        if (upstream.readyState === NodeSocket.OPEN) upstream.send(data, { binary });
+        else upstream.once("open", () => upstream.send(data, { binary }));
+      });
+      downstream.on("close", () => upstream.close());
+    });
+    const address = proxy.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    const c = new GroverClient({ url: `ws://127.0.0.1:${port}`, socket, backoffMs: [10, 20] });
+    await c.connect();
+    c.drop();
+    await until(() => attempts >= 12);
+    expect(most).toBe(1);
+    c.close();
+    await new Promise((r) => proxy.close(r));
   });
 
   test("request() fails at once when not connected", async () => {

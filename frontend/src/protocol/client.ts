@@ -338,6 +338,9 @@ export class GroverClient {
   }
 
   private scheduleReconnect(): void {
+    // A socket that opens and closes before its hello is answered reports
+    // twice (its close, and the failed connect): one attempt at a time.
+    if (this.reconnectTimer !== null) return;
     const [first, longest] = this.options.backoffMs;
     const delay = Math.min(longest, first * 2 ** this.attempt) * (0.5 + Math.random());
     this.attempt += 1;

@@ -22,6 +22,8 @@ export interface AppConfig {
   sidecar_url: string;
   payments: boolean;
   live_video: boolean;
+  /** Where PayPal sends the buyer back (the native app's link). */
+  checkout_return_url: string;
 }
 
 export class Grover {

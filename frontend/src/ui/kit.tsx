@@ -116,6 +116,7 @@ export function Button(props: {
       testID={props.testID}
       accessibilityRole="button"
       accessibilityState={{ disabled }}
+      aria-disabled={disabled}
       disabled={disabled}
       onPress={props.onPress}
       style={({ pressed }) => ({

@@ -5,6 +5,9 @@
  */
 import { useColorScheme } from "react-native";
 import { create } from "zustand";
+import { createJSONStorage, persist } from "zustand/middleware";
+
+import { preferences } from "../platform/preferences";
 
 export const space = { xs: 4, sm: 8, md: 12, lg: 16, xl: 24, xxl: 32 } as const;
 export const radius = { sm: 6, md: 12, lg: 20, round: 999 } as const;
@@ -61,9 +64,13 @@ export const palettes: Record<"light" | "dark", Palette> = {
 
 export type SchemeChoice = "system" | "light" | "dark";
 
-/** The user's choice of scheme (settings), kept for the app's lifetime. */
-export const useSchemeChoice = create<{ choice: SchemeChoice; set(choice: SchemeChoice): void }>(
-  (set) => ({ choice: "system", set: (choice) => set({ choice }) }),
+/** The user's choice of scheme (settings), kept on the device across restarts. */
+export const useSchemeChoice = create<{ choice: SchemeChoice; set(choice: SchemeChoice): void }>()(
+  persist((set) => ({ choice: "system", set: (choice) => set({ choice }) }), {
+    name: "grover.scheme",
+    storage: createJSONStorage(() => preferences),
+    partialize: (state) => ({ choice: state.choice }),
+  }),
 );
 
 export interface Theme {

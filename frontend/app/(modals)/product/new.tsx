@@ -1,9 +1,195 @@
-import { EmptyState, Screen } from "../../../src/ui/kit";
+import { router, Stack } from "expo-router";
+import { useState } from "react";
+import { KeyboardAvoidingView, Platform, Pressable, ScrollView, View } from "react-native";
 
-export default function Placeholder() {
+import { CURRENCIES, CURRENCY_DIGITS, type Currency, parsePrice, PriceError } from "../../../src/market/price";
+import { LIMITS } from "../../../src/protocol/types";
+import { useGrover } from "../../../src/runtime/grover";
+import { marketOf } from "../../../src/stores/market";
+import { describe } from "../../../src/ui/errors";
+import { Button, Screen, Text, TextField } from "../../../src/ui/kit";
+import { radius, space, useTheme } from "../../../src/ui/theme";
+
+type Kind = "physical" | "digital";
+type Field = "title" | "description" | "price" | "stock";
+
+/** A small selectable pill (currency, kind). */
+function Choice(props: { label: string; selected: boolean; onPress: () => void; testID?: string }) {
+  const { colors } = useTheme();
   return (
-    <Screen>
-      <EmptyState title="New product" hint="Coming soon." />
+    <Pressable
+      testID={props.testID}
+      accessibilityRole="radio"
+      accessibilityState={{ selected: props.selected }}
+      onPress={props.onPress}
+      style={{
+        paddingHorizontal: space.md,
+        paddingVertical: space.xs + 2,
+        borderRadius: radius.round,
+        borderWidth: 1,
+        borderColor: props.selected ? colors.primary : colors.border,
+        backgroundColor: props.selected ? colors.primary : colors.surface,
+      }}
+    >
+      <Text variant="label" color={props.selected ? colors.onPrimary : colors.text}>
+        {props.label}
+      </Text>
+    </Pressable>
+  );
+}
+
+/** Each field's problem, or none: what the server would refuse, said before sending. */
+function validate(form: { title: string; description: string; price: string; stock: string }, currency: Currency) {
+  const errors: Partial<Record<Field, string>> = {};
+  let price = 0;
+  let stock: number | null = null;
+  const title = form.title.trim();
+  if (title === "") errors.title = "Give it a title.";
+  else if (title.length > LIMITS.TITLE_MAX) errors.title = `At most ${LIMITS.TITLE_MAX} characters.`;
+  if (form.description.length > LIMITS.PRODUCT_DESCRIPTION_MAX) {
+    errors.description = `At most ${LIMITS.PRODUCT_DESCRIPTION_MAX} characters.`;
+  }
+  try {
+    price = parsePrice(form.price, currency);
+  } catch (error) {
+    errors.price = error instanceof PriceError ? error.message : "Enter a price.";
+  }
+  const stockText = form.stock.trim();
+  if (stockText !== "") {
+    if (!/^\d+$/.test(stockText) || Number(stockText) > LIMITS.STOCK_MAX) {
+      errors.stock = `A whole number from 0 to ${LIMITS.STOCK_MAX.toLocaleString()}, or empty for unlimited.`;
+    } else {
+      stock = Number(stockText);
+    }
+  }
+  return { errors, title, price, stock };
+}
+
+export default function NewProduct() {
+  const grover = useGrover();
+  const market = grover.part(marketOf);
+  const { colors } = useTheme();
+  const [form, setForm] = useState({ title: "", description: "", price: "", stock: "" });
+  const [currency, setCurrency] = useState<Currency>("USD");
+  const [kind, setKind] = useState<Kind>("physical");
+  const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
+  const [failure, setFailure] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const edit = (field: Field) => (value: string) => {
+    setForm((f) => ({ ...f, [field]: value }));
+    setErrors((e) => ({ ...e, [field]: undefined }));
+  };
+
+  const save = async () => {
+    const checked = validate(form, currency);
+    setErrors(checked.errors);
+    setFailure(null);
+    if (Object.values(checked.errors).some(Boolean)) return;
+    setBusy(true);
+    try {
+      const product = await market.getState().createProduct({
+        title: checked.title,
+        description: form.description.trim(),
+        price: checked.price,
+        currency,
+        stock: checked.stock,
+        kind,
+      });
+      router.replace(`/product/${product.id}`);
+    } catch (error) {
+      setFailure(describe(error));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Screen edges={["bottom"]}>
+      <Stack.Screen options={{ title: "New product" }} />
+      <KeyboardAvoidingView style={{ flex: 1 }} behavior={Platform.OS === "ios" ? "padding" : undefined}>
+        <ScrollView
+          keyboardShouldPersistTaps="handled"
+          contentContainerStyle={{ padding: space.lg, gap: space.lg, maxWidth: 560, width: "100%", alignSelf: "center" }}
+        >
+          <Text variant="title">Sell something</Text>
+          <TextField
+            testID="product-title"
+            label="Title"
+            value={form.title}
+            onChangeText={edit("title")}
+            maxLength={LIMITS.TITLE_MAX}
+            error={errors.title}
+            placeholder="Signed print, preset pack…"
+          />
+          <TextField
+            testID="product-description"
+            label="Description"
+            value={form.description}
+            onChangeText={edit("description")}
+            multiline
+            style={{ minHeight: 96, textAlignVertical: "top" }}
+            error={errors.description}
+            placeholder="What buyers get"
+          />
+          <View style={{ gap: space.xs }}>
+            <Text variant="caption" muted>
+              Currency
+            </Text>
+            <ScrollView horizontal showsHorizontalScrollIndicator={false} contentContainerStyle={{ gap: space.sm }}>
+              {CURRENCIES.map((c) => (
+                <Choice
+                  key={c}
+                  testID={`product-currency-${c}`}
+                  label={c}
+                  selected={c === currency}
+                  onPress={() => {
+                    setCurrency(c);
+                    setErrors((e) => ({ ...e, price: undefined }));
+                  }}
+                />
+              ))}
+            </ScrollView>
+          </View>
+          <TextField
+            testID="product-price"
+            label={`Price (${currency})`}
+            value={form.price}
+            onChangeText={edit("price")}
+            keyboardType={CURRENCY_DIGITS[currency] === 0 ? "number-pad" : "decimal-pad"}
+            placeholder={CURRENCY_DIGITS[currency] === 0 ? "1500" : "12.50"}
+            error={errors.price}
+          />
+          <TextField
+            testID="product-stock"
+            label="How many to sell"
+            value={form.stock}
+            onChangeText={edit("stock")}
+            keyboardType="number-pad"
+            placeholder="Unlimited"
+            error={errors.stock}
+          />
+          <View style={{ gap: space.xs }}>
+            <Text variant="caption" muted>
+              Kind
+            </Text>
+            <View style={{ flexDirection: "row", gap: space.sm }}>
+              <Choice testID="product-kind-physical" label="Physical" selected={kind === "physical"} onPress={() => setKind("physical")} />
+              <Choice testID="product-kind-digital" label="Digital" selected={kind === "digital"} onPress={() => setKind("digital")} />
+            </View>
+            <Text variant="caption" muted>
+              {kind === "physical"
+                ? "You ship it and mark the order fulfilled."
+                : "Delivered by you online; the order counts as fulfilled once paid."}
+            </Text>
+          </View>
+          {failure ? (
+            <Text testID="product-error" variant="label" color={colors.danger}>
+              {failure}
+            </Text>
+          ) : null}
+          <Button testID="product-save" title="List product" busy={busy} onPress={() => void save()} />
+        </ScrollView>
+      </KeyboardAvoidingView>
     </Screen>
   );
 }
