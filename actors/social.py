@@ -99,6 +99,7 @@ def post_view(post: PostRecord, author: accounts.UserProfile, liked: bool) -> m.
         text=post.text,
         media_urls=list(post.media_urls),
         media_types=list(post.media_types),
+        media_blurhashes=list(post.media_blurhashes),
         tags=list(post.tags),
         mentions=list(post.mentions),
         location=location_view(post.location),

@@ -63,6 +63,13 @@ def bomb_png() -> bytes:
 MP4_HEAD = struct.pack(">I", 24) + b"ftypisom" + b"\x00\x00\x02\x00" + b"isomiso2"
 
 
+def mp4_bytes() -> bytes:
+    """A minimal movie: ftyp, then a moov with an mvhd of 2 s (timescale 1000)."""
+    mvhd = b"\x00" * 4 + struct.pack(">IIII", 0, 0, 1000, 2000) + b"\x00" * 80
+    moov = struct.pack(">I", 8 + 8 + len(mvhd)) + b"moov" + struct.pack(">I", 8 + len(mvhd))
+    return MP4_HEAD + moov + b"mvhd" + mvhd
+
+
 async def login(grover: Grover) -> tuple[Client, str]:
     client = Client()
     await client.connect(ws_url(grover))
@@ -197,10 +204,7 @@ async def test_png_named_jpg_is_taken_as_png_from_multipart(node: tuple[Grover, 
 
 async def test_video_is_stored_as_uploaded(node: tuple[Grover, str]) -> None:
     grover, token = node
-    # A minimal movie: ftyp, then a moov with an mvhd of 2 s (timescale 1000).
-    mvhd = b"\x00" * 4 + struct.pack(">IIII", 0, 0, 1000, 2000) + b"\x00" * 80
-    moov = struct.pack(">I", 8 + 8 + len(mvhd)) + b"moov" + struct.pack(">I", 8 + len(mvhd))
-    body = MP4_HEAD + moov + b"mvhd" + mvhd
+    body = mp4_bytes()
     status, reply, _ = await upload(grover, token, body)
     assert status == 201, reply
     assert (reply["kind"], reply["mime"], reply["size"]) == ("video", "video/mp4", len(body))

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from actors.feed import TIMELINE_SIZE
 from actors.ids import new_id
@@ -23,6 +24,7 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import accounts, messaging
 from protocol.messages import social as m
 from server.context import Caller
+from server.media.processing import blurhash_of
 from tests.harness import Node, events, next_id, open_node
 from tests.store.backends import BACKENDS, backend_context
 
@@ -189,6 +191,8 @@ async def uploaded(node: Node, owner: Caller, kind: str = "image") -> MediaRecor
         kind=kind,
         mime="image/webp" if kind == "image" else "video/mp4",
         size=1000,
+        # Each image's own (noise differs), so a mix-up between media shows.
+        blurhash=blurhash_of(Image.effect_noise((8, 8), 64)) if kind == "image" else None,
         url=f"https://cdn.example/{media_id}/main",
         thumbnail_url=f"https://cdn.example/{media_id}/thumb" if kind == "image" else None,
         storage_key=media_id,
@@ -214,6 +218,7 @@ async def test_a_post_keeps_its_tags_mentions_location_media_and_counts(social: 
     assert view.tags == ["beach", "sun", "travel"]
     assert view.mentions == [bob.user()]
     assert (view.media_urls, view.media_types) == ([photo.url, clip.url], ["image", "video"])
+    assert photo.blurhash and view.media_blurhashes == [photo.blurhash, ""]
     attached = await social.store.media.get_many([photo.id, clip.id])
     assert {r.attached_to for r in attached.values()} == {f"post:{view.id}"}
     assert view.location == m.Location(latitude=43.7, longitude=7.27, place_name="Nice")
@@ -221,6 +226,7 @@ async def test_a_post_keeps_its_tags_mentions_location_media_and_counts(social: 
     assert view.author.posts_count == 1
     got = await social.call(bob, m.GetPost, post_id=view.id)
     assert got.text == view.text and got.created_at == view.created_at
+    assert got.media_blurhashes == view.media_blurhashes  # as stored
 
 
 async def test_a_retried_create_returns_the_original_post(social: Node) -> None:

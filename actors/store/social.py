@@ -44,14 +44,17 @@ class GeoPoint(msgspec.Struct, kw_only=True):
 
 class PostRecord(msgspec.Struct, kw_only=True):
     """A post. ``tags`` are normalised (lower-case, no ``#``, unique, in first
-    appearance order); ``mentions`` are user ids. ``media_urls`` and
-    ``media_types`` are parallel lists."""
+    appearance order); ``mentions`` are user ids. ``media_urls``,
+    ``media_types`` and ``media_blurhashes`` are parallel lists."""
 
     id: str
     user_id: str
     text: str = ""
     media_urls: list[str] = []
     media_types: list[str] = []
+    media_blurhashes: list[str] = []
+    """Each medium's BlurHash, ``""`` for one without (a video). Empty for a
+    post stored before the field existed, whatever its media."""
     tags: list[str] = []
     mentions: list[str] = []
     location: GeoPoint | None = None

@@ -48,15 +48,23 @@ class Location(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class PostView(msgspec.Struct, kw_only=True):
-    """A post as a viewer sees it. ``media_urls`` and ``media_types`` are
-    parallel lists; ``tags`` are lower-case without ``#``; ``mentions`` are
-    the user ids of the ``@usernames`` of the text that exist."""
+    """A post as a viewer sees it. ``media_urls``, ``media_types`` and
+    ``media_blurhashes`` are parallel lists; ``media_blurhashes`` holds each
+    image's BlurHash, to draw a placeholder while the image loads (``""``
+    where there is none: a video), and may be shorter than ``media_urls``
+    (empty for posts written before it existed: show no placeholder);
+    ``tags`` are lower-case without ``#``; ``mentions`` are the user ids of
+    the ``@usernames`` of the text that exist."""
 
     id: str
     author: UserProfile
     text: str
     media_urls: list[str]
     media_types: list[str]
+    # A default, like ``hidden``: a client decoding the reply of a server
+    # without the field still decodes it. An additive change, so no new
+    # protocol version (docs/decisions.md): older clients ignore the field.
+    media_blurhashes: list[str] = []
     tags: list[str]
     mentions: list[str]
     location: Location | None
@@ -176,7 +184,8 @@ class CreatePost(Request, tag="post.create", kw_only=True):
     media_ids: Annotated[list[ObjectId], Meta(max_length=limits.POST_MEDIA_MAX)] = []
     """Uploads of the caller (``POST /v1/media`` on the sidecar) not used
     elsewhere, in the order shown; another user's or a used one is
-    ``forbidden``. The post's ``media_urls`` and ``media_types`` come from them."""
+    ``forbidden``. The post's ``media_urls``, ``media_types`` and
+    ``media_blurhashes`` come from them."""
     tags: Tags = []
     location: Location | None = None
     visibility: Visibility = "public"

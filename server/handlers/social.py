@@ -148,6 +148,7 @@ async def create_post(services: Services, caller: Caller, req: m.CreatePost) -> 
         text=req.text,
         media_urls=[record.url for record in media],
         media_types=[record.kind for record in media],
+        media_blurhashes=[record.blurhash or "" for record in media],
         tags=tags,
         mentions=await mentions(viewer, req.text),
         location=geo_point(req.location),

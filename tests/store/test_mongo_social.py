@@ -134,6 +134,25 @@ async def test_mongo_post_document_shape_and_location_round_trip(
     assert await store.posts.edit(post.id, "someone-else", moved) is None
 
 
+async def test_mongo_post_stored_before_blurhashes_reads_back_without_them(
+    store: Store, mongo: Backend
+) -> None:
+    ann = await new_user(store, "ann")
+    post = make_post(
+        ann,
+        media_urls=["https://img.example/1.webp"],
+        media_types=["image"],
+        media_blurhashes=["LEHV6nWB2yk8pyo0adR*.7kCMdnj"],
+    )
+    await store.posts.create(post)
+    posts = mongo.mongo_db["posts"]
+    doc = await posts.find_one({"_id": post.id})
+    assert doc["media_blurhashes"] == ["LEHV6nWB2yk8pyo0adR*.7kCMdnj"]
+    # A document written before the field existed has no such key.
+    await posts.update_one({"_id": post.id}, {"$unset": {"media_blurhashes": ""}})
+    assert await store.posts.get(post.id) == msgspec.structs.replace(post, media_blurhashes=[])
+
+
 async def test_mongo_post_conflicts_write_nothing(store: Store) -> None:
     ann = await new_user(store, "ann")
     post = make_post(ann, client_key="k")

@@ -239,6 +239,7 @@ async def test_post_round_trips_and_counts_on_its_author(store: Store) -> None:
         text="hello #World @bob",
         media_urls=["https://img.example/1.webp", "https://img.example/2.mp4"],
         media_types=["image", "video"],
+        media_blurhashes=["LEHV6nWB2yk8pyo0adR*.7kCMdnj", ""],
         tags=["world"],
         mentions=[new_id()],
         location=GeoPoint(latitude=48.85, longitude=2.35, place_name="Paris"),
@@ -296,6 +297,9 @@ async def test_post_edit_only_by_its_author_and_location_set_unset_kept(store: S
     ann, ben = await new_users(store, 2)
     paris = GeoPoint(latitude=48.85, longitude=2.35, place_name="Paris")
     post = make_post(ann.id, text="old #a", tags=["a"], location=paris)
+    # An edit changes no media: they stay as created.
+    post.media_urls, post.media_types = ["https://img.example/1.webp"], ["image"]
+    post.media_blurhashes = ["LEHV6nWB2yk8pyo0adR*.7kCMdnj"]
     await store.posts.create(post)
 
     edit = PostEdit(text="new #b @x", tags=["b"], mentions=["x"], edited_at=T0 + 10)
@@ -312,6 +316,11 @@ async def test_post_edit_only_by_its_author_and_location_set_unset_kept(store: S
         T0 + 10,
     )
     assert edited.location == paris  # set_location false: kept
+    assert (edited.media_urls, edited.media_types, edited.media_blurhashes) == (
+        post.media_urls,
+        post.media_types,
+        post.media_blurhashes,
+    )
     assert (edited.id, edited.user_id, edited.created_at) == (post.id, ann.id, post.created_at)
     assert await store.posts.get(post.id) == edited
 

@@ -437,6 +437,47 @@ async def test_schema_version_1_file_is_upgraded_in_place(tmp_path: pathlib.Path
         await store.close()
 
 
+async def test_posts_of_a_version_10_file_read_back_without_blurhashes(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Migration 11 adds ``posts.media_blurhashes``: the rows already there
+    read back with none, their other media fields kept; new rows keep theirs."""
+    path = tmp_path / "v10.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for version, statements in MIGRATIONS:
+            if version <= 10:
+                for statement in statements:
+                    conn.execute(statement)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version (version) VALUES (10)")
+        conn.execute(
+            "INSERT INTO posts (id, user_id, media_urls, media_types, created_at)"
+            """ VALUES ('p1', 'u1', '["https://img.example/1.webp"]', '["image"]', 1.0)"""
+        )
+    finally:
+        conn.close()
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        old = await store.posts.get("p1")
+        assert old is not None
+        assert (old.media_urls, old.media_types, old.media_blurhashes) == (
+            ["https://img.example/1.webp"],
+            ["image"],
+            [],
+        )
+        new = make_post("u1", at=2.0)
+        new.media_urls = ["https://img.example/2.webp", "https://img.example/2.mp4"]
+        new.media_types = ["image", "video"]
+        new.media_blurhashes = ["LEHV6nWB2yk8pyo0adR*.7kCMdnj", ""]
+        await store.posts.create(new)
+        assert await store.posts.get(new.id) == new
+    finally:
+        await store.close()
+
+
 PK_SEARCH = "SEARCH messages USING PRIMARY KEY (conversation_id=?"
 
 

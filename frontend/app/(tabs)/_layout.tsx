@@ -35,7 +35,7 @@ export default function TabsLayout() {
       />
       <Tabs.Screen
         name="create"
-        options={{ title: "Create", tabBarButtonTestID: "tab-create", tabBarIcon: ({ color }) => <Glyph glyph="＋" color={color} /> }}
+        options={{ title: "Create", tabBarButtonTestID: "tab-create", tabBarIcon: ({ color }) => <Glyph glyph="+" color={color} /> }}
       />
       <Tabs.Screen
         name="messages"

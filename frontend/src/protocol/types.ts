@@ -989,6 +989,7 @@ export interface PostView {
   text: string;
   media_urls: string[];
   media_types: string[];
+  media_blurhashes: string[];
   tags: string[];
   mentions: string[];
   location: Location | null;

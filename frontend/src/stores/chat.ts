@@ -16,6 +16,7 @@
 import { createStore } from "zustand/vanilla";
 
 import { GroverError, type GroverClient } from "../protocol/client";
+import { newClientKey } from "../protocol/keys";
 import type {
   ConversationSummary,
   ConversationView,
@@ -179,7 +180,7 @@ const CATCH_UP_PAGES = 20;
 export function createChatStore(
   client: GroverClient,
   me: () => string | null,
-  newKey: () => string = () => crypto.randomUUID(),
+  newKey: () => string = newClientKey,
   options: ChatOptions = {},
 ) {
   const typingTtl = options.typingTtlMs ?? TYPING_TTL_MS;

@@ -15,6 +15,7 @@
 import { createStore } from "zustand/vanilla";
 
 import { type GroverClient, GroverError, ConnectionLost, RequestTimeout } from "../protocol/client";
+import { newClientKey } from "../protocol/keys";
 import type { ChatLine, LiveTokenView, ServerEvent, StreamView } from "../protocol/types";
 import type { Grover } from "../runtime/grover";
 
@@ -109,7 +110,7 @@ function codeOf(error: unknown): string {
 export function createLiveStore(
   client: GroverClient,
   me: () => string | null,
-  newKey: () => string = () => crypto.randomUUID(),
+  newKey: () => string = newClientKey,
 ) {
   const renewals = new Map<string, ReturnType<typeof setTimeout>>();
   /** Screens that want each stream open: a join answered after its screen closed is left at once. */

@@ -15,6 +15,7 @@
 import { createStore, type StoreApi } from "zustand/vanilla";
 
 import type { GroverClient } from "../protocol/client";
+import { newClientKey } from "../protocol/keys";
 import type {
   Balances,
   Outgoing,
@@ -83,13 +84,6 @@ export function mergeOrder(known: OrderView | undefined, incoming: OrderView): O
   const [a, b] = [progress(known), progress(incoming)];
   if (a[0] !== b[0]) return a[0] > b[0] ? known : incoming;
   return a[1] > b[1] ? known : incoming;
-}
-
-/** A unique `client_key` (Hermes has no `crypto.randomUUID`). */
-export function newClientKey(): string {
-  const random = globalThis.crypto?.randomUUID?.();
-  if (random !== undefined) return random;
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
 }
 
 function withoutId(ids: string[], id: string): string[] {

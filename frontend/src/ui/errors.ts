@@ -1,4 +1,5 @@
 /** What to tell a person for each error code the server sends. */
+import { UploadError, uploadErrorText } from "../media/upload";
 import { ConnectionLost, GroverError, RequestTimeout } from "../protocol/client";
 import type { ErrorCode } from "../protocol/types";
 
@@ -33,5 +34,6 @@ export function describe(error: unknown): string {
   if (error instanceof GroverError) return errorText(error.code);
   if (error instanceof ConnectionLost) return errorText("connection_lost");
   if (error instanceof RequestTimeout) return errorText("timeout");
+  if (error instanceof UploadError) return uploadErrorText(error);
   return "Something went wrong.";
 }

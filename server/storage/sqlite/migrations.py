@@ -11,7 +11,8 @@ version 6 discovery (trending tags, the popular-users index), version 7
 notifications, version 8 media, version 9 live streaming (streams, their
 chat, bans and viewers), version 10 the marketplace (products and their
 FTS index, orders, the ledger and its kept balances, payouts, payment
-events; the tip columns of the chat). Versions ascend in the list; a new one is appended above
+events; the tip columns of the chat), version 11 the BlurHashes of a
+post's media. Versions ascend in the list; a new one is appended above
 the last, never inserted below it (a file past it would skip it).
 """
 
@@ -563,6 +564,14 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
         ),
     ),
     (10, MARKET_MIGRATION),
+    (
+        11,
+        (
+            # Posts keep their media's BlurHashes (parallel to media_urls);
+            # the posts written before have none: an empty list.
+            "ALTER TABLE posts ADD COLUMN media_blurhashes TEXT NOT NULL DEFAULT '[]'",
+        ),
+    ),
 )
 
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]

@@ -36,9 +36,9 @@ MESSAGE_COLUMNS: Final = (
 FOLLOW_COLUMNS: Final = "follower_id, followee_id, created_at"
 #: Every column of ``posts`` but ``seq``, in the order of :func:`post_row`.
 POST_COLUMNS: Final = (
-    "id, user_id, text, media_urls, media_types, tags, mentions, latitude, longitude,"
-    " place_name, visibility, client_key, like_count, comment_count, created_at, edited_at,"
-    " hidden"
+    "id, user_id, text, media_urls, media_types, media_blurhashes, tags, mentions, latitude,"
+    " longitude, place_name, visibility, client_key, like_count, comment_count, created_at,"
+    " edited_at, hidden"
 )
 COMMENT_COLUMNS: Final = (
     "id, post_id, user_id, parent_comment_id, text, client_key, created_at, edited_at,"
@@ -94,6 +94,7 @@ def to_post(row: sqlite3.Row) -> PostRecord:
         text=row["text"],
         media_urls=_strings.decode(row["media_urls"]),
         media_types=_strings.decode(row["media_types"]),
+        media_blurhashes=_strings.decode(row["media_blurhashes"]),
         tags=_strings.decode(row["tags"]),
         mentions=_strings.decode(row["mentions"]),
         location=None
@@ -129,6 +130,7 @@ def post_row(post: PostRecord) -> tuple[Any, ...]:
         post.text,
         json_list(post.media_urls),
         json_list(post.media_types),
+        json_list(post.media_blurhashes),
         json_list(post.tags),
         json_list(post.mentions),
         *location_values(post.location),
