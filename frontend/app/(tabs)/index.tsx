@@ -3,7 +3,7 @@
  * arrive live on top; pull to refresh, more at the end. The posts on screen
  * are watched, so their likes and comment counts move live.
  */
-import { FlashList, type ViewToken } from "@shopify/flash-list";
+import type { ViewToken } from "@shopify/flash-list";
 import { router, useFocusEffect } from "expo-router";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { View } from "react-native";
@@ -11,7 +11,7 @@ import { useStore } from "zustand";
 
 import { LiveNowStrip } from "../../src/components/LiveNowStrip";
 import { NotificationBell } from "../../src/components/NotificationBell";
-import { PostCard, PostListFooter, usePosts } from "../../src/components/PostCard";
+import { PostFeed } from "../../src/components/PostFeed";
 import type { PostView } from "../../src/protocol/types";
 import { useGrover } from "../../src/runtime/grover";
 import { feedOf } from "../../src/stores/feed";
@@ -28,7 +28,6 @@ export default function Home() {
   const feed = grover.part(feedOf);
   const posts = grover.part(postsOf);
   const { ids, status, error, refreshing, loadingMore, cursor } = useStore(feed);
-  const data = usePosts(ids);
   const { colors } = useTheme();
   const [visible, setVisible] = useState<string[]>([]);
 
@@ -50,6 +49,7 @@ export default function Home() {
     setVisible((now) => (now.join() === next.join() ? now : next));
   }).current;
 
+  // The first load has its own full-screen states; the list takes over after.
   let body;
   if (status === "idle" || (status === "loading" && ids.length === 0)) {
     body = <LoadingState label="Loading your feed…" />;
@@ -57,21 +57,15 @@ export default function Home() {
     body = <ErrorState message={describe(error)} onRetry={() => void feed.getState().refresh().catch(() => undefined)} />;
   } else {
     body = (
-      <FlashList
+      <PostFeed
         testID="feed-list"
-        data={data}
-        keyExtractor={(post) => post.id}
-        renderItem={({ item }) => (
-          <View style={{ paddingHorizontal: space.md, paddingBottom: space.md }}>
-            <PostCard post={item} />
-          </View>
-        )}
-        ListHeaderComponent={
+        list={{ ids, status, error, refreshing, loadingMore, cursor }}
+        header={
           <View style={{ paddingBottom: space.sm }}>
             <LiveNowStrip />
           </View>
         }
-        ListEmptyComponent={
+        empty={
           <EmptyState
             title="Your feed is empty"
             hint="Follow people to see their posts here, or share your first one."
@@ -83,17 +77,9 @@ export default function Home() {
             }
           />
         }
-        ListFooterComponent={
-          <PostListFooter
-            list={{ ids, status, error, refreshing, loadingMore, cursor }}
-            onRetry={() => void feed.getState().loadMore().catch(() => undefined)}
-            end="You're all caught up."
-          />
-        }
-        onEndReached={() => void feed.getState().loadMore().catch(() => undefined)}
-        onEndReachedThreshold={0.5}
-        refreshing={refreshing}
-        onRefresh={() => void feed.getState().refresh().catch(() => undefined)}
+        end="You're all caught up."
+        refresh={() => feed.getState().refresh()}
+        loadMore={() => feed.getState().loadMore()}
         onViewableItemsChanged={onViewable}
         viewabilityConfig={{ itemVisiblePercentThreshold: 30 }}
         // Near the top, a post arriving live scrolls into view rather than above it.

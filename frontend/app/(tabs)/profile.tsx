@@ -2,14 +2,13 @@
  * Me: my picture, names, bio and counts (fresh from the server), editing
  * them, my shop, my posts, and the way to Settings and Orders.
  */
-import { FlashList } from "@shopify/flash-list";
 import * as ImagePicker from "expo-image-picker";
 import { router } from "expo-router";
 import { useEffect, useState } from "react";
 import { View } from "react-native";
 import { useStore } from "zustand";
 
-import { PostCard, PostListFooter, usePosts } from "../../src/components/PostCard";
+import { PostFeed } from "../../src/components/PostFeed";
 import { ShopSection } from "../../src/components/ShopSection";
 import { ProfileHeader } from "../../src/components/UserCard";
 import { uploadErrorText, uploadMedia } from "../../src/media/upload";
@@ -18,7 +17,7 @@ import { useGrover } from "../../src/runtime/grover";
 import { emptyList } from "../../src/stores/posts";
 import { profileOf, profilesOf } from "../../src/stores/profiles";
 import { describe } from "../../src/ui/errors";
-import { Avatar, Button, Card, EmptyState, ErrorState, LoadingState, Row, Screen, Text, TextField } from "../../src/ui/kit";
+import { Avatar, Button, Card, EmptyState, LoadingState, Row, Screen, Text, TextField } from "../../src/ui/kit";
 import { space, useTheme } from "../../src/ui/theme";
 
 function EditProfile(props: { me: UserProfile; onDone: () => void }) {
@@ -103,7 +102,6 @@ export default function Profile() {
   const fresh = useStore(profiles, (s) => s.users[myId]);
   const loading = useStore(profiles, (s) => s.loading[myId]);
   const list = useStore(profiles, (s) => s.posts[myId]) ?? emptyList;
-  const data = usePosts(list.ids);
   const { colors } = useTheme();
   const [editing, setEditing] = useState(false);
 
@@ -150,39 +148,19 @@ export default function Profile() {
 
   return (
     <Screen testID="profile-screen">
-      <FlashList
+      <PostFeed
         testID="profile-posts"
-        data={data}
-        keyExtractor={(post) => post.id}
-        renderItem={({ item }) => (
-          <View style={{ paddingHorizontal: space.md, paddingBottom: space.md }}>
-            <PostCard post={item} />
-          </View>
-        )}
-        ListHeaderComponent={header}
-        ListEmptyComponent={
-          list.status === "error" ? (
-            <ErrorState message={describe(list.error)} onRetry={() => void profiles.getState().refreshPosts(myId).catch(() => undefined)} />
-          ) : list.status === "ready" ? (
-            <EmptyState
-              title="No posts yet"
-              hint="What you share shows up here."
-              action={<Button title="Create a post" onPress={() => router.push("/create")} testID="profile-create" />}
-            />
-          ) : (
-            <LoadingState />
-          )
+        list={list}
+        header={header}
+        empty={
+          <EmptyState
+            title="No posts yet"
+            hint="What you share shows up here."
+            action={<Button title="Create a post" onPress={() => router.push("/create")} testID="profile-create" />}
+          />
         }
-        ListFooterComponent={
-          <PostListFooter list={list} onRetry={() => void profiles.getState().loadMorePosts(myId).catch(() => undefined)} />
-        }
-        onEndReached={() => void profiles.getState().loadMorePosts(myId).catch(() => undefined)}
-        onEndReachedThreshold={0.5}
-        refreshing={list.refreshing}
-        onRefresh={() => {
-          void profiles.getState().load(myId).catch(() => undefined);
-          void profiles.getState().refreshPosts(myId).catch(() => undefined);
-        }}
+        refresh={() => Promise.all([profiles.getState().load(myId), profiles.getState().refreshPosts(myId)])}
+        loadMore={() => profiles.getState().loadMorePosts(myId)}
       />
     </Screen>
   );

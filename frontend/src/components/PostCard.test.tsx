@@ -11,10 +11,11 @@ import { deflateSync } from "node:zlib";
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 
-import { signedUp, uniqueName } from "../../test/helpers";
+import { signedUp } from "../../test/helpers";
 import type { GroverClient } from "../protocol/client";
 import type { PostView } from "../protocol/types";
-import { Grover, useRuntime } from "../runtime/grover";
+import type { Grover } from "../runtime/grover";
+import { runningGrover, stopRunningGrover } from "../../test/runtime";
 import { PostCard } from "./PostCard";
 
 const push = vi.hoisted(() => vi.fn());
@@ -67,17 +68,7 @@ beforeAll(async () => {
   post = await author.send("post.create", { client_key: "card", text: "Golden hour", media_ids: [media.id] });
   expect(post.media_blurhashes).toEqual([media.blurhash]);
 
-  grover = new Grover({
-    gateway_url: inject("groverUrl"),
-    sidecar_url: inject("sidecarUrl"),
-    payments: false,
-    live_video: false,
-    checkout_return_url: "grover://paypal/return",
-  });
-  await grover.session.getState().start();
-  const name = uniqueName();
-  await grover.session.getState().register(name, `${name}@example.com`, "correct horse battery");
-  useRuntime.setState({ grover, status: "ready" });
+  grover = await runningGrover();
 });
 
 afterEach(() => {
@@ -86,8 +77,7 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  useRuntime.setState({ grover: null, status: "idle" });
-  grover.client.close();
+  stopRunningGrover(grover);
   author.close();
 });
 

@@ -6,10 +6,11 @@
  * expo-router's navigation is a spy (it needs a navigator to run).
  */
 import { cleanup, fireEvent, render, screen } from "@testing-library/react";
-import { afterAll, afterEach, beforeAll, expect, inject, test, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, test, vi } from "vitest";
 
-import { signedUp, uniqueName } from "../../test/helpers";
-import { Grover, useRuntime } from "../runtime/grover";
+import { signedUp } from "../../test/helpers";
+import type { Grover } from "../runtime/grover";
+import { runningGrover, stopRunningGrover } from "../../test/runtime";
 import { marketOf } from "../stores/market";
 import { ShopSection } from "./ShopSection";
 
@@ -20,18 +21,8 @@ let grover: Grover;
 let me = "";
 
 beforeAll(async () => {
-  grover = new Grover({
-    gateway_url: inject("groverUrl"),
-    sidecar_url: inject("sidecarUrl"),
-    payments: false,
-    live_video: false,
-    checkout_return_url: "grover://paypal/return",
-  });
-  await grover.session.getState().start();
-  const name = uniqueName();
-  await grover.session.getState().register(name, `${name}@example.com`, "correct horse battery");
+  grover = await runningGrover();
   me = grover.session.getState().user?.id ?? "";
-  useRuntime.setState({ grover, status: "ready" });
 });
 
 afterEach(() => {
@@ -39,7 +30,7 @@ afterEach(() => {
   push.mockClear();
 });
 
-afterAll(() => grover.client.close());
+afterAll(() => stopRunningGrover(grover));
 
 test("someone else's shop: cards with title and price, each to its page", async () => {
   const { c } = await signedUp();

@@ -92,8 +92,6 @@ interface Queued {
   sentAs: number | null;
 }
 
-const OPEN = 1;
-
 /** Close codes after which reconnecting cannot help (see docs/protocol.md). */
 const FINAL_CLOSES = new Set([4002, 4003, 4004]);
 

@@ -1,5 +1,5 @@
 import { router, Stack, useLocalSearchParams } from "expo-router";
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { ScrollView, View } from "react-native";
 import { useStore } from "zustand";
 
@@ -10,6 +10,7 @@ import type { OrderView } from "../../../src/protocol/types";
 import { useGrover } from "../../../src/runtime/grover";
 import { marketOf } from "../../../src/stores/market";
 import { describe } from "../../../src/ui/errors";
+import { useLoad } from "../../../src/ui/useLoad";
 import { ago, Button, Card, Divider, ErrorState, LoadingState, Row, Screen, Text, money } from "../../../src/ui/kit";
 import { space, useTheme } from "../../../src/ui/theme";
 
@@ -111,17 +112,8 @@ export default function Checkout() {
   const market = grover.part(marketOf);
   const me = useStore(grover.session, (s) => s.user?.id ?? null);
   const order = useStore(market, (s) => s.orders[id]);
-  const [error, setError] = useState<unknown>(null);
   const { colors } = useTheme();
-
-  const load = useCallback(() => {
-    setError(null);
-    market
-      .getState()
-      .loadOrder(id)
-      .catch((e: unknown) => setError(e));
-  }, [market, id]);
-  useEffect(load, [load]);
+  const { error, retry: load } = useLoad(() => market.getState().loadOrder(id), [market, id]);
 
   let body;
   if (order === undefined) {

@@ -1,5 +1,5 @@
 import { router, Stack, useLocalSearchParams } from "expo-router";
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { ScrollView, View } from "react-native";
 import { useStore } from "zustand";
 
@@ -8,6 +8,7 @@ import { LIMITS, type ProductView } from "../../../src/protocol/types";
 import { useGrover } from "../../../src/runtime/grover";
 import { marketOf } from "../../../src/stores/market";
 import { describe } from "../../../src/ui/errors";
+import { useLoad } from "../../../src/ui/useLoad";
 import { Button, Card, Divider, ErrorState, LazyImage, LoadingState, Row, Screen, Text, money } from "../../../src/ui/kit";
 import { radius, space, useTheme } from "../../../src/ui/theme";
 
@@ -160,17 +161,8 @@ export default function ProductScreen() {
   const market = grover.part(marketOf);
   const me = useStore(grover.session, (s) => s.user?.id ?? null);
   const product = useStore(market, (s) => s.products[id]);
-  const [error, setError] = useState<unknown>(null);
   const { colors } = useTheme();
-
-  const load = useCallback(() => {
-    setError(null);
-    market
-      .getState()
-      .loadProduct(id)
-      .catch((e: unknown) => setError(e));
-  }, [market, id]);
-  useEffect(load, [load]);
+  const { error, retry: load } = useLoad(() => market.getState().loadProduct(id), [market, id]);
 
   let body;
   if (product === undefined) {

@@ -3,14 +3,13 @@
  * message them, their shop and their posts. The route's id may be
  * `@username` (a deep link), resolved to the user with exactly that name.
  */
-import { FlashList } from "@shopify/flash-list";
 import { Stack, router, useLocalSearchParams } from "expo-router";
 import { useEffect, useState } from "react";
 import { View } from "react-native";
 import { useStore } from "zustand";
 
 import { MessageButton } from "../../../src/components/MessageButton";
-import { PostCard, PostListFooter, usePosts } from "../../../src/components/PostCard";
+import { PostFeed } from "../../../src/components/PostFeed";
 import { ShopSection } from "../../../src/components/ShopSection";
 import { ProfileHeader } from "../../../src/components/UserCard";
 import { GroverError } from "../../../src/protocol/client";
@@ -38,7 +37,6 @@ export default function UserScreen() {
   const loading = useStore(profiles, (s) => (userId ? s.loading[userId] : undefined));
   const busy = useStore(profiles, (s) => (userId ? s.following[userId] === true : false));
   const list = useStore(profiles, (s) => (userId ? s.posts[userId] : undefined)) ?? emptyList;
-  const data = usePosts(list.ids);
 
   const resolve = () => {
     setResolveError(null);
@@ -116,35 +114,13 @@ export default function UserScreen() {
       </View>
     );
     body = (
-      <FlashList
+      <PostFeed
         testID="user-posts"
-        data={data}
-        keyExtractor={(post) => post.id}
-        renderItem={({ item }) => (
-          <View style={{ paddingHorizontal: space.md, paddingBottom: space.md }}>
-            <PostCard post={item} />
-          </View>
-        )}
-        ListHeaderComponent={header}
-        ListEmptyComponent={
-          list.status === "error" ? (
-            <ErrorState message={describe(list.error)} onRetry={() => void profiles.getState().refreshPosts(user.id).catch(() => undefined)} />
-          ) : list.status === "ready" ? (
-            <EmptyState title="No posts yet" hint={`When @${user.username} shares something, it shows up here.`} />
-          ) : (
-            <LoadingState />
-          )
-        }
-        ListFooterComponent={
-          <PostListFooter list={list} onRetry={() => void profiles.getState().loadMorePosts(user.id).catch(() => undefined)} />
-        }
-        onEndReached={() => void profiles.getState().loadMorePosts(user.id).catch(() => undefined)}
-        onEndReachedThreshold={0.5}
-        refreshing={list.refreshing}
-        onRefresh={() => {
-          void profiles.getState().load(user.id).catch(() => undefined);
-          void profiles.getState().refreshPosts(user.id).catch(() => undefined);
-        }}
+        list={list}
+        header={header}
+        empty={<EmptyState title="No posts yet" hint={`When @${user.username} shares something, it shows up here.`} />}
+        refresh={() => Promise.all([profiles.getState().load(user.id), profiles.getState().refreshPosts(user.id)])}
+        loadMore={() => profiles.getState().loadMorePosts(user.id)}
       />
     );
   }
