@@ -6,9 +6,8 @@
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 
-import { signedUp, uniqueName, until } from "../../test/helpers";
-import type { GroverClient } from "../protocol/client";
-import { GroverError } from "../protocol/client";
+import { lateReplies, signedUp, uniqueName, until, url } from "../../test/helpers";
+import { GroverClient, GroverError } from "../protocol/client";
 import type { UserProfile } from "../protocol/types";
 import { LocationUnavailable, createSearchStore, tagOf } from "./search";
 
@@ -57,30 +56,24 @@ describe("search store", () => {
   test("an answer that arrives after a newer query started is dropped", async () => {
     const { auth: first } = await user();
     const { auth: second } = await user();
-    const { c } = await user();
-    // The network delivers the first answer last: held until released.
-    let release = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const real = c.request.bind(c);
-    const requested: string[] = [];
-    vi.spyOn(c, "request").mockImplementation((async (type: string, body: { query?: string }) => {
-      requested.push(body.query ?? "");
-      const reply = await real(type as "search.query", body as { kind: "users"; query: string });
-      if (body.query === first.user.username) await held;
-      return reply;
-    }) as typeof c.request);
+    // The network delivers the answer to the first query last.
+    const network = lateReplies((r) => r.type === "search.query" && r.query === first.user.username);
+    const c = new GroverClient({ url, socket: network.factory, backoffMs: [20, 200] });
+    open.push(c);
+    await c.connect();
+    const name = uniqueName();
+    await c.request("auth.register", { username: name, email: `${name}@example.com`, password: "correct horse battery" });
     const search = createSearchStore(c, { debounceMs: 0 });
     const shown: UserProfile[][] = [];
     search.subscribe((s) => shown.push(s.users));
 
     search.getState().setQuery(first.user.username);
-    await until(() => requested.includes(first.user.username));
+    await until(() => network.held === 1);
     search.getState().setQuery(second.user.username);
     await until(() => search.getState().users.length === 1);
     expect(search.getState().users[0]?.username).toBe(second.user.username);
-    release();
-    await held;
-    await new Promise((r) => setTimeout(r, 50)); // the held answer has been handled by now
+    network.release();
+    await new Promise((r) => setTimeout(r, 50)); // the late answer has been handled by now
     expect(search.getState().users.map((u) => u.username)).toEqual([second.user.username]);
     expect(shown.flat().some((u) => u.username === first.user.username)).toBe(false);
   });
