@@ -39,5 +39,37 @@ export async function signUp(browser: Browser, prefix: string): Promise<User> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   const folder = process.env.SCREENSHOT_DIR;
   if (!folder) return;
+  // Images fade in (expo-image's transition): let them finish for the picture.
+  await page.waitForTimeout(600);
   await page.screenshot({ path: join(folder, `${name}.png`) });
+}
+
+/** A real PNG drawn in the page (a sunset), so the upload is a photo the server decodes. */
+export async function samplePhoto(page: Page): Promise<Buffer> {
+  const dataUrl = await page.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 480;
+    canvas.height = 360;
+    const g = canvas.getContext("2d")!;
+    const sky = g.createLinearGradient(0, 0, 0, 360);
+    sky.addColorStop(0, "#ffb36b");
+    sky.addColorStop(0.55, "#ff5e7e");
+    sky.addColorStop(1, "#5b4cf0");
+    g.fillStyle = sky;
+    g.fillRect(0, 0, 480, 360);
+    g.fillStyle = "#ffe08a";
+    g.beginPath();
+    g.arc(250, 235, 64, 0, Math.PI * 2);
+    g.fill();
+    g.fillStyle = "#2d1b69";
+    g.beginPath();
+    g.moveTo(0, 290);
+    g.quadraticCurveTo(130, 230, 270, 285);
+    g.quadraticCurveTo(390, 330, 480, 262);
+    g.lineTo(480, 360);
+    g.lineTo(0, 360);
+    g.fill();
+    return canvas.toDataURL("image/png");
+  });
+  return Buffer.from(dataUrl.split(",")[1]!, "base64");
 }

@@ -8,9 +8,14 @@
  */
 import { type Page, expect, test } from "@playwright/test";
 
-import { screenshot, signUp } from "./app";
+import { samplePhoto, screenshot, signUp } from "./app";
 
-async function listProduct(page: Page, title: string, tryBadPrice = false): Promise<{ id: string; link: string }> {
+async function listProduct(
+  page: Page,
+  title: string,
+  tryBadPrice = false,
+  withPhoto = false,
+): Promise<{ id: string; link: string }> {
   await page.goto("/product/new");
   await page.getByTestId("product-title").fill(title);
   if (tryBadPrice) {
@@ -21,10 +26,17 @@ async function listProduct(page: Page, title: string, tryBadPrice = false): Prom
   }
   await page.getByTestId("product-price").fill("12.50");
   await page.getByTestId("product-stock").fill("3");
+  if (withPhoto) {
+    const chooser = page.waitForEvent("filechooser");
+    await page.getByTestId("product-add-photo").click();
+    await (await chooser).setFiles({ name: "print.png", mimeType: "image/png", buffer: await samplePhoto(page) });
+    await expect(page.getByTestId("product-photo-ready")).toBeVisible();
+  }
   await page.getByTestId("product-save").click();
   await expect(page.getByTestId("product-heading")).toHaveText(title);
   await expect(page.getByTestId("product-price-shown")).toHaveText("$12.50");
   await expect(page.getByTestId("product-availability")).toHaveText("3 left");
+  if (withPhoto) await expect(page.getByTestId("product-image")).toBeVisible();
   const link = (await page.getByTestId("product-link").textContent()) ?? "";
   const id = /\/product\/([^/?#]+)$/.exec(link)?.[1];
   expect(id, `a product link: ${link}`).toBeTruthy();
@@ -47,7 +59,7 @@ async function openPayPal(page: Page): Promise<{ popup: Page; visited: string[] 
 
 test("sell, buy through PayPal, paid live on both sides", async ({ browser }) => {
   const seller = await signUp(browser, "seller");
-  const product = await listProduct(seller.page, "Signed print", true);
+  const product = await listProduct(seller.page, "Signed print", true, true);
 
   const buyer = await signUp(browser, "buyer");
   const page = buyer.page;

@@ -8,37 +8,7 @@
  */
 import { type Locator, type Page, expect, test } from "@playwright/test";
 
-import { screenshot, signUp } from "./app";
-
-/** A real PNG drawn in the page (a sunset), so the upload is a photo the server decodes. */
-async function photo(page: Page): Promise<Buffer> {
-  const dataUrl = await page.evaluate(() => {
-    const canvas = document.createElement("canvas");
-    canvas.width = 480;
-    canvas.height = 360;
-    const g = canvas.getContext("2d")!;
-    const sky = g.createLinearGradient(0, 0, 0, 360);
-    sky.addColorStop(0, "#ffb36b");
-    sky.addColorStop(0.55, "#ff5e7e");
-    sky.addColorStop(1, "#5b4cf0");
-    g.fillStyle = sky;
-    g.fillRect(0, 0, 480, 360);
-    g.fillStyle = "#ffe08a";
-    g.beginPath();
-    g.arc(250, 235, 64, 0, Math.PI * 2);
-    g.fill();
-    g.fillStyle = "#2d1b69";
-    g.beginPath();
-    g.moveTo(0, 290);
-    g.quadraticCurveTo(130, 230, 270, 285);
-    g.quadraticCurveTo(390, 330, 480, 262);
-    g.lineTo(480, 360);
-    g.lineTo(0, 360);
-    g.fill();
-    return canvas.toDataURL("image/png");
-  });
-  return Buffer.from(dataUrl.split(",")[1]!, "base64");
-}
+import { samplePhoto, screenshot, signUp } from "./app";
 
 async function follow(page: Page, username: string, label: string): Promise<void> {
   await page.goto(`/user/@${username}`);
@@ -81,7 +51,7 @@ test("follow, a photo post arriving live, comments arriving live, a nested reply
   await page.goto("/create");
   const chooser = page.waitForEvent("filechooser");
   await page.getByTestId("create-add-photo").click();
-  await (await chooser).setFiles({ name: "sunset.png", mimeType: "image/png", buffer: await photo(page) });
+  await (await chooser).setFiles({ name: "sunset.png", mimeType: "image/png", buffer: await samplePhoto(page) });
   await expect(page.getByTestId("draft-photo-0")).toBeVisible();
   await expect(page.getByTestId("upload-done-0")).toBeVisible();
   await page.getByTestId("create-text").fill("Sunset from the ridge tonight #golden");

@@ -1,16 +1,26 @@
+import * as ImagePicker from "expo-image-picker";
 import { router, Stack } from "expo-router";
 import { useState } from "react";
 import { KeyboardAvoidingView, Platform, Pressable, ScrollView, View } from "react-native";
 
 import { CURRENCIES, CURRENCY_DIGITS, type Currency, parsePrice, PriceError } from "../../../src/market/price";
+import { type UploadedMedia, uploadMedia } from "../../../src/media/upload";
 import { LIMITS } from "../../../src/protocol/types";
 import { useGrover } from "../../../src/runtime/grover";
 import { marketOf } from "../../../src/stores/market";
 import { describe } from "../../../src/ui/errors";
-import { Button, Screen, Text, TextField } from "../../../src/ui/kit";
+import { Button, LazyImage, Row, Screen, Text, TextField } from "../../../src/ui/kit";
 import { radius, space, useTheme } from "../../../src/ui/theme";
 
 type Kind = "physical" | "digital";
+
+/** The product's photo: uploading (with its share sent), uploaded, or failed. */
+interface Photo {
+  preview: string;
+  progress: number;
+  media: UploadedMedia | null;
+  error: string | null;
+}
 type Field = "title" | "description" | "price" | "stock";
 
 /** A small selectable pill (currency, kind). */
@@ -75,6 +85,29 @@ export default function NewProduct() {
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [photo, setPhoto] = useState<Photo | null>(null);
+
+  const pickPhoto = async () => {
+    let result: ImagePicker.ImagePickerResult;
+    try {
+      result = await ImagePicker.launchImageLibraryAsync({ mediaTypes: ["images"], quality: 0.9 });
+    } catch {
+      setPhoto({ preview: "", progress: 0, media: null, error: "Couldn't open your photos." });
+      return;
+    }
+    const asset = result.canceled ? undefined : result.assets[0];
+    if (asset === undefined) return;
+    setPhoto({ preview: asset.uri, progress: 0, media: null, error: null });
+    try {
+      const media = await uploadMedia(grover, asset, (progress) =>
+        setPhoto((p) => (p === null ? p : { ...p, progress })),
+      );
+      setPhoto((p) => (p === null ? p : { ...p, progress: 1, media }));
+    } catch (error) {
+      setPhoto((p) => (p === null ? p : { ...p, error: describe(error) }));
+    }
+  };
+  const uploading = photo !== null && photo.media === null && photo.error === null;
 
   const edit = (field: Field) => (value: string) => {
     setForm((f) => ({ ...f, [field]: value }));
@@ -95,6 +128,7 @@ export default function NewProduct() {
         currency,
         stock: checked.stock,
         kind,
+        media_ids: photo?.media ? [photo.media.id] : [],
       });
       router.replace(`/product/${product.id}`);
     } catch (error) {
@@ -187,7 +221,51 @@ export default function NewProduct() {
               {failure}
             </Text>
           ) : null}
-          <Button testID="product-save" title="List product" busy={busy} onPress={() => void save()} />
+          <View style={{ gap: space.sm }}>
+            <Text variant="caption" muted>
+              Photo
+            </Text>
+            {photo !== null && photo.preview !== "" ? (
+              <View style={{ width: 160 }}>
+                <LazyImage uri={photo.media?.url ?? photo.preview} blurhash={photo.media?.blurhash} aspectRatio={4 / 3} />
+              </View>
+            ) : null}
+            {uploading ? (
+              <Text testID="product-photo-progress" variant="caption" muted>
+                Uploading… {Math.round((photo?.progress ?? 0) * 100)}%
+              </Text>
+            ) : null}
+            {photo?.media ? (
+              <Text testID="product-photo-ready" variant="caption" muted>
+                Uploaded
+              </Text>
+            ) : null}
+            {photo?.error ? (
+              <Text testID="product-photo-error" variant="caption" color={colors.danger}>
+                {photo.error}
+              </Text>
+            ) : null}
+            <Row>
+              <Button
+                testID="product-add-photo"
+                small
+                kind="secondary"
+                title={photo === null ? "Add a photo" : "Choose another"}
+                disabled={uploading}
+                onPress={() => void pickPhoto()}
+              />
+              {photo !== null ? (
+                <Button small kind="ghost" title="Remove" disabled={uploading} onPress={() => setPhoto(null)} />
+              ) : null}
+            </Row>
+          </View>
+          <Button
+            testID="product-save"
+            title="List product"
+            busy={busy}
+            disabled={uploading}
+            onPress={() => void save()}
+          />
         </ScrollView>
       </KeyboardAvoidingView>
     </Screen>
