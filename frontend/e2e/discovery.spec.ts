@@ -87,6 +87,8 @@ test("find and follow, notified live, dark theme, log out everywhere", async ({ 
   await other.getByTestId("login-submit").click();
   await expect(other.getByTestId("tab-home")).toBeVisible();
   await a.page.goto("/settings");
+  // The theme was kept on the device across the reload.
+  await expect(a.page.getByTestId("theme-dark")).toHaveAttribute("aria-selected", "true");
   // The muted kind was kept by the server.
   await expect(a.page.getByTestId("notify-like_comment")).toHaveAttribute("aria-checked", "false");
   await expect(a.page.getByTestId("notify-follow")).toHaveAttribute("aria-checked", "true");

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 
 import { decode } from "@msgpack/msgpack";
-import { inject } from "vitest";
+import { afterEach, inject } from "vitest";
 import WebSocket from "ws";
 
 import { GroverClient, type SocketLike } from "../src/protocol/client";
@@ -29,6 +29,28 @@ export async function signedUp(): Promise<{ c: GroverClient; auth: AuthOk }> {
     password: "correct horse battery",
   });
   return { c, auth };
+}
+
+/**
+ * Clients a test file opens, closed after each test: `user()` signs one up,
+ * `keep(c)` adds one made otherwise. Call it at the top of the file.
+ */
+export function closedAfterEach() {
+  const open: GroverClient[] = [];
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  return {
+    async user(): Promise<{ c: GroverClient; auth: AuthOk }> {
+      const made = await signedUp();
+      open.push(made.c);
+      return made;
+    },
+    keep(c: GroverClient): GroverClient {
+      open.push(c);
+      return c;
+    },
+  };
 }
 
 export async function until(check: () => boolean, limitMs = 5_000): Promise<void> {

@@ -8,44 +8,15 @@ import { OrderStatePill } from "../../src/market/OrderState";
 import type { OrderView } from "../../src/protocol/types";
 import { useGrover } from "../../src/runtime/grover";
 import { marketOf, type OrderRole } from "../../src/stores/market";
+import { type Segment, Segments } from "../../src/ui/controls";
 import { describe } from "../../src/ui/errors";
 import { ago, Button, Card, EmptyState, ErrorState, LoadingState, Row, Screen, Text, money } from "../../src/ui/kit";
-import { radius, space, useTheme } from "../../src/ui/theme";
+import { space, useTheme } from "../../src/ui/theme";
 
-function Segments(props: { role: OrderRole; onChange: (role: OrderRole) => void }) {
-  const { colors } = useTheme();
-  const tabs: [OrderRole, string][] = [
-    ["buyer", "Purchases"],
-    ["seller", "Sales"],
-  ];
-  return (
-    <Row gap={0} style={{ backgroundColor: colors.surfaceMuted, borderRadius: radius.md, padding: 3 }}>
-      {tabs.map(([role, label]) => {
-        const on = role === props.role;
-        return (
-          <Pressable
-            key={role}
-            testID={`orders-${role}`}
-            accessibilityRole="tab"
-            accessibilityState={{ selected: on }}
-            onPress={() => props.onChange(role)}
-            style={{
-              flex: 1,
-              alignItems: "center",
-              paddingVertical: space.sm,
-              borderRadius: radius.md - 3,
-              backgroundColor: on ? colors.surface : "transparent",
-            }}
-          >
-            <Text variant="label" muted={!on}>
-              {label}
-            </Text>
-          </Pressable>
-        );
-      })}
-    </Row>
-  );
-}
+const ROLES: readonly Segment<OrderRole>[] = [
+  { value: "buyer", label: "Purchases", testID: "orders-buyer" },
+  { value: "seller", label: "Sales", testID: "orders-seller" },
+];
 
 function OrderRow(props: { order: OrderView; role: OrderRole }) {
   const market = useGrover().part(marketOf);
@@ -177,7 +148,7 @@ export default function Orders() {
     <Screen edges={["bottom"]}>
       <Stack.Screen options={{ title: "Orders" }} />
       <View style={{ padding: space.lg }}>
-        <Segments role={role} onChange={setRole} />
+        <Segments options={ROLES} value={role} onChange={setRole} />
       </View>
       <View style={{ flex: 1 }}>{body}</View>
     </Screen>

@@ -3,7 +3,7 @@ import { type ReactNode, useEffect, useState } from "react";
 import { ActivityIndicator, ScrollView, View } from "react-native";
 import { useStore } from "zustand";
 
-import { type Segment, Segments, Toggle } from "../../src/components/discovery/Segments";
+import { type Segment, Segments, Toggle } from "../../src/ui/controls";
 import { useGrover, useRuntime } from "../../src/runtime/grover";
 import { NOTIFICATION_KINDS, type NotificationKind, notificationsPart } from "../../src/stores/notifications";
 import { describe } from "../../src/ui/errors";

@@ -6,7 +6,7 @@ import { useStore } from "zustand";
 
 import { PostCard } from "../../src/components/PostCard";
 import { UserCard } from "../../src/components/UserCard";
-import { Chip, type Segment, Segments } from "../../src/components/discovery/Segments";
+import { Chip, type Segment, Segments } from "../../src/ui/controls";
 import { locate } from "../../src/components/discovery/locate";
 import type { PostView, Suggestion, TagCount, UserProfile } from "../../src/protocol/types";
 import { useGrover } from "../../src/runtime/grover";

@@ -4,10 +4,11 @@
  *
  * Follows going live arrive as `stream.started`, but a stream ending reaches
  * only its viewers, so the list is also fetched again every half minute
- * while the strip is on screen.
+ * while the strip is on screen: only while Home is the tab in view (the
+ * tabs stay mounted behind each other).
  */
-import { router } from "expo-router";
-import { type ReactElement, useEffect } from "react";
+import { router, useFocusEffect } from "expo-router";
+import { type ReactElement, useCallback } from "react";
 import { Pressable, ScrollView, View } from "react-native";
 import { useStore } from "zustand";
 
@@ -64,12 +65,14 @@ export function LiveNowStrip(): ReactElement | null {
   const live = grover.part(liveStore);
   const streams = useStore(live, (s) => s.live);
   const me = useStore(grover.session, (s) => s.user?.id);
-  useEffect(() => {
-    const refresh = () => void live.getState().refreshLive().catch(() => undefined); // stale is fine here
-    refresh();
-    const timer = setInterval(refresh, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [live]);
+  useFocusEffect(
+    useCallback(() => {
+      const refresh = () => void live.getState().refreshLive().catch(() => undefined); // stale is fine here
+      refresh();
+      const timer = setInterval(refresh, REFRESH_MS);
+      return () => clearInterval(timer);
+    }, [live]),
+  );
   if (streams.length === 0) return null;
   return (
     <View testID="live-now-strip" style={{ paddingVertical: space.md, gap: space.sm }}>

@@ -4,28 +4,20 @@
  * reading one or all clears it (also when another device reads them), an
  * unfollow takes the row back, pages, and the mute settings.
  */
-import { afterEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 
-import { client, signedUp, uniqueName, until } from "../../test/helpers";
-import type { GroverClient } from "../protocol/client";
+import { client, closedAfterEach, uniqueName, until } from "../../test/helpers";
 import { createNotificationsStore, hrefOf } from "./notifications";
 import { createSessionStore, memoryTokenStorage } from "./session";
 
-const open: GroverClient[] = [];
-async function user() {
-  const made = await signedUp();
-  open.push(made.c);
-  return made;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
+const clients = closedAfterEach();
+const user = clients.user;
 
 describe("notifications store", () => {
   test("the badge is right right after login, with what arrived while away", async () => {
     const name = uniqueName();
     const away = client();
-    open.push(away);
+    clients.keep(away);
     await away.connect();
     const me = await away.request("auth.register", {
       username: name,
@@ -36,7 +28,7 @@ describe("notifications store", () => {
     await fan.request("follow.create", { user_id: me.user.id });
 
     const c = client();
-    open.push(c);
+    clients.keep(c);
     const session = createSessionStore(c, memoryTokenStorage());
     await session.getState().start();
     // Made before anyone logs in (as a screen might be): it waits for the login.
@@ -104,7 +96,7 @@ describe("notifications store", () => {
   test("read on another device: the badge and the rows follow; an unfollow takes the row back", async () => {
     const { c, auth } = await user();
     const other = client(c.token);
-    open.push(other);
+    clients.keep(other);
     await other.connect();
     const { c: fan } = await user();
     const inbox = createNotificationsStore(c);
@@ -142,7 +134,7 @@ describe("notifications store", () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     const reader = client(c.token);
-    open.push(reader);
+    clients.keep(reader);
     await reader.connect();
     const inbox = createNotificationsStore(reader, undefined, 2);
     inbox.getState().start();

@@ -5,9 +5,9 @@
  * `@username` (a deep link) resolves through `user.search` by prefix and an
  * exact match of the name. Following changes both ends' counts: the reply
  * brings the other user's new profile, mine is counted here. My own profile
- * also comes back from `profile.update` and, from my other sessions, as
- * `profile.updated`; both go to the session store too (`onMe`) so every
- * screen shows the new name. After a resync what was loaded is fetched again.
+ * also comes back from `profile.update` (handed to the session store through
+ * `onMe`, so every screen shows the new name) and, from my other sessions, as
+ * `profile.updated` (which the session store takes itself). After a resync what was loaded is fetched again.
  */
 import { type StoreApi, createStore } from "zustand/vanilla";
 
@@ -51,7 +51,7 @@ export interface ProfilesDeps {
   client: GroverClient;
   posts: PostsStore;
   me: () => string | null;
-  /** My profile changed (an edit here or elsewhere). */
+  /** I changed my profile here (other sessions' edits reach the session store as events). */
   onMe?: (me: Me) => void;
   /** Whom I follow changed (the feed is no longer what the server would say). */
   onFollowChange?: () => void;
@@ -122,10 +122,6 @@ export function createProfilesStore(deps: ProfilesDeps): ProfilesStore {
     }
   }
 
-  function tookMe(me: Me): void {
-    putUser(profileOf(me));
-    deps.onMe?.(me);
-  }
 
   const store: ProfilesStore = createStore<ProfilesState>()(() => ({
     users: {},
@@ -168,13 +164,14 @@ export function createProfilesStore(deps: ProfilesDeps): ProfilesStore {
     loadMorePosts: (userId) => pages(userId, "more"),
     async updateMe(change) {
       const me = await client.request("profile.update", change);
-      tookMe(me);
+      putUser(profileOf(me));
+      deps.onMe?.(me);
       return me;
     },
   }));
 
   client.onEvent((event) => {
-    if (event.type === "profile.updated") tookMe(event.user);
+    if (event.type === "profile.updated") putUser(profileOf(event.user));
     else if (event.type === "post.new") {
       const author = event.post.author.id;
       if (get().posts[author]) writeList(author, prepend(list(author), event.post.id));

@@ -6,21 +6,14 @@
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 
-import { lateReplies, signedUp, uniqueName, until, url } from "../../test/helpers";
+import { closedAfterEach, lateReplies, uniqueName, until, url } from "../../test/helpers";
 import { GroverClient, GroverError } from "../protocol/client";
 import type { UserProfile } from "../protocol/types";
 import { LocationUnavailable, createSearchStore, tagOf } from "./search";
 
-const open: GroverClient[] = [];
-async function user() {
-  const made = await signedUp();
-  open.push(made.c);
-  return made;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-  vi.restoreAllMocks();
-});
+const clients = closedAfterEach();
+const user = clients.user;
+afterEach(() => vi.restoreAllMocks());
 
 function post(c: GroverClient, text: string, at: { latitude: number; longitude: number } | null = null) {
   return c.request("post.create", {
@@ -59,7 +52,7 @@ describe("search store", () => {
     // The network delivers the answer to the first query last.
     const network = lateReplies((r) => r.type === "search.query" && r.query === first.user.username);
     const c = new GroverClient({ url, socket: network.factory, backoffMs: [20, 200] });
-    open.push(c);
+    clients.keep(c);
     await c.connect();
     const name = uniqueName();
     await c.request("auth.register", { username: name, email: `${name}@example.com`, password: "correct horse battery" });

@@ -74,5 +74,12 @@ export function createSessionStore(client: GroverClient, storage: TokenStorage) 
     };
   });
   client.onState((connection) => store.setState({ connection }));
+  // Who is logged in lives here: an edit of my profile from another session
+  // reaches every screen through it, whichever stores exist.
+  client.onEvent((event) => {
+    if (event.type === "profile.updated" && event.user.id === store.getState().user?.id) {
+      store.setState({ user: event.user });
+    }
+  });
   return store;
 }

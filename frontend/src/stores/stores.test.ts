@@ -69,6 +69,18 @@ describe("session store", () => {
     expect(session.getState().error).toBe("invalid_credentials");
     expect(session.getState().busy).toBe(false);
   });
+
+  test("my profile edited from another session reaches the session's user", async () => {
+    const { c: other, auth } = await signedUp();
+    const here = client();
+    const session = createSessionStore(here, memoryTokenStorage(auth.token));
+    await session.getState().start();
+    expect(session.getState().user?.display_name).not.toBe("Ann on the phone");
+    await other.request("profile.update", { display_name: "Ann on the phone" });
+    await until(() => session.getState().user?.display_name === "Ann on the phone");
+    other.close();
+    here.close();
+  });
 });
 
 describe("chat store", () => {

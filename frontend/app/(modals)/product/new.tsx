@@ -1,16 +1,17 @@
 import * as ImagePicker from "expo-image-picker";
 import { router, Stack } from "expo-router";
 import { useState } from "react";
-import { KeyboardAvoidingView, Platform, Pressable, ScrollView, View } from "react-native";
+import { KeyboardAvoidingView, Platform, ScrollView, View } from "react-native";
 
 import { CURRENCIES, CURRENCY_DIGITS, type Currency, parsePrice, PriceError } from "../../../src/market/price";
 import { type UploadedMedia, uploadMedia } from "../../../src/media/upload";
 import { LIMITS } from "../../../src/protocol/types";
 import { useGrover } from "../../../src/runtime/grover";
 import { marketOf } from "../../../src/stores/market";
+import { Chip } from "../../../src/ui/controls";
 import { describe } from "../../../src/ui/errors";
 import { Button, LazyImage, Row, Screen, Text, TextField } from "../../../src/ui/kit";
-import { radius, space, useTheme } from "../../../src/ui/theme";
+import { space, useTheme } from "../../../src/ui/theme";
 
 type Kind = "physical" | "digital";
 
@@ -22,31 +23,6 @@ interface Photo {
   error: string | null;
 }
 type Field = "title" | "description" | "price" | "stock";
-
-/** A small selectable pill (currency, kind). */
-function Choice(props: { label: string; selected: boolean; onPress: () => void; testID?: string }) {
-  const { colors } = useTheme();
-  return (
-    <Pressable
-      testID={props.testID}
-      accessibilityRole="radio"
-      accessibilityState={{ selected: props.selected }}
-      onPress={props.onPress}
-      style={{
-        paddingHorizontal: space.md,
-        paddingVertical: space.xs + 2,
-        borderRadius: radius.round,
-        borderWidth: 1,
-        borderColor: props.selected ? colors.primary : colors.border,
-        backgroundColor: props.selected ? colors.primary : colors.surface,
-      }}
-    >
-      <Text variant="label" color={props.selected ? colors.onPrimary : colors.text}>
-        {props.label}
-      </Text>
-    </Pressable>
-  );
-}
 
 /** Each field's problem, or none: what the server would refuse, said before sending. */
 function validate(form: { title: string; description: string; price: string; stock: string }, currency: Currency) {
@@ -171,11 +147,11 @@ export default function NewProduct() {
             </Text>
             <ScrollView horizontal showsHorizontalScrollIndicator={false} contentContainerStyle={{ gap: space.sm }}>
               {CURRENCIES.map((c) => (
-                <Choice
+                <Chip
                   key={c}
                   testID={`product-currency-${c}`}
                   label={c}
-                  selected={c === currency}
+                  chosen={c === currency}
                   onPress={() => {
                     setCurrency(c);
                     setErrors((e) => ({ ...e, price: undefined }));
@@ -207,8 +183,8 @@ export default function NewProduct() {
               Kind
             </Text>
             <View style={{ flexDirection: "row", gap: space.sm }}>
-              <Choice testID="product-kind-physical" label="Physical" selected={kind === "physical"} onPress={() => setKind("physical")} />
-              <Choice testID="product-kind-digital" label="Digital" selected={kind === "digital"} onPress={() => setKind("digital")} />
+              <Chip testID="product-kind-physical" label="Physical" chosen={kind === "physical"} onPress={() => setKind("physical")} />
+              <Chip testID="product-kind-digital" label="Digital" chosen={kind === "digital"} onPress={() => setKind("digital")} />
             </View>
             <Text variant="caption" muted>
               {kind === "physical"

@@ -6,24 +6,14 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, test, vi } from "vitest";
 
-import { signedUp, until } from "../../../test/helpers";
-import type { GroverClient } from "../../protocol/client";
+import { closedAfterEach, until } from "../../../test/helpers";
 import { createNotificationsStore } from "../../stores/notifications";
 import { NotificationRow } from "./NotificationRow";
-import { Segments, Toggle } from "./Segments";
+import { Segments, Toggle } from "../../ui/controls";
 import { UnreadBell } from "./UnreadBell";
 
-const open: GroverClient[] = [];
-afterEach(() => {
-  cleanup();
-  for (const c of open.splice(0)) c.close();
-});
-
-async function user() {
-  const made = await signedUp();
-  open.push(made.c);
-  return made;
-}
+const user = closedAfterEach().user;
+afterEach(cleanup);
 
 describe("UnreadBell", () => {
   test("shows the unread count live and loses it once read", async () => {

@@ -1,8 +1,8 @@
-/** A segmented control: one of a few options, the chosen one raised. */
+/** Choice controls: a segmented control, a chip, a toggle. */
 import { Pressable, View } from "react-native";
 
-import { Text } from "../../ui/kit";
-import { radius, space, useTheme } from "../../ui/theme";
+import { Text } from "./kit";
+import { radius, space, useTheme } from "./theme";
 
 export interface Segment<T extends string> {
   value: T;
